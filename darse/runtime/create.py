@@ -1,0 +1,173 @@
+"""create: from a bundle to a container whose init waits for `start`.
+
+The parent side of the handshake with init.py. On any failure everything made so far
+(the init, its cgroups, the state directory) is undone before the error is raised.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from typing import Any
+
+from darse.errors import InvalidArgument, NotFound, SystemFailure
+from darse.runtime import cgroups, hooks, init, namespaces, spec, state
+from darse.runtime.state import ContainerState
+from darse.runtime.sync import Channel
+
+
+def _rootfs_path(bundle: str, config: dict[str, Any]) -> str:
+    path = config["root"]["path"]
+    path = path if path.startswith("/") else os.path.join(bundle, path)
+    path = os.path.realpath(path)
+    if not os.path.isdir(path):
+        raise NotFound(f"rootfs ({path}) does not exist")
+    return path
+
+
+def _resources(config: dict[str, Any]) -> dict[str, Any]:
+    """linux.resources, with the devices listed in linux.devices allowed (as runc does)."""
+    linux = config.get("linux") or {}
+    res = dict(linux.get("resources") or {})
+    rules = list(res.get("devices") or [])
+    for dev in linux.get("devices") or []:
+        if dev["type"] in ("c", "b"):
+            rule = {"allow": True, "type": dev["type"], "major": dev["major"],
+                    "minor": dev["minor"], "access": "rwm"}
+            rules.append(rule)
+    if rules:
+        res["devices"] = rules
+    return res
+
+
+def _connect_console(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise NotFound(f"cannot connect to console socket {path}: {exc.strerror}") from None
+    return sock
+
+
+def create(root: str, container_id: str, bundle: str, *, console_socket: str | None = None,
+           console_sock: socket.socket | None = None, pid_file: str | None = None,
+           no_pivot: bool = False, preserve_fds: int = 0) -> ContainerState:
+    """Create the container; its init is left blocked until start().
+
+    console_sock, an already connected socket, is for callers in-process (run -t);
+    console_socket is runc's --console-socket path.
+    """
+    bundle = os.path.abspath(bundle)
+    config = spec.load(bundle)
+    if "process" not in config:
+        raise InvalidArgument("config.json: process: required to create a container")
+    rootfs_path = _rootfs_path(bundle, config)
+    terminal = config["process"].get("terminal", False)
+    if terminal and console_socket is None and console_sock is None:
+        raise InvalidArgument("cannot allocate tty if darse-runtime will detach without "
+                              "setting console socket")
+    if not terminal and (console_socket or console_sock):
+        raise InvalidArgument("cannot use console socket if darse-runtime will not allocate tty")
+    linux = config.get("linux") or {}
+    paths = cgroups.resolve(linux.get("cgroupsPath", ""), container_id)
+
+    directory = state.reserve(root, container_id)
+    st = ContainerState(id=container_id, bundle=bundle, rootfs=rootfs_path, config=config,
+                        cgroup_paths=paths, created=state.now(), owner="")
+    child = init_pid = 0
+    chan = child_chan = None
+    try:
+        os.mkfifo(os.path.join(directory, "exec.fifo"), 0o622)
+        cgroups.create(paths, _resources(config))
+        if console_socket:
+            console_sock = _connect_console(console_socket)
+        chan, child_chan = Channel.pair()
+        ctx = init.InitContext(config=config, bundle=bundle, rootfs=rootfs_path,
+                               fifo=os.path.join(directory, "exec.fifo"), cgroup_paths=paths,
+                               console_fd=console_sock.fileno() if console_sock else None,
+                               no_pivot=no_pivot, preserve_fds=preserve_fds)
+        child = os.fork()
+        if child == 0:
+            chan.close()
+            init.bootstrap(child_chan, ctx)
+        child_chan.close()
+        child_chan = None
+        if console_socket and console_sock:
+            console_sock.close()
+        init_pid = _handshake(root, chan, child, st, config)
+    except BaseException:
+        for pid in {child, init_pid} - {0}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _reap(child)
+        _undo(root, container_id, paths)
+        raise
+    finally:
+        if chan:
+            chan.close()
+        if child_chan:
+            child_chan.close()
+    if pid_file:
+        _write_pid_file(pid_file, init_pid)
+    return st
+
+
+def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config: dict) -> int:
+    linux = config.get("linux") or {}
+    cgroups.add_process(st.cgroup_paths, child)
+    chan.send("go")
+    init_pid = 0
+    while True:
+        try:
+            msg = chan.recv()
+        except EOFError:
+            raise SystemFailure("container init exited before it was ready") from None
+        kind = msg["type"]
+        if kind == "error":
+            raise SystemFailure(msg["message"])
+        if kind == "userns":
+            namespaces.write_id_maps(child, linux["uidMappings"], linux["gidMappings"])
+            chan.send("userns-mapped")
+        elif kind == "pid":
+            init_pid = msg["pid"]
+            if init_pid != child:
+                _reap(child)
+            stat = state.proc_stat(init_pid)
+            if stat is None:
+                raise SystemFailure("container init exited before it was ready")
+            st.pid, st.pid_start = init_pid, stat[1]
+        elif kind == "create-runtime-hooks":
+            oci = st.oci_state(state.CREATING)
+            hooks.run(config, "prestart", oci)
+            hooks.run(config, "createRuntime", oci)
+            chan.send("create-container-hooks", state=oci)
+        elif kind == "ready":
+            state.save(root, st)
+            return init_pid
+
+
+def _reap(pid: int) -> None:
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _undo(root: str, container_id: str, paths: dict[str, str]) -> None:
+    try:
+        cgroups.signal_all(paths)
+        cgroups.destroy(paths)
+    finally:
+        state.remove(root, container_id)
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)

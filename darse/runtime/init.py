@@ -1,0 +1,144 @@
+"""The container's init, from fork to exec: what runc's nsexec and init do.
+
+Runs only in the forked child of a single-threaded runtime process. It talks to the
+parent over a Channel; any failure is sent back as an "error" message and the child exits,
+so the parent can undo everything and report it.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from darse import syscalls as sc
+from darse.runtime import console, hooks, mounts, namespaces, process, rootfs
+from darse.runtime.sync import Channel
+
+
+@dataclass
+class InitContext:
+    config: dict[str, Any]
+    bundle: str
+    rootfs: str
+    fifo: str
+    cgroup_paths: dict[str, str]
+    console_fd: int | None
+    no_pivot: bool
+    preserve_fds: int
+
+
+def _fail(chan: Channel, exc: BaseException) -> NoReturn:
+    try:
+        message = str(exc) if not isinstance(exc, OSError) else _os_message(exc)
+        if os.environ.get("DARSE_RUNTIME_DEBUG"):
+            message += "\n" + traceback.format_exc()
+        chan.send("error", message=message)
+    finally:
+        os._exit(1)
+
+
+def _os_message(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror}{where}"
+
+
+def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
+                     joined: dict[str, str]) -> bool:
+    """Join and create namespaces; fork if a pid (or time) namespace needs it.
+
+    Returns True in the process that goes on as the container's process; the
+    intermediate parent reports that process's pid and exits.
+    """
+    if "user" in joined:
+        namespaces.join({"user": joined.pop("user")})
+    if "user" in new:
+        namespaces.unshare({"user"})
+        chan.send("userns")
+        chan.expect("userns-mapped")
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    namespaces.join(joined)
+    namespaces.unshare(new - {"user"})
+    if "pid" in new or "pid" in joined or "time" in new:
+        child = os.fork()
+        if child:
+            chan.send("pid", pid=child)
+            os._exit(0)
+        return True
+    chan.send("pid", pid=os.getpid())
+    return True
+
+
+def bootstrap(chan: Channel, ctx: InitContext) -> NoReturn:
+    try:
+        chan.expect("go")
+        linux = ctx.config.get("linux") or {}
+        new = {ns["type"] for ns in linux.get("namespaces") or [] if not ns.get("path")}
+        joined = {ns["type"]: ns["path"] for ns in linux.get("namespaces") or []
+                  if ns.get("path")}
+        enter_namespaces(chan, linux, new, joined)
+        os.setsid()
+        _init(chan, ctx, new)
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
+        _fail(chan, exc)
+
+
+def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
+    config = ctx.config
+    linux = config.get("linux") or {}
+    proc = config["process"]
+    in_userns = "user" in new or any(ns["type"] == "user" and ns.get("path")
+                                     for ns in linux.get("namespaces") or [])
+    rootfs.prepare(ctx.rootfs, linux.get("rootfsPropagation", ""))
+    for m in config.get("mounts") or []:
+        mounts.mount_one(ctx.rootfs, ctx.bundle, m, ctx.cgroup_paths, "cgroup" in new)
+    if rootfs.needs_dev_setup(config.get("mounts") or []):
+        rootfs.setup_dev(ctx.rootfs, in_userns)
+    rootfs.create_devices(ctx.rootfs, linux.get("devices") or [], in_userns)
+
+    chan.send("create-runtime-hooks")
+    state = chan.expect("create-container-hooks")["state"]
+    hooks.run(config, "createContainer", state)
+
+    # The fifo is on the host: open it before the host's filesystem is out of sight.
+    # O_RDWR never blocks, and keeps a writer so that read() waits for `start`.
+    fifo = os.open(ctx.fifo, os.O_RDWR | os.O_CLOEXEC)
+    if ctx.no_pivot:
+        rootfs.move_root(ctx.rootfs)
+    else:
+        rootfs.pivot(ctx.rootfs)
+    if linux.get("rootfsPropagation"):
+        sc.mount(None, "/", None, mounts.PROPAGATION[linux["rootfsPropagation"]])
+    for key, value in (linux.get("sysctl") or {}).items():
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(str(value))
+    for path in linux.get("maskedPaths") or []:
+        rootfs.mask_path(path)
+    for path in linux.get("readonlyPaths") or []:
+        rootfs.readonly_path(path)
+    if config.get("hostname"):
+        sc.sethostname(config["hostname"])
+    if config.get("domainname"):
+        sc.setdomainname(config["domainname"])
+    if proc.get("terminal"):
+        console.setup_in_container(ctx.console_fd, proc.get("consoleSize"), bind_console=True)
+    if config["root"].get("readonly"):
+        rootfs.readonly_root()
+    process.apply_oom_score(proc)
+    process.apply_rlimits(proc)
+    path = process.find_executable(proc)
+
+    chan.send("ready")
+    chan.close()
+    if os.read(fifo, 1) == b"":
+        os._exit(0)
+    os.close(fifo)
+    try:
+        hooks.run(config, "startContainer", state)
+        process.exec_process(proc, path, linux.get("seccomp"), ctx.preserve_fds)
+    except BaseException as exc:  # noqa: BLE001 - nobody is listening any more
+        message = _os_message(exc) if isinstance(exc, OSError) else str(exc)
+        os.write(2, f"darse-runtime: {message}\n".encode())
+        os._exit(127 if isinstance(exc, OSError) else 1)

@@ -1,0 +1,142 @@
+"""The container's root: propagation, /dev, pivot_root, masked and read-only paths.
+
+Runs in the container's init, inside its new mount namespace, in the order runc uses
+(config-linux.md: rootfsPropagation, devices, maskedPaths, readonlyPaths).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from darse import syscalls as sc
+from darse.runtime import mounts
+
+# The devices every container has (config-linux.md, "Default Devices").
+DEFAULT_DEVICES = [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+                   ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)]
+DEV_SYMLINKS = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+                ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")]
+
+
+def prepare(rootfs: str, propagation: str) -> None:
+    """Stop mount events from reaching the host, and make rootfs a mount point."""
+    flags = mounts.PROPAGATION.get(propagation, sc.MS_SLAVE | sc.MS_REC)
+    sc.mount(None, "/", None, flags)
+    _parent_mount_private(rootfs)
+    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+
+
+def _parent_mount_private(rootfs: str) -> None:
+    # pivot_root(2) refuses a new root whose parent mount is shared.
+    parent = os.path.dirname(rootfs.rstrip("/")) or "/"
+    while not os.path.ismount(parent):
+        parent = os.path.dirname(parent)
+    try:
+        sc.mount(None, parent, None, sc.MS_PRIVATE)
+    except OSError:
+        pass
+
+
+def needs_dev_setup(config_mounts: list[dict]) -> bool:
+    """Default devices are made unless the user bind-mounts a /dev of their own."""
+    for m in config_mounts:
+        if os.path.normpath(m["destination"]) == "/dev":
+            opts = m.get("options") or []
+            return not ("bind" in opts or "rbind" in opts or m.get("type") == "bind")
+    return False
+
+
+def make_device(rootfs: str, path: str, kind: str, major: int, minor: int, mode: int,
+                uid: int, gid: int, in_userns: bool) -> None:
+    dest = mounts.secure_join(rootfs, path)
+    os.makedirs(os.path.dirname(dest), 0o755, exist_ok=True)
+    if os.path.lexists(dest):
+        os.unlink(dest)
+    if in_userns:
+        # mknod is not allowed in a user namespace: bind the host's node instead.
+        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        sc.mount(path, dest, None, sc.MS_BIND)
+        return
+    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    old = os.umask(0)
+    try:
+        os.mknod(dest, kinds[kind] | (mode & 0o7777), os.makedev(major, minor))
+    finally:
+        os.umask(old)
+    os.chown(dest, uid, gid)
+
+
+def setup_dev(rootfs: str, in_userns: bool) -> None:
+    for path, major, minor in DEFAULT_DEVICES:
+        make_device(rootfs, path, "c", major, minor, 0o666, 0, 0, in_userns)
+    for target, link in DEV_SYMLINKS:
+        dest = os.path.join(rootfs, link.lstrip("/"))
+        if not os.path.lexists(dest):
+            os.symlink(target, dest)
+    ptmx = os.path.join(rootfs, "dev/ptmx")
+    if os.path.lexists(ptmx):
+        os.unlink(ptmx)
+    os.symlink("pts/ptmx", ptmx)
+    if os.path.exists("/proc/kcore"):
+        core = os.path.join(rootfs, "dev/core")
+        if not os.path.lexists(core):
+            os.symlink("/proc/kcore", core)
+
+
+def create_devices(rootfs: str, devices: list[dict], in_userns: bool) -> None:
+    for dev in devices:
+        make_device(rootfs, dev["path"], dev["type"], dev.get("major", 0), dev.get("minor", 0),
+                    dev.get("fileMode", 0o666), dev.get("uid", 0), dev.get("gid", 0), in_userns)
+
+
+def pivot(rootfs: str) -> None:
+    """pivot_root into rootfs with no put_old directory (runc's '.' '.' trick)."""
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new_root = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new_root)
+        sc.pivot_root(".", ".")
+        os.fchdir(old_root)
+        # Slave first, so that unmounting the old root does not propagate to the host.
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        sc.umount2(".", sc.MNT_DETACH)
+    finally:
+        os.close(old_root)
+        os.close(new_root)
+    os.chdir("/")
+
+
+def move_root(rootfs: str) -> None:
+    """For roots pivot_root cannot leave (initramfs): MS_MOVE onto / and chroot."""
+    os.chdir(rootfs)
+    sc.mount(rootfs, "/", None, sc.MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def mask_path(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+        else:
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+
+
+def readonly_path(path: str) -> None:
+    try:
+        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return
+        raise
+    flags = sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC | mounts.locked_flags(path)
+    sc.mount(None, path, None, flags)
+
+
+def readonly_root() -> None:
+    sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | mounts.locked_flags("/"))
