@@ -105,7 +105,7 @@ def list_ids(root: str) -> list[str]:
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def proc_stat(pid: int) -> tuple[str, int] | None:
