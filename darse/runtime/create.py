@@ -12,7 +12,7 @@ import socket
 from typing import Any
 
 from darse.errors import InvalidArgument, NotFound, SystemFailure
-from darse.runtime import cgroups, hooks, init, namespaces, spec, state
+from darse.runtime import cgroups, hooks, init, namespaces, seccomp, spec, state
 from darse.runtime.state import ContainerState
 from darse.runtime.sync import Channel
 
@@ -77,15 +77,21 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
     st = ContainerState(id=container_id, bundle=bundle, rootfs=rootfs_path, config=config,
                         cgroup_paths=paths, created=state.now(), owner="")
     child = init_pid = 0
+    fifo_fd = -1
     chan = child_chan = None
     try:
         os.mkfifo(os.path.join(directory, "exec.fifo"), 0o622)
+        # Opened here and inherited: the init may not be able to reach the state dir (a
+        # remapped root cannot), and O_RDWR keeps a writer so its read() waits for start.
+        fifo_fd = os.open(os.path.join(directory, "exec.fifo"), os.O_RDWR | os.O_CLOEXEC)
         cgroups.create(paths, _resources(config))
         if console_socket:
             console_sock = _connect_console(console_socket)
+        if linux.get("seccomp"):
+            seccomp.preload()  # the library must be mapped before the host's / is gone
         chan, child_chan = Channel.pair()
         ctx = init.InitContext(config=config, bundle=bundle, rootfs=rootfs_path,
-                               fifo=os.path.join(directory, "exec.fifo"), cgroup_paths=paths,
+                               fifo_fd=fifo_fd, cgroup_paths=paths,
                                console_fd=console_sock.fileno() if console_sock else None,
                                no_pivot=no_pivot, preserve_fds=preserve_fds)
         child = os.fork()
@@ -94,6 +100,8 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
             init.bootstrap(child_chan, ctx)
         child_chan.close()
         child_chan = None
+        os.close(fifo_fd)
+        fifo_fd = -1
         if console_socket and console_sock:
             console_sock.close()
         init_pid = _handshake(root, chan, child, st, config)
@@ -107,6 +115,8 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
         _undo(root, container_id, paths)
         raise
     finally:
+        if fifo_fd >= 0:
+            os.close(fifo_fd)
         if chan:
             chan.close()
         if child_chan:

@@ -8,7 +8,7 @@ import socket
 from typing import Any, NoReturn
 
 from darse.errors import Conflict, InvalidArgument, SystemFailure
-from darse.runtime import cgroups, console, namespaces, process, spec, state
+from darse.runtime import cgroups, console, namespaces, process, seccomp, spec, state
 from darse.runtime.sync import Channel
 
 
@@ -25,6 +25,8 @@ def exec_in(root: str, container_id: str, proc: dict[str, Any], *,
     linux = st.config.get("linux") or {}
     kinds = [ns["type"] for ns in linux.get("namespaces") or []]
     ns_paths = namespaces.of_process(st.pid, kinds)
+    if linux.get("seccomp"):
+        seccomp.preload()
     chan, child_chan = Channel.pair()
     child = os.fork()
     if child == 0:

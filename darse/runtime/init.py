@@ -22,7 +22,7 @@ class InitContext:
     config: dict[str, Any]
     bundle: str
     rootfs: str
-    fifo: str
+    fifo_fd: int
     cgroup_paths: dict[str, str]
     console_fd: int | None
     no_pivot: bool
@@ -102,9 +102,6 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     state = chan.expect("create-container-hooks")["state"]
     hooks.run(config, "createContainer", state)
 
-    # The fifo is on the host: open it before the host's filesystem is out of sight.
-    # O_RDWR never blocks, and keeps a writer so that read() waits for `start`.
-    fifo = os.open(ctx.fifo, os.O_RDWR | os.O_CLOEXEC)
     if ctx.no_pivot:
         rootfs.move_root(ctx.rootfs)
     else:
@@ -132,9 +129,9 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
 
     chan.send("ready")
     chan.close()
-    if os.read(fifo, 1) == b"":
+    if os.read(ctx.fifo_fd, 1) == b"":
         os._exit(0)
-    os.close(fifo)
+    os.close(ctx.fifo_fd)
     try:
         hooks.run(config, "startContainer", state)
         process.exec_process(proc, path, linux.get("seccomp"), ctx.preserve_fds)

@@ -65,6 +65,11 @@ def _libseccomp() -> ctypes.CDLL:
     return _lib
 
 
+def preload() -> None:
+    """Load libseccomp now, while the host's libraries are in sight."""
+    _libseccomp()
+
+
 def _action(name: str, errno_ret: int | None, default_errno: int | None) -> int:
     if name == "SCMP_ACT_ERRNO":
         value = errno_ret if errno_ret is not None else (
@@ -155,3 +160,45 @@ def _add_rule(lib: ctypes.CDLL, ctx: int, rule: dict[str, Any], default: int,
             if rc < 0:
                 raise InvalidArgument(f"linux.seccomp: rule for {name!r} refused: "
                                       f"{os.strerror(-rc)}")
+
+
+# Go's architecture names, as Docker profiles' includes/excludes use them.
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "x86", "armv7l": "arm",
+            "s390x": "s390x", "ppc64le": "ppc64le", "riscv64": "riscv64"}
+
+
+def _kernel_at_least(version: str) -> bool:
+    want = tuple(int(x) for x in version.split(".")[:2])
+    have = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    return have >= want
+
+
+def from_docker(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
+    """A Docker-format seccomp profile (archMap, includes/excludes by caps, arches and
+    kernel) resolved for this host and these capabilities into the OCI linux.seccomp."""
+    arch = _GO_ARCH.get(os.uname().machine, os.uname().machine)
+    machine = "SCMP_ARCH_" + os.uname().machine.upper()
+    out: dict[str, Any] = {"defaultAction": profile["defaultAction"], "syscalls": []}
+    if "defaultErrnoRet" in profile:
+        out["defaultErrnoRet"] = profile["defaultErrnoRet"]
+    for entry in profile.get("archMap") or []:
+        if entry["architecture"] == machine:
+            out["architectures"] = [entry["architecture"], *entry.get("subArchitectures", [])]
+    have = set(caps)
+    for rule in profile.get("syscalls") or []:
+        inc, exc = rule.get("includes") or {}, rule.get("excludes") or {}
+        if inc.get("arches") and arch not in inc["arches"]:
+            continue
+        if inc.get("caps") and not set(inc["caps"]) <= have:
+            continue
+        if inc.get("minKernel") and not _kernel_at_least(inc["minKernel"]):
+            continue
+        if arch in (exc.get("arches") or []) or have & set(exc.get("caps") or []):
+            continue
+        names = rule.get("names") or ([rule["name"]] if rule.get("name") else [])
+        converted = {"names": names, "action": rule["action"]}
+        for key in ("errnoRet", "args"):
+            if rule.get(key):
+                converted[key] = rule[key]
+        out["syscalls"].append(converted)
+    return out
