@@ -67,32 +67,39 @@ def setup_in_container(console_fd: int, size: dict | None, bind_console: bool) -
 
 
 def proxy(master: int, pid: int) -> None:
-    """Copy our stdin to the pty and the pty to our stdout until it closes (runc's
+    """Copy our stdin to the pty and the pty to our stdout until the process exits (runc's
     foreground -t); our terminal goes raw meanwhile and its size follows ours."""
     stdin_tty = os.isatty(0)
     saved = termios.tcgetattr(0) if stdin_tty else None
     if stdin_tty:
         set_size(master, *get_size(0))
-        tty.setraw(0)
+        tty.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop typeahead
         signal.signal(signal.SIGWINCH, lambda *_: set_size(master, *get_size(0)))
-    fds = [master, 0]
+    exited = os.pidfd_open(pid)
+    fds = [master, 0, exited]
     try:
         while True:
             ready, _, _ = select.select(fds, [], [])
-            if master in ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                os.write(1, data)
-            if 0 in ready:
-                data = os.read(0, 65536)
-                if not data:
-                    fds.remove(0)
-                else:
-                    os.write(master, data)
+            if master in ready and not _copy(master, 1):
+                break
+            if 0 in ready and not _copy(0, master):
+                fds.remove(0)
+            if exited in ready:
+                # Drain what the process wrote before it went, then stop.
+                while select.select([master], [], [], 0)[0] and _copy(master, 1):
+                    pass
+                break
     finally:
+        os.close(exited)
         if saved is not None:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+def _copy(src: int, dst: int) -> bool:
+    try:
+        data = os.read(src, 65536)
+    except OSError:  # EIO: the pty's other side is gone
+        return False
+    if data:
+        os.write(dst, data)
+    return bool(data)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import threading
 
 from darse.runtime import console
 
@@ -37,15 +36,9 @@ def wait(pid: int, console_server: socket.socket | None = None) -> int:
     if console_server is not None:
         _, master = console.recv_fd(console_server)
         console_server.close()
-        # The proxy ends when the pty closes; the wait ends when the process does.
-        pump = threading.Thread(target=console.proxy, args=(master, pid), daemon=True)
-        pump.start()
+        console.proxy(master, pid)
+        os.close(master)
     while True:
-        try:
-            got, status = os.waitpid(pid, 0)
-        except InterruptedError:
-            continue
+        got, status = os.waitpid(pid, 0)
         if got == pid:
-            if console_server is not None:
-                pump.join(timeout=1)
             return exit_code(status)

@@ -80,12 +80,12 @@ def validate(config: Any) -> None:
     _validate_linux(linux)
     kinds = {ns["type"] for ns in linux.get("namespaces", []) if not ns.get("path")}
     joined = {ns["type"] for ns in linux.get("namespaces", [])}
+    if "mount" not in joined:
+        raise _fail("linux.namespaces", "a mount namespace is required")
     if config.get("hostname") and "uts" not in kinds:
         raise _fail("hostname", "unable to set hostname without a private UTS namespace")
     if config.get("domainname") and "uts" not in kinds:
         raise _fail("domainname", "unable to set domainname without a private UTS namespace")
-    if "mount" not in joined:
-        raise _fail("linux.namespaces", "a mount namespace is required")
     if (linux.get("uidMappings") or linux.get("gidMappings")) and "user" not in kinds:
         raise _fail("linux.uidMappings", "user namespace mappings need a new user namespace")
     if "user" in kinds and not (linux.get("uidMappings") and linux.get("gidMappings")):

@@ -16,7 +16,7 @@ from darse.runtime.exec import exec_in
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("exec", help="execute a new process inside a container")
     p.add_argument("id")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("process_args", nargs=argparse.REMAINDER, metavar="COMMAND")
     p.add_argument("-p", "--process", help="path to a process.json")
     p.add_argument("--console-socket")
     p.add_argument("--cwd")
@@ -38,10 +38,10 @@ def build_process(args: argparse.Namespace, base: dict) -> dict:
     if args.process:
         with open(args.process) as f:
             return json.load(f)
-    if not args.command:
+    if not args.process_args:
         raise InvalidArgument("exec: no command given (args or --process)")
     proc = copy.deepcopy(base)
-    proc["args"] = args.command
+    proc["args"] = args.process_args
     proc["terminal"] = args.tty
     if args.cwd:
         proc["cwd"] = args.cwd
