@@ -7,9 +7,7 @@ failure, as os functions do. No policy lives here.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
-import platform
 import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -67,7 +65,7 @@ _SYSCALLS = {
     "capget": (125, 90),
     "capset": (126, 91),
 }
-_ARCH_INDEX = 1 if platform.machine() in ("aarch64", "arm64") else 0
+_ARCH_INDEX = 1 if os.uname().machine in ("aarch64", "arm64") else 0
 
 
 def _check(result: int) -> int:

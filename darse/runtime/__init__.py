@@ -1,17 +1,8 @@
 """darse's OCI runtime: config.json in, a running container out.
 
 A library (the engine forks containers in-process) and, through darse.runtime.cli, the
-runc-compatible command darse-runtime. The lifecycle reads as modules: create, start,
-kill, delete, exec, pause.
+runc-compatible command darse-runtime. The lifecycle reads as modules, each exporting the
+function of its name: create.create, start.start, kill.kill, delete.delete,
+exec.exec_in, pause.pause/resume. This package imports nothing itself, so that a
+command pays only for the modules it uses.
 """
-
-from darse.runtime.create import create
-from darse.runtime.delete import delete
-from darse.runtime.exec import exec_in
-from darse.runtime.kill import kill, parse_signal
-from darse.runtime.pause import pause, resume
-from darse.runtime.start import start
-from darse.runtime.state import DEFAULT_ROOT, ContainerState
-
-__all__ = ["DEFAULT_ROOT", "ContainerState", "create", "delete", "exec_in", "kill", "parse_signal",
-           "pause", "resume", "start"]

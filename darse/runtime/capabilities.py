@@ -6,8 +6,6 @@ changes user: drop the bounding set, keep caps across setuid, then set the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from darse import syscalls
 from darse.errors import InvalidArgument
 
@@ -34,15 +32,13 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
-@dataclass
 class CapSets:
     """Bit masks, one per set."""
 
-    bounding: int
-    effective: int
-    inheritable: int
-    permitted: int
-    ambient: int
+    def __init__(self, bounding: int, effective: int, inheritable: int, permitted: int,
+                 ambient: int) -> None:
+        self.bounding, self.effective, self.inheritable = bounding, effective, inheritable
+        self.permitted, self.ambient = permitted, ambient
 
 
 def validate(caps: dict) -> None:

@@ -7,11 +7,9 @@ import array
 import fcntl
 import os
 import select
-import signal
 import socket
 import struct
 import termios
-import tty
 
 from darse import syscalls as sc
 
@@ -69,6 +67,9 @@ def setup_in_container(console_fd: int, size: dict | None, bind_console: bool) -
 def proxy(master: int, pid: int) -> None:
     """Copy our stdin to the pty and the pty to our stdout until the process exits (runc's
     foreground -t); our terminal goes raw meanwhile and its size follows ours."""
+    import signal
+    import tty
+
     stdin_tty = os.isatty(0)
     saved = termios.tcgetattr(0) if stdin_tty else None
     if stdin_tty:

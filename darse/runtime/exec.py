@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from typing import Any, NoReturn
 
 from darse.errors import Conflict, InvalidArgument, SystemFailure
 from darse.runtime import cgroups, console, namespaces, process, seccomp, spec, state
 from darse.runtime.sync import Channel
+
+TYPE_CHECKING = False  # typing costs milliseconds at every container start
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 
 def exec_in(root: str, container_id: str, proc: dict[str, Any], *,

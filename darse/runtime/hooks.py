@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-from typing import Any
 
 from darse.errors import SystemFailure
+
+TYPE_CHECKING = False  # typing costs milliseconds at every container start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def run(config: dict, kind: str, oci_state: dict[str, Any], *, fatal: bool = True) -> None:
     """Run every hook of one kind in order; the first failure stops the rest if fatal,
     and is only reported (spec: poststart, poststop) otherwise."""
+    entries = (config.get("hooks") or {}).get(kind) or []
+    if not entries:
+        return
+    import subprocess  # only when there are hooks: it costs every container start
+
     payload = json.dumps(oci_state).encode()
-    for i, hook in enumerate((config.get("hooks") or {}).get(kind) or []):
+    for i, hook in enumerate(entries):
         args = hook.get("args") or [hook["path"]]
         env = dict(e.split("=", 1) for e in hook.get("env") or [])
         try:

@@ -8,31 +8,33 @@ so the parent can undo everything and report it.
 from __future__ import annotations
 
 import os
-import traceback
-from dataclasses import dataclass
-from typing import Any, NoReturn
 
 from darse import syscalls as sc
 from darse.runtime import console, hooks, mounts, namespaces, process, rootfs
 from darse.runtime.sync import Channel
 
+TYPE_CHECKING = False  # typing costs milliseconds at every container start
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
-@dataclass
+
 class InitContext:
-    config: dict[str, Any]
-    bundle: str
-    rootfs: str
-    fifo_fd: int
-    cgroup_paths: dict[str, str]
-    console_fd: int | None
-    no_pivot: bool
-    preserve_fds: int
+    """What the init needs from create, fixed before the fork."""
+
+    def __init__(self, config: dict[str, Any], bundle: str, rootfs: str, fifo_fd: int,
+                 cgroup_paths: dict[str, str], console_fd: int | None, no_pivot: bool,
+                 preserve_fds: int) -> None:
+        self.config, self.bundle, self.rootfs, self.fifo_fd = config, bundle, rootfs, fifo_fd
+        self.cgroup_paths, self.console_fd = cgroup_paths, console_fd
+        self.no_pivot, self.preserve_fds = no_pivot, preserve_fds
 
 
 def _fail(chan: Channel, exc: BaseException) -> NoReturn:
     try:
         message = str(exc) if not isinstance(exc, OSError) else _os_message(exc)
         if os.environ.get("DARSE_RUNTIME_DEBUG"):
+            import traceback
+
             message += "\n" + traceback.format_exc()
         chan.send("error", message=message)
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
 
 from darse import syscalls as sc
 from darse.errors import InvalidArgument
@@ -44,11 +43,13 @@ _ST_TO_MS = {1: sc.MS_RDONLY, 2: sc.MS_NOSUID, 4: sc.MS_NODEV, 8: sc.MS_NOEXEC,
              2048: sc.MS_NODIRATIME, 4096: sc.MS_RELATIME}
 
 
-@dataclass
 class MountOptions:
-    flags: int = 0
-    propagation: list[int] = field(default_factory=list)
-    data: list[str] = field(default_factory=list)
+    """Flags for mount(2), propagation changes to apply after it, and the data string."""
+
+    def __init__(self, flags: int = 0) -> None:
+        self.flags = flags
+        self.propagation: list[int] = []
+        self.data: list[str] = []
 
     @property
     def is_bind(self) -> bool:

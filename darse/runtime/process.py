@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import resource
-from typing import Any, NoReturn
 
 from darse import syscalls as sc
 from darse.errors import InvalidArgument, SystemFailure
 from darse.runtime import capabilities, seccomp
 from darse.runtime.spec import RLIMITS
+
+TYPE_CHECKING = False  # typing costs milliseconds at every container start
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

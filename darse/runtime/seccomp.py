@@ -9,9 +9,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from typing import Any
 
 from darse.errors import InvalidArgument, Unavailable
+
+TYPE_CHECKING = False  # typing costs milliseconds at every container start
+if TYPE_CHECKING:
+    from typing import Any
 
 ACT_KILL_THREAD = 0x00000000
 ACT_KILL_PROCESS = 0x80000000

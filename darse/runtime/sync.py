@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any
 
 from darse.errors import SystemFailure
+
+TYPE_CHECKING = False  # typing costs milliseconds at every container start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Channel:
