@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 
 from darse.errors import InvalidArgument, NotFound, SystemFailure
 from darse.runtime import cgroups, hooks, init, namespaces, seccomp, spec, state
@@ -78,7 +79,8 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
 
     directory = state.reserve(root, container_id)
     st = ContainerState(id=container_id, bundle=bundle, rootfs=rootfs_path, config=config,
-                        cgroup_paths=paths, created=state.now(), owner="")
+                        cgroup_paths=paths, cgroup_parents=cgroups.missing_parents(paths),
+                        created=state.now(), owner="")
     child = init_pid = 0
     fifo_fd = -1
     chan = child_chan = None
@@ -115,7 +117,7 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
             except ProcessLookupError:
                 pass
         _reap(child)
-        _undo(root, container_id, paths)
+        _undo(root, st)
         raise
     finally:
         if fifo_fd >= 0:
@@ -171,12 +173,15 @@ def _reap(pid: int) -> None:
             pass
 
 
-def _undo(root: str, container_id: str, paths: dict[str, str]) -> None:
+def _undo(root: str, st: ContainerState) -> None:
+    """Best effort: the error being raised is the one the caller must see."""
     try:
-        cgroups.signal_all(paths)
-        cgroups.destroy(paths)
+        cgroups.signal_all(st.cgroup_paths)
+        cgroups.destroy(st.cgroup_paths, st.cgroup_parents)
+    except (OSError, SystemFailure) as exc:
+        print(f"darse-runtime: cleaning up {st.id}: {exc}", file=sys.stderr)
     finally:
-        state.remove(root, container_id)
+        state.remove(root, st.id)
 
 
 def _write_pid_file(path: str, pid: int) -> None:

@@ -13,7 +13,9 @@ from darse.runtime import cgroups, hooks, state
 def delete(root: str, container_id: str, force: bool = False) -> None:
     st = state.load(root, container_id)
     current = state.status(root, st)
-    if current not in (state.STOPPED, state.CREATED) and not force:
+    # The spec (runtime.md, delete) refuses any container that is not stopped; runc
+    # lets a created one go, darse follows the spec: --force is the way.
+    if current != state.STOPPED and not force:
         raise Conflict(f"cannot delete container {container_id} that is not stopped: {current}")
     if current != state.STOPPED:
         if current == state.PAUSED:
@@ -26,7 +28,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
     # knows them all.
     cgroups.signal_all(st.cgroup_paths)
     _wait_gone(st)
-    cgroups.destroy(st.cgroup_paths)
+    cgroups.destroy(st.cgroup_paths, st.cgroup_parents)
     state.remove(root, container_id)
     hooks.run(st.config, "poststop", st.oci_state(state.STOPPED), fatal=False)
 

@@ -85,9 +85,10 @@ def validate(config: Any) -> None:
     joined = {ns["type"] for ns in linux.get("namespaces", [])}
     if "mount" not in joined:
         raise _fail("linux.namespaces", "a mount namespace is required")
-    if config.get("hostname") and "uts" not in kinds:
+    # A UTS namespace joined by path is the container's too: the hostname is set in it.
+    if config.get("hostname") and "uts" not in joined:
         raise _fail("hostname", "unable to set hostname without a private UTS namespace")
-    if config.get("domainname") and "uts" not in kinds:
+    if config.get("domainname") and "uts" not in joined:
         raise _fail("domainname", "unable to set domainname without a private UTS namespace")
     if (linux.get("uidMappings") or linux.get("gidMappings")) and "user" not in kinds:
         raise _fail("linux.uidMappings", "user namespace mappings need a new user namespace")

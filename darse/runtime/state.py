@@ -30,15 +30,17 @@ class ContainerState:
     few milliseconds of import on every command)."""
 
     FIELDS = ("id", "bundle", "rootfs", "pid", "pid_start", "created", "owner", "config",
-              "cgroup_paths")
+              "cgroup_paths", "cgroup_parents")
 
     def __init__(self, id: str, bundle: str, rootfs: str, pid: int = 0, pid_start: int = 0,
                  created: str = "", owner: str = "", config: dict[str, Any] | None = None,
-                 cgroup_paths: dict[str, str] | None = None) -> None:
+                 cgroup_paths: dict[str, str] | None = None,
+                 cgroup_parents: list[str] | None = None) -> None:
         self.id, self.bundle, self.rootfs = id, bundle, rootfs
         self.pid, self.pid_start, self.created, self.owner = pid, pid_start, created, owner
         self.config = config or {}
         self.cgroup_paths = cgroup_paths or {}
+        self.cgroup_parents = cgroup_parents or []
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FIELDS}

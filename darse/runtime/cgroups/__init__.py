@@ -69,15 +69,27 @@ def resolve(cgroups_path: str, container_id: str) -> dict[str, str]:
     return out
 
 
+def missing_parents(paths: dict[str, str]) -> list[str]:
+    """The ancestors create() will have to make: destroy() removes them again."""
+    out: list[str] = []
+    for path in paths.values():
+        parent = os.path.dirname(path)
+        while not os.path.isdir(parent) and parent not in out:
+            out.append(parent)
+            parent = os.path.dirname(parent)
+    return out
+
+
 def create(paths: dict[str, str], resources: dict) -> None:
     """Make the directories and apply the limits; on failure remove what was made."""
+    parents = missing_parents(paths)
     try:
         if "" in paths:
             v2.create(paths[""], resources)
         else:
             v1.create(paths, resources)
     except BaseException:
-        destroy(paths)
+        destroy(paths, parents)
         raise
 
 
@@ -121,11 +133,12 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
 
 def signal_all(paths: dict[str, str], sig: int = signal.SIGKILL) -> None:
     """Signal every process of the container, frozen first so none can fork away."""
+    paths = {k: v for k, v in paths.items() if os.path.isdir(v)}
     can_freeze = "" in paths or "freezer" in paths
     if can_freeze:
         try:
             freeze(paths, True)
-        except OSError:
+        except (OSError, SystemFailure):
             can_freeze = False
     try:
         for pid in pids(paths):
@@ -138,8 +151,9 @@ def signal_all(paths: dict[str, str], sig: int = signal.SIGKILL) -> None:
             freeze(paths, False)
 
 
-def destroy(paths: dict[str, str]) -> None:
-    """Remove the container's directories (deepest first); a busy one is retried briefly."""
+def destroy(paths: dict[str, str], parents: list[str] = ()) -> None:
+    """Remove the container's directories (deepest first; a busy one is retried briefly),
+    then the parents that create() made, unless another container still uses them."""
     for path in paths.values():
         if not os.path.isdir(path):
             continue
@@ -155,10 +169,8 @@ def destroy(paths: dict[str, str]) -> None:
                     if exc.errno != errno.EBUSY or attempt == 49:
                         raise SystemFailure(f"cgroups: cannot remove {d}: {exc.strerror}") from None
                     time.sleep(0.01)
-        # darse/ is darse's own subtree: it goes with its last container.
-        parent = os.path.dirname(path)
-        if os.path.basename(parent) == "darse":
-            try:
-                os.rmdir(parent)
-            except OSError:
-                pass
+    for parent in sorted(parents, key=len, reverse=True):
+        try:
+            os.rmdir(parent)
+        except OSError:
+            pass  # not empty: someone else's container lives there now

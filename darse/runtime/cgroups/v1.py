@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from darse.errors import SystemFailure
+from darse.errors import SystemFailure, Unavailable
 from darse.runtime.cgroups._files import read, write
 
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
@@ -26,15 +26,26 @@ def _mkdirs(path: str, controller: str) -> None:
         os.mkdir(path)
     except FileExistsError:
         return
+    except FileNotFoundError:  # the parent went with another container's delete: again
+        _mkdirs(parent, controller)
+        os.mkdir(path)
     if controller == "cpuset":
         for name in ("cpuset.cpus", "cpuset.mems"):
             if not read(path, name):
                 write(path, name, read(parent, name))
 
 
+class _Paths(dict):
+    """{controller: dir} whose missing controllers fail with a message, not a KeyError."""
+
+    def __missing__(self, controller: str) -> str:
+        raise Unavailable(f"cgroups: the {controller} controller is not mounted on this host")
+
+
 def create(paths: dict[str, str], res: dict) -> None:
     for controller, path in paths.items():
         _mkdirs(path, controller)
+    paths = _Paths(paths)
     mem = res.get("memory") or {}
     if "memory" in paths and mem:
         _memory(paths["memory"], mem)
