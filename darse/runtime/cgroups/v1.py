@@ -6,16 +6,11 @@ import os
 import time
 
 from darse.errors import SystemFailure, Unavailable
+from darse.runtime.cgroups import devices
 from darse.runtime.cgroups._files import read, write
 
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
                "net_cls", "net_prio", "hugetlb", "perf_event", "rdma", "misc")
-
-# Devices every container gets whatever its config says (runc's AllowedDevices): the
-# nodes the runtime itself creates, and ptys.
-DEFAULT_ALLOWED = ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-                   "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"]
-
 
 def _mkdirs(path: str, controller: str) -> None:
     """mkdir -p; cpuset directories start empty and must inherit their parent's sets."""
@@ -126,21 +121,9 @@ def _blkio(path: str, bio: dict) -> None:
             write(path, f"blkio.throttle.{name}", f"{dev['major']}:{dev['minor']} {dev['rate']}")
 
 
-def device_rule(dev: dict) -> str:
-    kind = dev.get("type") or "a"
-    if kind == "a":
-        return "a"
-    major = "*" if dev.get("major") in (None, -1) else dev["major"]
-    minor = "*" if dev.get("minor") in (None, -1) else dev["minor"]
-    return f"{kind} {major}:{minor} {dev.get('access') or 'rwm'}"
-
-
 def _devices(path: str, rules: list[dict]) -> None:
-    for rule in rules:
-        write(path, "devices.allow" if rule.get("allow") else "devices.deny", device_rule(rule))
-    if rules:
-        for rule in DEFAULT_ALLOWED:
-            write(path, "devices.allow", rule)
+    for rule in devices.with_defaults(rules):
+        write(path, "devices.allow" if rule.get("allow") else "devices.deny", devices.v1_rule(rule))
 
 
 def is_frozen(path: str) -> bool:

@@ -6,6 +6,7 @@ import os
 import time
 
 from darse.errors import SystemFailure
+from darse.runtime.cgroups import devices, devices_bpf
 from darse.runtime.cgroups._files import read, write
 
 
@@ -75,6 +76,9 @@ def create(path: str, res: dict) -> None:
             write(path, "io.max", f"{dev['major']}:{dev['minor']} {name}={dev['rate']}")
     for page in res.get("hugepageLimits") or []:
         write(path, f"hugetlb.{page['pageSize']}.max", page["limit"])
+    rules = devices.with_defaults(res.get("devices") or [])
+    if rules:
+        devices_bpf.attach(path, rules)
     for key, value in (res.get("unified") or {}).items():
         if "/" in key or key.startswith("."):
             raise SystemFailure(f"cgroups: invalid unified key {key!r}")
