@@ -141,3 +141,28 @@ def test_spec_and_features(runtime: Runtime, tmp_path) -> None:
     features = json.loads(runtime("features").stdout)
     assert "CAP_MKNOD" in features["linux"]["capabilities"]
     assert features["linux"]["seccomp"]["enabled"] is True
+
+
+def test_no_pivot_moves_the_root(runtime: Runtime) -> None:
+    bundle = runtime.bundle(["sh", "-c", "ls / | wc -l; echo $$"])
+    done = runtime("run", "--no-pivot", "--bundle", str(bundle), runtime.new_id())
+    count, pid = done.stdout.split()
+    assert pid == "1" and int(count) == len(os.listdir(runtime.rootfs))
+
+
+def test_library_in_process(runtime: Runtime) -> None:
+    """The engine's path: no command, the runtime called as a library."""
+    from darse.runtime.create import create
+    from darse.runtime.delete import delete
+    from darse.runtime.start import start
+    from darse.runtime.state import load, status
+
+    cid = runtime.new_id()
+    bundle = runtime.bundle(["sleep", "100"])
+    st = create(str(runtime.root), cid, str(bundle))
+    assert status(str(runtime.root), load(str(runtime.root), cid)) == "created"
+    start(str(runtime.root), cid)
+    assert status(str(runtime.root), load(str(runtime.root), cid)) == "running"
+    delete(str(runtime.root), cid, force=True)
+    assert not os.path.exists(f"/proc/{st.pid}/cmdline") or \
+        open(f"/proc/{st.pid}/stat").read().split()[2] == "Z"
