@@ -275,8 +275,9 @@ class Registry:
             offset += len(chunk)
             if progress:
                 progress(len(chunk))
-        resp = self.request("PUT", location, scope, params={"digest": digest},
-                            headers={"Content-Length": "0"})
+        # The Location carries the upload's state in its query: add to it, never replace it.
+        final = str(httpx.URL(location).copy_merge_params({"digest": digest}))
+        resp = self.request("PUT", final, scope, headers={"Content-Length": "0"})
         if resp.status_code != 201:
             raise RegistryError(f"completing upload of {digest}: {_error_message(resp)}")
 

@@ -382,33 +382,35 @@ class ImageStore:
     def _disk_usage(self) -> int:
         return sum(r["size"] for r in self.db.execute("SELECT size FROM layers"))
 
+    def referenced_blobs(self) -> set[str]:
+        """Configs, manifests (and what they list) and layer archives of known images."""
+        keep: set[str] = set()
+        for image_id in self.image_ids():
+            keep.add(image_id)
+            for m in self.manifests(image_id):
+                keep.add(m["digest"])
+                if self.content.has(m["digest"]):
+                    try:
+                        parsed = json.loads(self.content.read(m["digest"]))
+                    except ValueError:
+                        continue
+                    keep.update(d["digest"] for d in parsed.get("layers") or []
+                                if isinstance(d, dict))
+        keep.update(r["blob"] for r in self.db.execute("SELECT blob FROM layers") if r["blob"])
+        return keep
+
     def gc(self) -> list[str]:
         """Remove layers and blobs that no image (nor container) needs any more."""
         keep_layers: set[str] = set(self.layer_users())
-        keep_blobs: set[str] = set()
         for image_id in self.image_ids():
-            keep_blobs.add(image_id)
             keep_layers.update(self.chain(image_id))
-            for m in self.manifests(image_id):
-                keep_blobs.add(m["digest"])
         removed = []
-        for row in self.db.execute("SELECT chain_id, blob FROM layers").fetchall():
-            if row["chain_id"] in keep_layers:
-                if row["blob"]:
-                    keep_blobs.add(row["blob"])
-                continue
-            self.db.execute("DELETE FROM layers WHERE chain_id=?", (row["chain_id"],))
-            self.snapshots.remove(row["chain_id"])
-            removed.append(row["chain_id"])
-        for manifest_digest in list(keep_blobs):
-            # manifests of pulled images reference their layer blobs and config
-            if self.content.has(manifest_digest):
-                try:
-                    m = json.loads(self.content.read(manifest_digest))
-                except ValueError:
-                    continue
-                if isinstance(m, dict) and "layers" in m:
-                    keep_blobs.update(d["digest"] for d in m.get("layers") or [])
+        for row in self.db.execute("SELECT chain_id FROM layers").fetchall():
+            if row["chain_id"] not in keep_layers:
+                self.db.execute("DELETE FROM layers WHERE chain_id=?", (row["chain_id"],))
+                self.snapshots.remove(row["chain_id"])
+                removed.append(row["chain_id"])
+        keep_blobs = self.referenced_blobs()
         for digest in list(self.content.digests()):
             if digest not in keep_blobs:
                 self.content.delete(digest)
