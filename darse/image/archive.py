@@ -83,8 +83,8 @@ def save(store: ImageStore, names: list[str], out: IO[bytes]) -> None:
             config_path = blob(image_id, config_raw)
             layer_paths, descs = [], []
             config = json.loads(config_raw)
-            for chain_id, diff_id in zip(store.chain(image_id),
-                                         config["rootfs"]["diff_ids"]):
+            for chain_id, diff_id in zip(store.chain(image_id), config["rootfs"]["diff_ids"],
+                                         strict=True):
                 row = store.layer(chain_id)
                 layer_paths.append(blob(diff_id, size=row["size"],
                                         stream=lambda r=row: _LayerTar(store, r)))
@@ -211,6 +211,31 @@ def load(store: ImageStore, stream: IO[bytes],
             store.content.delete(digest)
 
 
+def _unpack_layer(store: ImageStore, chain: list[str], blobs: list[str],
+                  diff_ids: list[str], i: int) -> None:
+    """Unpack layer i from its blob into its snapshot, checking its DiffID."""
+    if store.has_layer(chain[i]):
+        return
+    tmp = store.snapshots.prepare()
+    try:
+        with store.content.open(blobs[i]) as f:
+            diff_id, size = layers.unpack(f, os.path.join(tmp, "diff"))
+        if diff_id != diff_ids[i]:
+            raise InvalidArgument(f"invalid archive: layer {i} has DiffID {diff_id}, "
+                                  f"the config says {diff_ids[i]}")
+        store.snapshots.commit(tmp, chain[i])
+    except BaseException:
+        store.snapshots.discard(tmp)
+        raise
+    head = open(store.content.path(blobs[i]), "rb").read(4)  # noqa: SIM115
+    media = mediatypes.OCI_LAYER_GZIP if head[:2] == b"\x1f\x8b" else \
+        mediatypes.OCI_LAYER_ZSTD if head == b"\x28\xb5\x2f\xfd" else \
+        mediatypes.OCI_LAYER
+    store.add_layer(chain[i], diff_ids[i], chain[i - 1] if i else "", size, blobs[i],
+                    store.content.size(blobs[i]), media)
+
+
+
 def _load(store: ImageStore, files: dict[str, str], small: dict[str, bytes],
           progress: Callable[[dict[str, Any]], None] | None) -> list[str]:
     messages = []
@@ -222,29 +247,9 @@ def _load(store: ImageStore, files: dict[str, str], small: dict[str, bytes],
             raise InvalidArgument("invalid archive: the layers do not match the image config")
         chain = chain_ids(diff_ids)
 
-        def unpack_one(i: int) -> None:
-            if store.has_layer(chain[i]):
-                return
-            tmp = store.snapshots.prepare()
-            try:
-                with store.content.open(blobs[i]) as f:
-                    diff_id, size = layers.unpack(f, os.path.join(tmp, "diff"))
-                if diff_id != diff_ids[i]:
-                    raise InvalidArgument(f"invalid archive: layer {i} has DiffID {diff_id}, "
-                                          f"the config says {diff_ids[i]}")
-                store.snapshots.commit(tmp, chain[i])
-            except BaseException:
-                store.snapshots.discard(tmp)
-                raise
-            head = open(store.content.path(blobs[i]), "rb").read(4)  # noqa: SIM115
-            media = mediatypes.OCI_LAYER_GZIP if head[:2] == b"\x1f\x8b" else \
-                mediatypes.OCI_LAYER_ZSTD if head == b"\x28\xb5\x2f\xfd" else \
-                mediatypes.OCI_LAYER
-            store.add_layer(chain[i], diff_ids[i], chain[i - 1] if i else "", size, blobs[i],
-                            store.content.size(blobs[i]), media)
-
         with ThreadPoolExecutor(max_workers=4) as pool:
-            for f in [pool.submit(unpack_one, i) for i in range(len(chain))]:
+            for f in [pool.submit(_unpack_layer, store, chain, blobs, diff_ids, i)
+                      for i in range(len(chain))]:
                 f.result()
         names = [refs.parse(t) for t in tags]
         image_id = store.register(config_raw, names)
