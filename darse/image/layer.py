@@ -60,31 +60,33 @@ class HashReader:
 
 
 class _GzipReader:
-    """Streaming gzip (all members), decompressing as bytes arrive."""
+    """Streaming gzip (all members), decompressing as bytes arrive. read(n) decompresses
+    at most n bytes (zlib's max_length), so no large buffer is ever sliced."""
 
     def __init__(self, raw) -> None:  # noqa: ANN001
         self.raw = raw
         self.dec = zlib.decompressobj(wbits=47)
-        self.buf = b""
+        self.pending = b""
         self.eof = False
 
     def read(self, n: int = -1) -> bytes:
-        while not self.eof and (n < 0 or len(self.buf) < n):
-            data = self.dec.unconsumed_tail or self.raw.read(CHUNK)
+        if n < 0:
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        out = []
+        need = n
+        while need > 0 and not self.eof:
+            data = self.dec.unconsumed_tail or self.pending or self.raw.read(CHUNK)
+            self.pending = b""
             if not data:
                 self.eof = True
                 break
-            self.buf += self.dec.decompress(data, CHUNK)
-            if self.dec.eof:
-                rest = self.dec.unused_data
+            chunk = self.dec.decompress(data, need)
+            need -= len(chunk)
+            out.append(chunk)
+            if self.dec.eof:  # end of a gzip member: another may follow
+                self.pending = self.dec.unused_data
                 self.dec = zlib.decompressobj(wbits=47)
-                if rest:
-                    self.buf += self.dec.decompress(rest, CHUNK)
-        if n < 0:
-            out, self.buf = self.buf, b""
-        else:
-            out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        return b"".join(out)
 
 
 class _Prefixed:

@@ -315,7 +315,7 @@ class ResumableBlob:
         self.total: int | None = None
         self._resp: httpx.Response | None = None
         self._iter: Iterator[bytes] | None = None
-        self._buf = b""
+        self._chunk = memoryview(b"")
         self.retries = 0
 
     def _open(self) -> None:
@@ -339,13 +339,30 @@ class ResumableBlob:
         self._iter = resp.iter_raw(1 << 20)
 
     def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
+        """Up to n bytes (fewer only at the end), served from the current chunk."""
+        if n < 0:
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        parts = []
+        while n > 0:
+            if not self._chunk:
+                chunk = self._next_chunk()
+                if not chunk:
+                    break
+                self._chunk = memoryview(chunk)
+            part = self._chunk[:n]
+            self._chunk = self._chunk[len(part):]
+            parts.append(part)
+            n -= len(part)
+        return b"".join(parts)
+
+    def _next_chunk(self) -> bytes:
+        while True:
             if self._iter is None:
                 self._open()
             try:
                 chunk = next(self._iter)
             except StopIteration:
-                break
+                return b""
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 self.close_response()
                 self.retries += 1
@@ -354,12 +371,7 @@ class ResumableBlob:
                 time.sleep(min(0.1 * 2 ** self.retries, 2))
                 continue
             self.offset += len(chunk)
-            self._buf += chunk
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+            return chunk
 
     def close_response(self) -> None:
         if self._resp is not None:
