@@ -12,7 +12,7 @@ import socket
 import sys
 
 from darse.errors import InvalidArgument, NotFound, SystemFailure
-from darse.runtime import cgroups, hooks, init, namespaces, seccomp, spec, state
+from darse.runtime import cgroups, hooks, init, namespaces, process, seccomp, spec, state
 from darse.runtime.state import ContainerState
 from darse.runtime.sync import Channel
 
@@ -57,11 +57,13 @@ def _connect_console(path: str) -> socket.socket:
 
 def create(root: str, container_id: str, bundle: str, *, console_socket: str | None = None,
            console_sock: socket.socket | None = None, pid_file: str | None = None,
-           no_pivot: bool = False, preserve_fds: int = 0) -> ContainerState:
+           no_pivot: bool = False, preserve_fds: int = 0,
+           stdio: tuple[int, int, int] | None = None) -> ContainerState:
     """Create the container; its init is left blocked until start().
 
     console_sock, an already connected socket, is for callers in-process (run -t);
-    console_socket is runc's --console-socket path.
+    console_socket is runc's --console-socket path. stdio, when given, becomes the
+    init's fds 0, 1 and 2 (a monitor's pipes) instead of the caller's own.
     """
     bundle = os.path.abspath(bundle)
     config = spec.load(bundle)
@@ -102,6 +104,9 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
         child = os.fork()
         if child == 0:
             chan.close()
+            process.reset_signals()
+            if stdio is not None:
+                process.dup_stdio(stdio)
             init.bootstrap(child_chan, ctx)
         child_chan.close()
         child_chan = None

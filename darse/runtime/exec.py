@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def exec_in(root: str, container_id: str, proc: dict[str, Any], *,
-            console_sock: socket.socket | None = None, preserve_fds: int = 0) -> int:
+            console_sock: socket.socket | None = None, preserve_fds: int = 0,
+            stdio: tuple[int, int, int] | None = None) -> int:
     """Start proc inside the container and return its pid (waiting is the caller's)."""
     spec.validate_process(proc)
     st = state.load(root, container_id)
@@ -34,6 +35,9 @@ def exec_in(root: str, container_id: str, proc: dict[str, Any], *,
     child = os.fork()
     if child == 0:
         chan.close()
+        process.reset_signals()
+        if stdio is not None:
+            process.dup_stdio(stdio)
         _child(child_chan, ns_paths, proc, linux.get("seccomp"), console_sock, preserve_fds)
     child_chan.close()
     pid = 0

@@ -24,6 +24,25 @@ def env_dict(proc: dict[str, Any]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in proc.get("env") or [])
 
 
+def reset_signals() -> None:
+    """In a forked child: drop the parent's Python signal handling. A monitor's event
+    loop (asyncio) would otherwise hear, through the shared wakeup fd, the signals sent
+    to a container process that has not exec'd yet."""
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD,
+                signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def dup_stdio(stdio: tuple[int, int, int]) -> None:
+    """In a forked child: the given fds become 0, 1, 2 (a monitor's pipes)."""
+    for target, fd in enumerate(stdio):
+        if fd != target:
+            os.dup2(fd, target)
+
+
 def find_executable(proc: dict[str, Any]) -> str:
     """Resolve args[0] as execvp would, with the container's PATH, from its cwd."""
     name = proc["args"][0]

@@ -1,0 +1,72 @@
+"""The json-file log driver, as Docker writes it: one JSON object per line
+({"log": "...\\n", "stream": "stdout", "time": "...Z"}), rotated at max-size into
+NAME.1 ... NAME.(max-file - 1)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+DEFAULT_MAX_SIZE = 10 * 1000 * 1000  # rotated by default (Docker's own default is never)
+DEFAULT_MAX_FILE = 3
+PARTIAL_LIMIT = 16 * 1024  # Docker splits longer lines into 16K partial messages
+
+
+def parse_size(text: str) -> int:
+    """'10m', '512k', '1g' as log-opts max-size takes them."""
+    units = {"b": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
+    t = text.strip().lower().rstrip("b") or "0"
+    if t[-1] in units:
+        return int(float(t[:-1]) * units[t[-1]])
+    return int(t)
+
+
+def timestamp() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class JsonFileLogger:
+    def __init__(self, path: str, max_size: int = DEFAULT_MAX_SIZE,
+                 max_file: int = DEFAULT_MAX_FILE) -> None:
+        self.path, self.max_size, self.max_file = path, max_size, max(max_file, 1)
+        self.file = open(path, "ab")  # noqa: SIM115 - lives as long as the container
+        self.size = self.file.tell()
+        self.partial = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self.partial[stream] + data
+        lines = buf.split(b"\n")
+        self.partial[stream] = lines.pop()
+        for line in lines:
+            self._emit(stream, line + b"\n")
+        while len(self.partial[stream]) >= PARTIAL_LIMIT:
+            self._emit(stream, self.partial[stream][:PARTIAL_LIMIT])
+            self.partial[stream] = self.partial[stream][PARTIAL_LIMIT:]
+
+    def _emit(self, stream: str, line: bytes) -> None:
+        record = json.dumps({"log": line.decode("utf-8", "replace"), "stream": stream,
+                             "time": timestamp()}).encode() + b"\n"
+        if self.max_size > 0 and self.size + len(record) > self.max_size and self.size:
+            self._rotate()
+        self.file.write(record)
+        self.file.flush()
+        self.size += len(record)
+
+    def _rotate(self) -> None:
+        self.file.close()
+        if self.max_file > 1:
+            for i in range(self.max_file - 1, 0, -1):
+                src = self.path if i == 1 else f"{self.path}.{i - 1}"
+                if os.path.exists(src):
+                    os.replace(src, f"{self.path}.{i}")
+            self.file = open(self.path, "wb")  # noqa: SIM115
+        else:
+            self.file = open(self.path, "wb")  # noqa: SIM115
+        self.size = 0
+
+    def close(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self._emit(stream, rest)
+        self.file.close()

@@ -1,0 +1,462 @@
+"""darse-shim: one supervisor for every container of a darsed, outliving it.
+
+Why one process and not one per container (containerd-shim, conmon): an idle Python
+interpreter costs 12-18 MB, so one per container could never meet the aim of under
+1 MB per idle container; a single supervisor costs its interpreter once, and a
+container only its pipes and a few objects. It is also the fork server for containers:
+single-threaded (asyncio, no executor), so forking it is safe, and darse.runtime is
+already imported, so a container starts without a new interpreter.
+
+It is the subreaper of every container init and exec'd process, owns their stdio
+(pipes, or the pty master), writes the json-file logs, fans output out to attached
+clients, and records exit statuses so that a restarted darsed finds them.
+
+Protocol: JSON lines over EXEC_ROOT/shim.sock; `attach` and non-detached `exec` turn the
+connection into a framed stream (1 byte stream id, 4 bytes big-endian length, data):
+1 stdout, 2 stderr, 3 exit (JSON), and from the client 0 stdin (length 0 closes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+from darse import syscalls
+from darse.errors import DarseError
+from darse.runtime import console, kill, state
+from darse.runtime.create import create as runtime_create
+from darse.runtime.delete import delete as runtime_delete
+from darse.runtime.exec import exec_in
+from darse.runtime.start import start as runtime_start
+from darse.shim.logger import JsonFileLogger
+
+STDIN, STDOUT, STDERR, EXIT = 0, 1, 2, 3
+_HEADER = struct.Struct(">BI")
+EXIT_GRACE = 0.2  # seconds to drain output after the process is gone
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    return _HEADER.pack(stream, len(data)) + data
+
+
+class Proc:
+    """A container's init or an exec'd process, with its stdio."""
+
+    def __init__(self, key: str, tty: bool) -> None:
+        self.key, self.tty = key, tty
+        self.pid = 0
+        self.stdin_fd: int | None = None
+        self.master: int | None = None
+        self.out_fds: dict[int, int] = {}  # fd -> stream id
+        self.subscribers: set[asyncio.StreamWriter] = set()
+        self.logger: JsonFileLogger | None = None
+        self.exit_code: int | None = None
+        self.finished_at = ""
+        self.started_at = ""
+        self.done = asyncio.Event()
+
+
+class Shim:
+    def __init__(self, runtime_root: str, exits_dir: str) -> None:
+        self.runtime_root = runtime_root
+        self.exits_dir = exits_dir
+        os.makedirs(exits_dir, exist_ok=True)
+        self.procs: dict[str, Proc] = {}  # container id, or container id/exec id
+        self.by_pid: dict[int, Proc] = {}
+        self.event_listeners: set[asyncio.StreamWriter] = set()
+        self.loop = asyncio.get_event_loop()
+
+    # --- process output ------------------------------------------------------
+
+    def _watch(self, proc: Proc, fd: int, stream: int) -> None:
+        os.set_blocking(fd, False)
+        proc.out_fds[fd] = stream
+        self.loop.add_reader(fd, self._on_output, proc, fd)
+
+    def _on_output(self, proc: Proc, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: the pty's last holder is gone
+            data = b""
+        stream = proc.out_fds.get(fd, STDOUT)
+        if not data:
+            self.loop.remove_reader(fd)
+            proc.out_fds.pop(fd, None)
+            if fd != proc.master:
+                os.close(fd)
+            if not proc.out_fds and proc.exit_code is not None:
+                self._finish(proc)
+            return
+        if proc.logger:
+            proc.logger.write("stdout" if stream == STDOUT else "stderr", data)
+        packet = frame(stream, data)
+        for w in list(proc.subscribers):
+            try:
+                w.write(packet)
+            except (ConnectionError, RuntimeError):
+                proc.subscribers.discard(w)
+
+    # --- exits ---------------------------------------------------------------
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            proc = self.by_pid.pop(pid, None)
+            if proc is not None:
+                self._exited(proc, os.waitstatus_to_exitcode(status))
+
+    def _exited(self, proc: Proc, code: int) -> None:
+        proc.exit_code = 128 - code if code < 0 else code
+        proc.finished_at = state.now()
+        if not proc.out_fds:
+            self._finish(proc)
+        else:
+            self.loop.call_later(EXIT_GRACE, self._finish, proc)
+
+    def _finish(self, proc: Proc) -> None:
+        if proc.done.is_set():
+            return
+        for fd in list(proc.out_fds):
+            self.loop.remove_reader(fd)
+            if fd != proc.master:
+                os.close(fd)
+        proc.out_fds.clear()
+        if proc.logger:
+            proc.logger.close()
+            proc.logger = None
+        if proc.stdin_fd is not None:
+            os.close(proc.stdin_fd)
+            proc.stdin_fd = None
+        if proc.master is not None:
+            os.close(proc.master)
+            proc.master = None
+        record = {"id": proc.key, "exit_code": proc.exit_code, "finished_at": proc.finished_at}
+        if "/" not in proc.key:
+            with open(os.path.join(self.exits_dir, proc.key), "w") as f:
+                json.dump(record, f)
+        proc.done.set()
+        packet = frame(EXIT, json.dumps(record).encode())
+        for w in list(proc.subscribers):
+            try:
+                w.write(packet)
+                w.close()
+            except (ConnectionError, RuntimeError):
+                pass
+        proc.subscribers.clear()
+        event = (json.dumps({"event": "exit", **record}) + "\n").encode()
+        for w in list(self.event_listeners):
+            try:
+                w.write(event)
+            except (ConnectionError, RuntimeError):
+                self.event_listeners.discard(w)
+
+    # --- operations ----------------------------------------------------------
+
+    def _stdio(self, proc: Proc, tty: bool, with_stdin: bool
+               ) -> tuple[tuple[int, int, int] | None, socket.socket | None, list[int]]:
+        """Pipes (or a console socketpair) for a new process; fds to close after fork."""
+        if tty:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            proc._console = ours  # type: ignore[attr-defined]
+            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+            return (null, null, null), theirs, [null]
+        r_in = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        if with_stdin:
+            os.close(r_in)
+            r_in, w_in = os.pipe2(os.O_CLOEXEC)
+            proc.stdin_fd = w_in
+        r_out, w_out = os.pipe2(os.O_CLOEXEC)
+        r_err, w_err = os.pipe2(os.O_CLOEXEC)
+        self._watch(proc, r_out, STDOUT)
+        self._watch(proc, r_err, STDERR)
+        return (r_in, w_out, w_err), None, [r_in, w_out, w_err]
+
+    def _take_console(self, proc: Proc) -> None:
+        sock: socket.socket = proc._console  # type: ignore[attr-defined]
+        _, master = console.recv_fd(sock)
+        sock.close()
+        proc.master = master
+        self._watch(proc, master, STDOUT)
+
+    def op_create(self, req: dict[str, Any]) -> dict[str, Any]:
+        cid = req["id"]
+        if cid in self.procs and self.procs[cid].exit_code is None:
+            raise DarseError(f"container {cid} is already running")
+        proc = Proc(cid, req.get("tty", False))
+        if req.get("log_path"):
+            proc.logger = JsonFileLogger(req["log_path"], req.get("log_max_size", 10_000_000),
+                                         req.get("log_max_file", 3))
+        stdio, console_sock, to_close = self._stdio(proc, proc.tty, req.get("stdin", False))
+        try:
+            st = runtime_create(self.runtime_root, cid, req["bundle"], stdio=stdio,
+                                console_sock=console_sock)
+        except BaseException:
+            for fd in list(proc.out_fds):
+                self.loop.remove_reader(fd)
+                os.close(fd)
+            if proc.stdin_fd is not None:
+                os.close(proc.stdin_fd)
+            if proc.logger:
+                proc.logger.close()
+            raise
+        finally:
+            for fd in to_close:
+                os.close(fd)
+            if console_sock is not None:
+                console_sock.close()
+        if proc.tty:
+            self._take_console(proc)
+        proc.pid = st.pid
+        self.procs[cid] = proc
+        self.by_pid[st.pid] = proc
+        try:
+            os.unlink(os.path.join(self.exits_dir, cid))
+        except FileNotFoundError:
+            pass
+        return {"pid": st.pid}
+
+    def op_start(self, req: dict[str, Any]) -> dict[str, Any]:
+        runtime_start(self.runtime_root, req["id"])
+        self.procs[req["id"]].started_at = state.now()
+        return {}
+
+    def op_kill(self, req: dict[str, Any]) -> dict[str, Any]:
+        kill.kill(self.runtime_root, req["id"], req.get("signal", "SIGKILL"),
+                  all_processes=req.get("all", False))
+        return {}
+
+    def op_delete(self, req: dict[str, Any]) -> dict[str, Any]:
+        cid = req["id"]
+        try:
+            runtime_delete(self.runtime_root, cid, force=True)
+        except DarseError:
+            pass
+        self.reap()
+        proc = self.procs.pop(cid, None)
+        if proc is not None:
+            if proc.exit_code is None:
+                self.by_pid.pop(proc.pid, None)
+                proc.exit_code, proc.finished_at = 137, state.now()
+            self._finish(proc)
+        for key in [k for k in self.procs if k.startswith(cid + "/")]:
+            self.procs.pop(key)
+        try:
+            os.unlink(os.path.join(self.exits_dir, cid))
+        except FileNotFoundError:
+            pass
+        return {}
+
+    def op_list(self, req: dict[str, Any]) -> dict[str, Any]:
+        out = []
+        for key, p in self.procs.items():
+            if "/" in key:
+                continue
+            out.append({"id": key, "pid": p.pid, "running": p.exit_code is None,
+                        "exit_code": p.exit_code, "finished_at": p.finished_at,
+                        "started_at": p.started_at,
+                        "status": state.status(self.runtime_root,
+                                               state.load(self.runtime_root, key))
+                        if p.exit_code is None else "stopped"})
+        return {"containers": out}
+
+    def op_resize(self, req: dict[str, Any]) -> dict[str, Any]:
+        key = req["id"] + (f"/{req['exec_id']}" if req.get("exec_id") else "")
+        proc = self.procs.get(key)
+        if proc is not None and proc.master is not None:
+            console.set_size(proc.master, req["height"], req["width"])
+        return {}
+
+    def op_pause(self, req: dict[str, Any]) -> dict[str, Any]:
+        from darse.runtime.pause import pause, resume
+
+        (pause if req.get("pause", True) else resume)(self.runtime_root, req["id"])
+        return {}
+
+    def op_exec(self, req: dict[str, Any]) -> Proc:
+        key = f"{req['id']}/{req['exec_id']}"
+        process = req["process"]
+        proc = Proc(key, bool(process.get("terminal")))
+        stdio, console_sock, to_close = self._stdio(proc, proc.tty, req.get("stdin", False))
+        try:
+            pid = exec_in(self.runtime_root, req["id"], process, console_sock=console_sock,
+                          stdio=stdio)
+        except BaseException:
+            for fd in list(proc.out_fds):
+                self.loop.remove_reader(fd)
+                os.close(fd)
+            if proc.stdin_fd is not None:
+                os.close(proc.stdin_fd)
+            raise
+        finally:
+            for fd in to_close:
+                os.close(fd)
+            if console_sock is not None:
+                console_sock.close()
+        if proc.tty:
+            self._take_console(proc)
+        proc.pid = pid
+        proc.started_at = state.now()
+        self.procs[key] = proc
+        self.by_pid[pid] = proc
+        return proc
+
+    # --- connections ---------------------------------------------------------
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                req = json.loads(line)
+                op = req.get("op")
+                try:
+                    if op == "attach":
+                        await self._attach(self.procs[req["id"]], req, reader, writer)
+                        return
+                    if op == "exec":
+                        proc = self.op_exec(req)
+                        if req.get("detach"):
+                            self._reply(writer, {"ok": True, "pid": proc.pid})
+                            continue
+                        self._reply(writer, {"ok": True, "pid": proc.pid})
+                        await self._attach(proc, req, reader, writer, replied=True)
+                        return
+                    if op == "events":
+                        self.event_listeners.add(writer)
+                        self._reply(writer, {"ok": True})
+                        await reader.read()  # until the listener goes
+                        self.event_listeners.discard(writer)
+                        return
+                    if op == "shutdown":
+                        self._reply(writer, {"ok": True})
+                        await writer.drain()
+                        self.loop.stop()
+                        return
+                    handler = getattr(self, f"op_{op}", None)
+                    if handler is None:
+                        raise DarseError(f"unknown operation {op!r}")
+                    self._reply(writer, {"ok": True, **handler(req)})
+                except (DarseError, OSError, KeyError) as exc:
+                    kind = type(exc).__name__
+                    message = str(exc) if not isinstance(exc, KeyError) else \
+                        f"no such container or exec: {exc.args[0]}"
+                    if isinstance(exc, OSError) and exc.strerror:
+                        message = f"{exc.strerror}: {exc.filename}" if exc.filename \
+                            else exc.strerror
+                    self._reply(writer, {"ok": False, "kind": kind, "error": message})
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # noqa: BLE001 - one bad client must not end the supervisor
+            traceback.print_exc()
+        finally:
+            writer.close()
+
+    @staticmethod
+    def _reply(writer: asyncio.StreamWriter, data: dict[str, Any]) -> None:
+        writer.write((json.dumps(data) + "\n").encode())
+
+    async def _attach(self, proc: Proc, req: dict[str, Any], reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter, replied: bool = False) -> None:
+        if not replied:
+            self._reply(writer, {"ok": True})
+        if proc.done.is_set():
+            writer.write(frame(EXIT, json.dumps({"exit_code": proc.exit_code}).encode()))
+            await writer.drain()
+            return
+        proc.subscribers.add(writer)
+        pump = asyncio.ensure_future(self._stdin_pump(proc, reader)) \
+            if req.get("stdin") else None
+        try:
+            await proc.done.wait()
+            await writer.drain()
+        finally:
+            proc.subscribers.discard(writer)
+            if pump is not None:
+                pump.cancel()
+
+    async def _stdin_pump(self, proc: Proc, reader: asyncio.StreamReader) -> None:
+        """Client frames of stream 0 go to the process's stdin (or its pty)."""
+        try:
+            while True:
+                header = await reader.readexactly(_HEADER.size)
+                _, length = _HEADER.unpack(header)
+                data = await reader.readexactly(length) if length else b""
+                target = proc.master if proc.tty else proc.stdin_fd
+                if target is None:
+                    continue
+                if not data:
+                    if not proc.tty and proc.stdin_fd is not None:
+                        os.close(proc.stdin_fd)
+                        proc.stdin_fd = None
+                    elif proc.tty and proc.master is not None:
+                        os.write(proc.master, b"\x04")  # ^D: end of input on a tty
+                    continue
+                await self._write_all(target, data)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    async def _write_all(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+                view = view[n:]
+            except BlockingIOError:
+                await asyncio.sleep(0.005)
+            except OSError as exc:
+                if exc.errno in (errno.EPIPE, errno.EIO, errno.EBADF):
+                    return
+                raise
+
+
+def main() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="darse-shim")
+    p.add_argument("--exec-root", required=True)
+    a = p.parse_args()
+    os.makedirs(a.exec_root, exist_ok=True)
+    syscalls.set_child_subreaper()
+    sock_path = os.path.join(a.exec_root, "shim.sock")
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    shim = Shim(os.path.join(a.exec_root, "runtime"), os.path.join(a.exec_root, "exits"))
+    loop.add_signal_handler(signal.SIGCHLD, shim.reap)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, loop.stop)
+    try:
+        os.unlink(sock_path)
+    except FileNotFoundError:
+        pass
+    server = loop.run_until_complete(asyncio.start_unix_server(shim.handle, sock_path))
+    os.chmod(sock_path, 0o600)
+    with open(os.path.join(a.exec_root, "shim.pid"), "w") as f:
+        f.write(str(os.getpid()))
+    print(f"darse-shim {os.getpid()} ready at {time.strftime('%H:%M:%S')}", file=sys.stderr)
+    try:
+        loop.run_forever()
+    finally:
+        server.close()
+        try:
+            os.unlink(sock_path)
+        except FileNotFoundError:
+            pass
+
+
+if __name__ == "__main__":
+    main()
