@@ -231,6 +231,9 @@ class Shim:
             pass
         return {"pid": st.pid}
 
+    def op_ping(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid()}
+
     def op_start(self, req: dict[str, Any]) -> dict[str, Any]:
         runtime_start(self.runtime_root, req["id"])
         self.procs[req["id"]].started_at = state.now()
@@ -429,7 +432,11 @@ def main() -> None:
 
     p = argparse.ArgumentParser(prog="darse-shim")
     p.add_argument("--exec-root", required=True)
+    p.add_argument("--daemon", action="store_true",
+                   help="detach: the caller's child exits at once, the shim lives on")
     a = p.parse_args()
+    if a.daemon and os.fork():
+        os._exit(0)  # so the shim is nobody's child but init's, never a zombie of darsed
     os.makedirs(a.exec_root, exist_ok=True)
     syscalls.set_child_subreaper()
     sock_path = os.path.join(a.exec_root, "shim.sock")
@@ -456,6 +463,11 @@ def main() -> None:
             os.unlink(sock_path)
         except FileNotFoundError:
             pass
+        for proc in shim.procs.values():
+            if proc.logger:
+                proc.logger.close()
+        # Nothing else to flush: skip the interpreter's slow teardown of the loop.
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The engine: containers, their state and lifecycle, over images, runtime and shim."""

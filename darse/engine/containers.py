@@ -1,0 +1,86 @@
+"""Container records in state.db: one JSON document per container, shaped like the
+Engine API's ContainerInspectResponse so that inspect is a read."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from darse.db import Database
+from darse.errors import Conflict, NotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL
+);
+"""
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def new_state() -> dict[str, Any]:
+    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+            "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
+
+
+class ContainerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.db.schema(SCHEMA)
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+
+    def add(self, doc: dict[str, Any]) -> None:
+        name = doc["Name"].lstrip("/")
+        with self.lock:
+            row = self.db.execute("SELECT id FROM containers WHERE name=?", (name,)).fetchone()
+            if row:
+                raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
+                               f'container "{row["id"]}". You have to remove (or rename) that '
+                               "container to be able to reuse that name.")
+            self.db.execute("INSERT INTO containers(id, name, doc) VALUES (?,?,?)",
+                            (doc["Id"], name, json.dumps(doc)))
+            self.changed.notify_all()
+
+    def save(self, doc: dict[str, Any]) -> None:
+        with self.lock:
+            self.db.execute("UPDATE containers SET doc=?, name=? WHERE id=?",
+                            (json.dumps(doc), doc["Name"].lstrip("/"), doc["Id"]))
+            self.changed.notify_all()
+
+    def remove(self, container_id: str) -> None:
+        with self.lock:
+            self.db.execute("DELETE FROM containers WHERE id=?", (container_id,))
+            self.changed.notify_all()
+
+    def get(self, container_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT doc FROM containers WHERE id=?",
+                              (container_id,)).fetchone()
+        return json.loads(row["doc"]) if row else None
+
+    def find(self, ref: str) -> dict[str, Any]:
+        """By full id, by name, or by a unique id prefix: docker's order."""
+        doc = self.get(ref)
+        if doc:
+            return doc
+        row = self.db.execute("SELECT doc FROM containers WHERE name=?",
+                              (ref.lstrip("/"),)).fetchone()
+        if row:
+            return json.loads(row["doc"])
+        if ref and all(c in "0123456789abcdef" for c in ref):
+            rows = self.db.execute("SELECT doc FROM containers WHERE id LIKE ?",
+                                   (ref + "%",)).fetchall()
+            if len(rows) == 1:
+                return json.loads(rows[0]["doc"])
+            if len(rows) > 1:
+                raise Conflict(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def all(self) -> list[dict[str, Any]]:
+        return [json.loads(r["doc"]) for r in self.db.execute("SELECT doc FROM containers")]
+
+    def names(self) -> set[str]:
+        return {r["name"] for r in self.db.execute("SELECT name FROM containers")}

@@ -1,0 +1,702 @@
+"""The engine: the daemon's one object. Containers, their lifecycle and their state,
+over the image store and the shim. Synchronous and thread-safe: the API calls it from
+its executor threads; it never forks (the shim does)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from darse import syscalls
+from darse.db import Database
+from darse.engine import etc_files, names, spec, users
+from darse.engine.config import DaemonConfig
+from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
+from darse.engine.events import EventBus
+from darse.errors import Conflict, DarseError, InvalidArgument, NotFound, SystemFailure
+from darse.image.registry import RegistryConfig
+from darse.image.store import ImageStore
+from darse.runtime import kill as signals
+from darse.runtime.state import now
+from darse.shim.client import ShimClient
+from darse.shim.logger import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, parse_size
+
+NETWORK_MODES = ("default", "bridge", "none", "host")
+
+
+class Engine:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        os.makedirs(config.data_root, mode=0o711, exist_ok=True)
+        self.db = Database(os.path.join(config.data_root, "state.db"))
+        self.images = ImageStore(config.data_root, self.db, RegistryConfig(
+            config.insecure_registries, config.registry_mirrors), self._image_users)
+        self.images.layer_users = self._layers_in_use
+        self.images.snapshots.clean_scratch()
+        self.containers = ContainerStore(self.db)
+        self.containers_dir = os.path.join(config.data_root, "containers")
+        os.makedirs(self.containers_dir, exist_ok=True)
+        self.shim = ShimClient(config.exec_root)
+        self.events = EventBus()
+        self.execs: dict[str, dict[str, Any]] = {}
+        self._stopping: set[str] = set()
+        self._lock = threading.RLock()
+        self._listener: threading.Thread | None = None
+        self._closed = False
+
+    # --- startup ---------------------------------------------------------------
+
+    def startup(self) -> None:
+        """Reach (or start) the shim, listen to its exits, re-adopt containers."""
+        self.shim.ensure_running()
+        self._listener = threading.Thread(target=self._listen, daemon=True, name="shim-events")
+        self._listener.start()
+        self.reconcile()
+
+    def close(self) -> None:
+        self._closed = True
+
+    def reconcile(self) -> None:
+        live = {c["id"]: c for c in self.shim.call("list")["containers"]}
+        exits_dir = os.path.join(self.config.exec_root, "exits")
+        for doc in self.containers.all():
+            if not doc["State"]["Running"]:
+                continue
+            info = live.get(doc["Id"])
+            if info and info["running"]:
+                continue
+            if info:
+                self._on_exit(doc["Id"], info["exit_code"], info["finished_at"])
+                continue
+            path = os.path.join(exits_dir, doc["Id"])
+            if os.path.exists(path):
+                with open(path) as f:
+                    rec = json.load(f)
+                self._on_exit(doc["Id"], rec["exit_code"], rec["finished_at"])
+            else:
+                self._on_exit(doc["Id"], 255, now())
+
+    def _listen(self) -> None:
+        while not self._closed:
+            try:
+                sock = self.shim.connect()
+                sock.sendall(b'{"op": "events"}\n')
+                buf = b""
+                while not self._closed:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        event = json.loads(line)
+                        if event.get("event") == "exit":
+                            self._dispatch_exit(event)
+            except OSError:
+                pass
+            if not self._closed:
+                time.sleep(0.2)
+                try:
+                    self.shim.ensure_running()
+                except DarseError:
+                    pass
+
+    def _dispatch_exit(self, event: dict[str, Any]) -> None:
+        key = event["id"]
+        try:
+            if "/" in key:
+                exec_id = key.split("/", 1)[1]
+                with self._lock:
+                    if exec_id in self.execs:
+                        self.execs[exec_id].update(Running=False, ExitCode=event["exit_code"])
+                        self.execs[exec_id]["done"].set()
+            else:
+                self._on_exit(key, event["exit_code"], event["finished_at"])
+        except Exception:  # noqa: BLE001 - the listener must go on
+            import traceback
+
+            traceback.print_exc()
+
+    # --- helpers ---------------------------------------------------------------
+
+    def _dir(self, container_id: str) -> str:
+        return os.path.join(self.containers_dir, container_id)
+
+    def _image_users(self, image_id: str) -> list[tuple[str, bool]]:
+        return [(d["Id"], d["State"]["Running"]) for d in self.containers.all()
+                if d["Image"] == image_id]
+
+    def _layers_in_use(self) -> set[str]:
+        out: set[str] = set()
+        for d in self.containers.all():
+            try:
+                out.update(self.images.chain(d["Image"]))
+            except DarseError:
+                continue
+        return out
+
+    def _event(self, doc: dict[str, Any], action: str, **attrs: str) -> None:
+        image = doc["Config"].get("Image", "")
+        self.events.emit("container", action, doc["Id"],
+                         {"image": image, "name": doc["Name"].lstrip("/"), **attrs}, image)
+
+    # --- create ----------------------------------------------------------------
+
+    def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        """POST /containers/create: validate everything, then record; nothing half-made."""
+        body = copy.deepcopy(body)
+        host_config = body.pop("HostConfig", None) or {}
+        body.pop("NetworkingConfig", None)
+        config = body
+        if not config.get("Image"):
+            raise InvalidArgument("No image specified")
+        image_id = self.images.resolve(config["Image"])
+        image_config = self.images.config(image_id).get("config") or {}
+        if name:
+            name = names.validate(name)
+        else:
+            name = names.generate(self.containers.names())
+        merged = self._merge_config(config, image_config)
+        path_args = (merged.get("Entrypoint") or []) + (merged.get("Cmd") or [])
+        if not path_args:
+            raise InvalidArgument("No command specified")
+        mode = host_config.get("NetworkMode") or "default"
+        if mode not in NETWORK_MODES and not mode.startswith("container:"):
+            raise NotFound(f"network {mode} not found")
+        if mode.startswith("container:"):
+            self.containers.find(mode.split(":", 1)[1])
+        spec.capability_list(host_config)  # refuses unknown capabilities now
+        if host_config.get("RestartPolicy", {}).get("Name", "") not in (
+                "", "no", "always", "unless-stopped", "on-failure"):
+            raise InvalidArgument("invalid restart policy: "
+                                  f"{host_config['RestartPolicy']['Name']}")
+        if host_config.get("AutoRemove") and host_config.get("RestartPolicy", {}).get(
+                "Name", "no") not in ("", "no"):
+            raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+        container_id = secrets.token_hex(32)
+        cdir = self._dir(container_id)
+        host_config.setdefault("NetworkMode", "bridge" if mode == "default" else mode)
+        host_config.setdefault("LogConfig", {"Type": self.config.log_driver,
+                                             "Config": dict(self.config.log_opts)})
+        host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+        merged.setdefault("Hostname", container_id[:12])
+        doc = {
+            "Id": container_id, "Created": now(), "Path": path_args[0], "Args": path_args[1:],
+            "State": new_state(), "Image": image_id,
+            "ResolvConfPath": os.path.join(cdir, "resolv.conf"),
+            "HostnamePath": os.path.join(cdir, "hostname"),
+            "HostsPath": os.path.join(cdir, "hosts"),
+            "LogPath": os.path.join(cdir, f"{container_id}-json.log"),
+            "Name": "/" + name, "RestartCount": 0, "Driver": "overlay2", "Platform": "linux",
+            "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
+            "HostConfig": host_config, "Mounts": [],
+            "GraphDriver": {"Name": "overlay2", "Data": {
+                "MergedDir": os.path.join(cdir, "rootfs"),
+                "UpperDir": os.path.join(cdir, "upper"),
+                "WorkDir": os.path.join(cdir, "work")}},
+            "Config": merged,
+            "NetworkSettings": self._network_settings(host_config["NetworkMode"]),
+        }
+        self.containers.add(doc)  # the name conflict check and the record, atomically
+        try:
+            os.makedirs(cdir, mode=0o710)
+            for sub in ("upper", "work", "rootfs"):
+                os.mkdir(os.path.join(cdir, sub), 0o755)
+            self._write_etc(doc)
+        except BaseException:
+            self.containers.remove(container_id)
+            shutil.rmtree(cdir, ignore_errors=True)
+            raise
+        self._event(doc, "create")
+        return {"Id": container_id, "Warnings": []}
+
+    @staticmethod
+    def _merge_config(config: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+        out = dict(config)
+        if out.get("Entrypoint") is None or out.get("Entrypoint") == []:
+            if out.get("Entrypoint") is None:
+                out["Entrypoint"] = image.get("Entrypoint")
+            if not out.get("Cmd") and out.get("Entrypoint") == image.get("Entrypoint"):
+                out["Cmd"] = image.get("Cmd")
+        elif not out.get("Cmd"):
+            out["Cmd"] = None
+        if isinstance(out.get("Cmd"), str):
+            out["Cmd"] = [out["Cmd"]]
+        if isinstance(out.get("Entrypoint"), str):
+            out["Entrypoint"] = [out["Entrypoint"]]
+        env: dict[str, str] = {}
+        for item in (image.get("Env") or []) + (config.get("Env") or []):
+            key, sep, value = item.partition("=")
+            if sep:
+                env[key] = value
+            elif key in os.environ:
+                env[key] = os.environ[key]
+        if "PATH" not in env:
+            env["PATH"] = spec.DEFAULT_PATH.split("=", 1)[1]
+        out["Env"] = [f"{k}={v}" for k, v in env.items()]
+        for key in ("WorkingDir", "User", "StopSignal"):
+            if not out.get(key) and image.get(key):
+                out[key] = image[key]
+        labels = dict(image.get("Labels") or {})
+        labels.update(config.get("Labels") or {})
+        out["Labels"] = labels
+        ports = dict(image.get("ExposedPorts") or {})
+        ports.update(config.get("ExposedPorts") or {})
+        if ports:
+            out["ExposedPorts"] = ports
+        volumes = dict(image.get("Volumes") or {})
+        volumes.update(config.get("Volumes") or {})
+        out["Volumes"] = volumes or None
+        for key, default in (("AttachStdin", False), ("AttachStdout", False),
+                             ("AttachStderr", False), ("Tty", False), ("OpenStdin", False),
+                             ("StdinOnce", False), ("Domainname", ""), ("User", ""),
+                             ("WorkingDir", ""), ("OnBuild", None)):
+            out.setdefault(key, default)
+        out["Image"] = config["Image"]
+        return out
+
+    def _network_settings(self, mode: str) -> dict[str, Any]:
+        networks = {} if mode in ("bridge", "default") else {mode: {
+            "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "DriverOpts": None, "DNSNames": None}}
+        return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
+                "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+                "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
+                "IPv6Gateway": "", "MacAddress": "", "Networks": networks}
+
+    def _write_etc(self, doc: dict[str, Any]) -> None:
+        cdir = self._dir(doc["Id"])
+        hc, cfg = doc["HostConfig"], doc["Config"]
+        host_net = hc.get("NetworkMode") == "host"
+        hostname = os.uname().nodename if host_net else cfg["Hostname"]
+        etc_files.write(cdir, "hostname", hostname + "\n")
+        etc_files.write(cdir, "hosts", etc_files.hosts(hostname, cfg.get("Domainname", ""),
+                                                       hc.get("ExtraHosts") or []))
+        etc_files.write(cdir, "resolv.conf", etc_files.resolv_conf(
+            hc.get("Dns") or self.config.dns, hc.get("DnsSearch") or self.config.dns_search,
+            hc.get("DnsOptions") or self.config.dns_opts, host_net))
+
+    # --- start -----------------------------------------------------------------
+
+    def start(self, ref: str) -> bool:
+        """Returns False when it was already running (the API's 304)."""
+        with self._lock:
+            doc = self.containers.find(ref)
+            if doc["State"]["Running"]:
+                if doc["State"]["Paused"]:
+                    raise Conflict("cannot start a paused container, try unpause instead")
+                return False
+            self._start(doc)
+            return True
+
+    def _start(self, doc: dict[str, Any]) -> None:
+        cid = doc["Id"]
+        cdir = self._dir(cid)
+        rootfs = os.path.join(cdir, "rootfs")
+        self.shim.call("delete", id=cid)  # leftovers of a previous run
+        self._mount_rootfs(doc)
+        try:
+            cfg, hc = doc["Config"], doc["HostConfig"]
+            user = users.resolve(rootfs, cfg.get("User") or "")
+            mode = hc.get("NetworkMode", "bridge")
+            netns: str | None = None
+            if mode == "host":
+                netns = "host"
+            elif mode.startswith("container:"):
+                other = self.containers.find(mode.split(":", 1)[1])
+                if not other["State"]["Running"]:
+                    raise Conflict(f"cannot join network of a non running container: "
+                                   f"{other['Id']}")
+                netns = f"/proc/{other['State']['Pid']}/ns/net"
+            oci = spec.build(container_id=cid, config=cfg, host_config=hc, rootfs=rootfs,
+                             container_dir=cdir, args=[doc["Path"], *doc["Args"]],
+                             env=cfg["Env"], user=user, netns=netns)
+            with open(os.path.join(cdir, "config.json"), "w") as f:
+                json.dump(oci, f)
+            log = hc.get("LogConfig", {}).get("Config") or {}
+            self.shim.call("create", id=cid, bundle=cdir, tty=bool(cfg.get("Tty")),
+                           stdin=bool(cfg.get("OpenStdin")), log_path=doc["LogPath"],
+                           log_max_size=parse_size(log["max-size"]) if log.get("max-size")
+                           else DEFAULT_MAX_SIZE,
+                           log_max_file=int(log.get("max-file") or DEFAULT_MAX_FILE))
+            pid = self.shim.call("start", id=cid)
+        except DarseError as exc:
+            self._unmount_rootfs(cid)
+            doc["State"].update(Error=str(exc), ExitCode=_exit_code_for(str(exc)))
+            self.containers.save(doc)
+            raise
+        except BaseException:
+            self._unmount_rootfs(cid)
+            raise
+        listed = {c["id"]: c for c in self.shim.call("list")["containers"]}
+        pid = listed.get(cid, {}).get("pid", 0)
+        doc["State"].update(Status="running", Running=True, Paused=False, Restarting=False,
+                            OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
+                            StartedAt=now(), FinishedAt=ZERO_TIME)
+        self._stopping.discard(cid)
+        self.containers.save(doc)
+        self._event(doc, "start")
+
+    def _mount_rootfs(self, doc: dict[str, Any]) -> None:
+        cdir = self._dir(doc["Id"])
+        target = os.path.join(cdir, "rootfs")
+        if os.path.ismount(target):
+            return
+        chain = self.images.chain(doc["Image"])
+        if not chain:
+            raise SystemFailure("image has no layers")
+        self.images.snapshots.mount(chain, target, os.path.join(cdir, "upper"),
+                                    os.path.join(cdir, "work"))
+
+    def _unmount_rootfs(self, container_id: str) -> None:
+        target = os.path.join(self._dir(container_id), "rootfs")
+        if os.path.ismount(target):
+            try:
+                syscalls.umount2(target, syscalls.MNT_DETACH)
+            except OSError:
+                pass
+
+    # --- exits -----------------------------------------------------------------
+
+    def _on_exit(self, container_id: str, code: int, finished_at: str) -> None:
+        with self._lock:
+            doc = self.containers.get(container_id)
+            if doc is None or not doc["State"]["Running"]:
+                return
+            try:
+                self.shim.call("delete", id=container_id)
+            except (DarseError, OSError):
+                pass
+            self._unmount_rootfs(container_id)
+            doc["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
+                                ExitCode=code, FinishedAt=finished_at or now())
+            self.containers.save(doc)
+            self._event(doc, "die", exitCode=str(code))
+            stopped_by_user = container_id in self._stopping
+            policy = doc["HostConfig"].get("RestartPolicy") or {}
+            if doc["HostConfig"].get("AutoRemove"):
+                self._remove(doc)
+                return
+        if self._should_restart(policy, code, doc["RestartCount"], stopped_by_user):
+            threading.Thread(target=self._restart_later, args=(container_id,),
+                             daemon=True).start()
+
+    @staticmethod
+    def _should_restart(policy: dict[str, Any], code: int, count: int, by_user: bool) -> bool:
+        name = policy.get("Name") or "no"
+        if by_user or name == "no":
+            return False
+        if name == "on-failure":
+            limit = policy.get("MaximumRetryCount") or 0
+            return code != 0 and (limit == 0 or count < limit)
+        return name in ("always", "unless-stopped")
+
+    def _restart_later(self, container_id: str) -> None:
+        time.sleep(0.1)
+        with self._lock:
+            doc = self.containers.get(container_id)
+            if doc is None or doc["State"]["Running"] or container_id in self._stopping:
+                return
+            doc["RestartCount"] += 1
+            try:
+                self._start(doc)
+                self._event(doc, "restart")
+            except DarseError:
+                pass
+
+    # --- stop, kill, wait, restart -----------------------------------------------
+
+    def kill(self, ref: str, signal: str | int = "SIGKILL") -> None:
+        doc = self.containers.find(ref)
+        sig = signals.parse_signal(signal)
+        if not doc["State"]["Running"]:
+            raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
+        if sig in (9, 15):
+            self._stopping.add(doc["Id"])
+        self.shim.call("kill", id=doc["Id"], signal=sig)
+        self._event(doc, "kill", signal=str(sig))
+
+    def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> bool:
+        """Stop signal, then SIGKILL after the timeout; False if it was not running."""
+        doc = self.containers.find(ref)
+        if not doc["State"]["Running"]:
+            return False
+        cid = doc["Id"]
+        self._stopping.add(cid)
+        if timeout is None:
+            timeout = doc["Config"].get("StopTimeout")
+            timeout = 10 if timeout is None else timeout
+        sig = signals.parse_signal(signal or doc["Config"].get("StopSignal") or "SIGTERM")
+        if doc["State"]["Paused"]:
+            self.shim.call("pause", id=cid, pause=False)
+        try:
+            if timeout != 0:
+                self.shim.call("kill", id=cid, signal=sig)
+            if timeout < 0 or not self._wait_exit(cid, timeout if timeout else 0):
+                self.shim.call("kill", id=cid, signal=9, all=True)
+                self._wait_exit(cid, 30)
+        except DarseError:
+            pass  # it went on its own meanwhile
+        self._wait_exit(cid, 30)
+        doc = self.containers.get(cid)
+        if doc:
+            self._event(doc, "stop")
+        return True
+
+    def _wait_exit(self, container_id: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.containers.changed:
+            while True:
+                doc = self.containers.get(container_id)
+                if doc is None or not doc["State"]["Running"]:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.containers.changed.wait(min(left, 0.5))
+
+    def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+        doc = self.containers.find(ref)
+        cid = doc["Id"]
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: \"{condition}\"")
+        started = doc["State"]["StartedAt"]
+        with self.containers.changed:
+            while True:
+                cur = self.containers.get(cid)
+                if cur is None:
+                    return {"StatusCode": doc["State"]["ExitCode"], "Error": None}
+                doc = cur
+                if condition == "not-running" and not doc["State"]["Running"]:
+                    break
+                if condition == "next-exit" and not doc["State"]["Running"] and \
+                        (doc["State"]["StartedAt"] != started or
+                         doc["State"]["FinishedAt"] != ZERO_TIME):
+                    break
+                self.containers.changed.wait(0.5)
+        return {"StatusCode": doc["State"]["ExitCode"], "Error": None}
+
+    def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        doc = self.containers.find(ref)
+        self.stop(doc["Id"], timeout, signal)
+        with self._lock:
+            doc = self.containers.find(doc["Id"])
+            self._start(doc)
+        self._event(doc, "restart")
+
+    def pause(self, ref: str, pause: bool = True) -> None:
+        doc = self.containers.find(ref)
+        if not doc["State"]["Running"]:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        if pause and doc["State"]["Paused"]:
+            raise Conflict(f"Container {doc['Id']} is already paused")
+        if not pause and not doc["State"]["Paused"]:
+            raise Conflict(f"Container {doc['Id']} is not paused")
+        self.shim.call("pause", id=doc["Id"], pause=pause)
+        doc["State"].update(Paused=pause, Status="paused" if pause else "running")
+        self.containers.save(doc)
+        self._event(doc, "pause" if pause else "unpause")
+
+    # --- remove, rename, prune -----------------------------------------------
+
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        doc = self.containers.find(ref)
+        if doc["State"]["Running"]:
+            if not force:
+                raise Conflict(f"You cannot remove a running container {doc['Id']}. Stop the "
+                               "container before attempting removal or force remove")
+            # rm -f kills at once, as docker does.
+            self._stopping.add(doc["Id"])
+            try:
+                self.shim.call("kill", id=doc["Id"], signal=9, all=True)
+            except DarseError:
+                pass
+            self._wait_exit(doc["Id"], 10)
+        with self._lock:
+            doc = self.containers.get(doc["Id"]) or doc
+            self._remove(doc)
+
+    def _remove(self, doc: dict[str, Any]) -> None:
+        cid = doc["Id"]
+        try:
+            self.shim.call("delete", id=cid)
+        except (DarseError, OSError):
+            pass
+        self._unmount_rootfs(cid)
+        self.containers.remove(cid)
+        shutil.rmtree(self._dir(cid), ignore_errors=True)
+        self._stopping.discard(cid)
+        self._event(doc, "destroy")
+
+    def rename(self, ref: str, new_name: str) -> None:
+        doc = self.containers.find(ref)
+        new_name = names.validate(new_name)
+        if new_name == doc["Name"].lstrip("/"):
+            raise Conflict("Renaming a container with the same name as its current name")
+        if new_name in self.containers.names():
+            other = self.containers.find(new_name)
+            raise Conflict(f'Conflict. The container name "/{new_name}" is already in use by '
+                           f'container "{other["Id"]}". You have to remove (or rename) that '
+                           "container to be able to reuse that name.")
+        doc["Name"] = "/" + new_name
+        self.containers.save(doc)
+        self._event(doc, "rename")
+
+    def prune(self) -> dict[str, Any]:
+        deleted = []
+        for doc in self.containers.all():
+            if not doc["State"]["Running"]:
+                self._remove(doc)
+                deleted.append(doc["Id"])
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+
+    # --- views -------------------------------------------------------------------
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        doc = self.containers.find(ref)
+        doc["ExecIDs"] = [e for e, x in self.execs.items() if x["ContainerID"] == doc["Id"]] \
+            or None
+        return doc
+
+    def list(self, all: bool = False, filters: dict[str, list[str]] | None = None,
+             limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
+        from darse.engine.views import container_summary, matches
+
+        docs = sorted(self.containers.all(), key=lambda d: d["Created"], reverse=True)
+        out = []
+        for doc in docs:
+            if not all and not doc["State"]["Running"] and limit <= 0:
+                continue
+            if filters and not matches(doc, filters, self):
+                continue
+            out.append(container_summary(doc, self))
+        if limit > 0:
+            out = out[:limit]
+        return out
+
+    def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
+        import subprocess
+
+        doc = self.containers.find(ref)
+        if not doc["State"]["Running"]:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        from darse.runtime import cgroups
+        from darse.runtime.state import load as load_state
+
+        st = load_state(os.path.join(self.config.exec_root, "runtime"), doc["Id"])
+        pids = set(cgroups.pids(st.cgroup_paths))
+        lines = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+        titles = lines[0].split()
+        col = titles.index("PID")
+        procs = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
+                procs.append(fields)
+        return {"Titles": titles, "Processes": procs}
+
+    def log_path(self, ref: str) -> tuple[dict[str, Any], str]:
+        doc = self.containers.find(ref)
+        return doc, doc["LogPath"]
+
+    def is_running(self, container_id: str) -> bool:
+        doc = self.containers.get(container_id)
+        return bool(doc and doc["State"]["Running"])
+
+    # --- exec --------------------------------------------------------------------
+
+    def exec_create(self, ref: str, body: dict[str, Any]) -> str:
+        doc = self.containers.find(ref)
+        if not doc["State"]["Running"]:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        if doc["State"]["Paused"]:
+            raise Conflict(f"Container {doc['Id']} is paused, unpause the container before exec")
+        if not body.get("Cmd"):
+            raise InvalidArgument("No exec command specified")
+        exec_id = secrets.token_hex(32)
+        with self._lock:
+            self.execs[exec_id] = {
+                "ID": exec_id, "ContainerID": doc["Id"], "Running": False, "ExitCode": None,
+                "ProcessConfig": {"tty": bool(body.get("Tty")), "entrypoint": body["Cmd"][0],
+                                  "arguments": body["Cmd"][1:], "privileged":
+                                  bool(body.get("Privileged")), "user": body.get("User", "")},
+                "OpenStdin": bool(body.get("AttachStdin")),
+                "OpenStdout": bool(body.get("AttachStdout")),
+                "OpenStderr": bool(body.get("AttachStderr")),
+                "CanRemove": False, "DetachKeys": body.get("DetachKeys", ""), "Pid": 0,
+                "body": body, "done": threading.Event(),
+            }
+        self._event(doc, f"exec_create: {' '.join(body['Cmd'])}", execID=exec_id)
+        return exec_id
+
+    def exec_process(self, exec_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(exec record, OCI process) to run; the caller starts it through the shim."""
+        with self._lock:
+            ex = self.execs.get(exec_id)
+            if ex is None:
+                raise NotFound(f"No such exec instance: {exec_id}")
+            if ex["Running"] or ex["ExitCode"] is not None:
+                raise Conflict(f"Error: Exec command {exec_id} has already run")
+            ex["Running"] = True
+        doc = self.containers.find(ex["ContainerID"])
+        body = ex["body"]
+        rootfs = os.path.join(self._dir(doc["Id"]), "rootfs")
+        user = users.resolve(rootfs, body.get("User") or doc["Config"].get("User") or "")
+        caps = spec.capability_list({**doc["HostConfig"],
+                                     "Privileged": doc["HostConfig"].get("Privileged")
+                                     or body.get("Privileged")})
+        env = list(doc["Config"]["Env"])
+        for item in body.get("Env") or []:
+            key = item.split("=", 1)[0]
+            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+        process = {"args": body["Cmd"], "env": env, "cwd": body.get("WorkingDir") or
+                   doc["Config"].get("WorkingDir") or "/", "user": user,
+                   "terminal": bool(body.get("Tty")),
+                   "capabilities": {k: caps for k in ("bounding", "effective", "permitted")}}
+        if body.get("ConsoleSize"):
+            h, w = body["ConsoleSize"]
+            process["consoleSize"] = {"height": h, "width": w}
+        return ex, process
+
+    def exec_started(self, exec_id: str, pid: int) -> None:
+        with self._lock:
+            self.execs[exec_id]["Pid"] = pid
+
+    def exec_finished(self, exec_id: str, code: int) -> None:
+        with self._lock:
+            ex = self.execs.get(exec_id)
+            if ex:
+                ex.update(Running=False, ExitCode=code)
+                ex["done"].set()
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        ex = self.execs.get(exec_id)
+        if ex is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return {k: v for k, v in ex.items() if k not in ("body", "done")}
+
+    # --- for the API's streams -------------------------------------------------
+
+    def on_change(self, fn: Callable[[], None]) -> None:
+        self.events.subscribe_local(fn)
+
+
+def _exit_code_for(message: str) -> int:
+    """What docker run exits with when the container cannot start (docker CLI's rule)."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message.lower() or "is a directory" in message:
+        return 126
+    return 128

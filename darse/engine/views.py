@@ -1,0 +1,127 @@
+"""What `docker ps` lists: the ContainerSummary of the Engine API, with its filters."""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+from typing import TYPE_CHECKING, Any
+
+from darse.engine.containers import ZERO_TIME
+from darse.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from darse.engine.engine import Engine
+
+FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since",
+           "network", "health", "is-task", "volume", "publish", "expose")
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def unix(ts: str) -> float:
+    if not ts or ts.startswith("0001"):
+        return 0.0
+    from darse.engine.logs import _rfc3339
+
+    return _rfc3339(ts)
+
+
+def human_duration(seconds: float) -> str:
+    """go-units' HumanDuration, which docker ps uses."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def status_text(state: dict[str, Any]) -> str:
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    if state["Running"]:
+        text = "Up " + human_duration(now - unix(state["StartedAt"]))
+        return text + " (Paused)" if state["Paused"] else text
+    if state["FinishedAt"] == ZERO_TIME:
+        return "Created"
+    return f"Exited ({state['ExitCode']}) {human_duration(now - unix(state['FinishedAt']))} ago"
+
+
+def state_name(state: dict[str, Any]) -> str:
+    if state["Running"]:
+        return "paused" if state["Paused"] else "running"
+    return "exited" if state["FinishedAt"] != ZERO_TIME else "created"
+
+
+def command(doc: dict[str, Any]) -> str:
+    def quote(arg: str) -> str:
+        return arg if arg and " " not in arg and "'" not in arg else f"'{arg}'"
+
+    return " ".join([doc["Path"], *[quote(a) for a in doc["Args"]]])
+
+
+def container_summary(doc: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    mode = doc["HostConfig"].get("NetworkMode", "bridge")
+    return {
+        "Id": doc["Id"], "Names": [doc["Name"]], "Image": doc["Config"]["Image"],
+        "ImageID": doc["Image"], "Command": command(doc), "Created": int(unix(doc["Created"])),
+        "Ports": [], "Labels": doc["Config"].get("Labels") or {},
+        "State": state_name(doc["State"]), "Status": status_text(doc["State"]),
+        "HostConfig": {"NetworkMode": mode},
+        "NetworkSettings": {"Networks": doc["NetworkSettings"].get("Networks") or {}},
+        "Mounts": doc.get("Mounts") or [],
+    }
+
+
+def matches(doc: dict[str, Any], filters: dict[str, list[str]], engine: Engine) -> bool:
+    for key, values in filters.items():
+        if key not in FILTERS:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if not values:
+            continue
+        if key == "id" and not any(doc["Id"].startswith(v) for v in values):
+            return False
+        if key == "name" and not any(fnmatch.fnmatch(doc["Name"].lstrip("/"), f"*{v}*")
+                                     for v in values):
+            return False
+        if key == "status":
+            for v in values:
+                if v not in STATUSES:
+                    raise InvalidArgument(f"invalid filter 'status={v}'")
+            if state_name(doc["State"]) not in values:
+                return False
+        if key == "exited" and (doc["State"]["Running"] or
+                                str(doc["State"]["ExitCode"]) not in values):
+            return False
+        if key == "label":
+            labels = doc["Config"].get("Labels") or {}
+            for v in values:
+                k, _, val = v.partition("=")
+                if k not in labels or (val and labels[k] != val):
+                    return False
+        if key == "ancestor":
+            ids = set()
+            for v in values:
+                try:
+                    ids.add(engine.images.resolve(v))
+                except Exception:  # noqa: BLE001 - an unknown image matches nothing
+                    continue
+            if doc["Image"] not in ids:
+                return False
+    return True

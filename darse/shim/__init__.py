@@ -1,0 +1,1 @@
+"""darse-shim, the supervisor of containers (server), and darsed's client of it."""

@@ -1,0 +1,3 @@
+from darse.shim.server import main
+
+main()

@@ -1,0 +1,80 @@
+"""darsed's side of the shim protocol: start the shim if none answers, call it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from darse import errors
+
+
+class ShimClient:
+    def __init__(self, exec_root: str) -> None:
+        self.exec_root = exec_root
+        self.path = os.path.join(exec_root, "shim.sock")
+
+    def ensure_running(self) -> None:
+        """Connect, or start a shim that outlives us (its own session) and wait for it."""
+        try:
+            self.call("ping")
+            return
+        except OSError:
+            pass
+        os.makedirs(self.exec_root, exist_ok=True)
+        log = open(os.path.join(self.exec_root, "shim.log"), "ab")  # noqa: SIM115
+        subprocess.run([sys.executable, "-m", "darse.shim", "--daemon",
+                        "--exec-root", self.exec_root],
+                       stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                       start_new_session=True, close_fds=True, check=True)
+        log.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.call("ping")
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise errors.Unavailable("darse-shim did not start") from None
+                time.sleep(0.01)
+
+    def connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def call(self, op: str, **req: Any) -> dict[str, Any]:
+        sock = self.connect()
+        try:
+            sock.sendall((json.dumps({"op": op, **req}) + "\n").encode())
+            reply = read_line(sock)
+        finally:
+            sock.close()
+        return check(reply)
+
+
+def read_line(sock: socket.socket) -> dict[str, Any]:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("darse-shim closed the connection")
+        buf += chunk
+    return json.loads(buf)
+
+
+def check(reply: dict[str, Any]) -> dict[str, Any]:
+    if reply.get("ok") or "op" in reply:
+        return reply
+    kind = getattr(errors, reply.get("kind", ""), None)
+    if not (isinstance(kind, type) and issubclass(kind, errors.DarseError)):
+        kind = errors.SystemFailure
+    raise kind(reply.get("error", "darse-shim failed"))

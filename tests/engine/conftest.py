@@ -1,0 +1,47 @@
+"""An engine (and its shim) on the test's own data and exec roots, with busybox
+imported from busybox-static; every container and the shim are gone afterwards."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from darse.engine.config import DaemonConfig
+from darse.engine.engine import Engine
+from darse.image.importer import import_image
+from darse.runtime import state
+from tests.ocilayout import tar_of_dir
+
+
+def stop_shim(exec_root: str) -> None:
+    pid_file = os.path.join(exec_root, "shim.pid")
+    if not os.path.exists(pid_file):
+        return
+    pid = int(open(pid_file).read())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and state.proc_stat(pid) not in (None,) \
+            and state.proc_stat(pid)[0] != "Z":  # a zombie is gone: init reaps it late
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def engine(tmp_path, busybox_rootfs: str) -> Iterator[Engine]:
+    cfg = DaemonConfig(data_root=str(tmp_path / "data"), exec_root=str(tmp_path / "exec"))
+    eng = Engine(cfg)
+    eng.startup()
+    import_image(eng.images, io.BytesIO(tar_of_dir(busybox_rootfs)), "busybox:latest",
+                 changes=['CMD ["sh"]'])
+    yield eng
+    for doc in eng.containers.all():
+        eng.remove(doc["Id"], force=True)
+    eng.close()
+    stop_shim(cfg.exec_root)
