@@ -1,10 +1,74 @@
-"""darsed, the daemon serving the Docker Engine API (issue 4 builds it)."""
+"""darsed: the daemon serving the Docker Engine API over the engine."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import signal
 import sys
+
+DEFAULT_CONFIG = "/etc/darse/daemon.json"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="darsed", description="darse's daemon (Docker Engine API)")
+    p.add_argument("-H", "--host", action="append", default=[],
+                   help="unix:///path or tcp://addr:port (default unix:///run/darse.sock)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--exec-root", default=None)
+    p.add_argument("--config-file", default=DEFAULT_CONFIG)
+    p.add_argument("-G", "--group", default=None)
+    p.add_argument("--insecure-registry", action="append", default=[])
+    p.add_argument("--registry-mirror", action="append", default=[])
+    p.add_argument("--dns", action="append", default=[])
+    p.add_argument("-D", "--debug", action="store_true")
+    p.add_argument("-v", "--version", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.version:
+        from darse import __version__
+
+        print(f"darsed version {__version__}")
+        return 0
+    from darse.api.server import serve
+    from darse.engine.config import load
+    from darse.engine.engine import Engine
+    from darse.errors import DarseError
+
+    try:
+        config = load(args.config_file, {
+            "hosts": args.host, "data-root": args.data_root, "exec-root": args.exec_root,
+            "group": args.group, "insecure-registries": args.insecure_registry,
+            "registry-mirrors": args.registry_mirror, "dns": args.dns,
+            "debug": args.debug or None})
+        engine = Engine(config)
+        engine.startup()
+    except DarseError as exc:
+        print(f"darsed: {exc}", file=sys.stderr)
+        return 1
+    os.makedirs(config.exec_root, exist_ok=True)
+    with open(os.path.join(config.exec_root, "darsed.pid"), "w") as f:
+        f.write(str(os.getpid()))
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(serve(engine, config.hosts, config.group))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)  # containers live on (live-restore)
+    try:
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        engine.close()
+    return 0
 
 
 def entry() -> None:
-    print("darsed: the daemon is not built yet", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -47,6 +47,7 @@ class Engine:
         self.events = EventBus()
         self.execs: dict[str, dict[str, Any]] = {}
         self._stopping: set[str] = set()
+        self._removed_exits: dict[str, int] = {}  # for waits that outlive their container
         self._lock = threading.RLock()
         self._listener: threading.Thread | None = None
         self._closed = False
@@ -471,18 +472,18 @@ class Engine:
         cid = doc["Id"]
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidArgument(f"invalid condition: \"{condition}\"")
-        started = doc["State"]["StartedAt"]
+        finished = doc["State"]["FinishedAt"]
         with self.containers.changed:
             while True:
                 cur = self.containers.get(cid)
                 if cur is None:
-                    return {"StatusCode": doc["State"]["ExitCode"], "Error": None}
+                    code = self._removed_exits.get(cid, doc["State"]["ExitCode"])
+                    return {"StatusCode": code, "Error": None}
                 doc = cur
                 if condition == "not-running" and not doc["State"]["Running"]:
                     break
                 if condition == "next-exit" and not doc["State"]["Running"] and \
-                        (doc["State"]["StartedAt"] != started or
-                         doc["State"]["FinishedAt"] != ZERO_TIME):
+                        doc["State"]["FinishedAt"] != finished:
                     break
                 self.containers.changed.wait(0.5)
         return {"StatusCode": doc["State"]["ExitCode"], "Error": None}
@@ -534,6 +535,7 @@ class Engine:
         except (DarseError, OSError):
             pass
         self._unmount_rootfs(cid)
+        self._removed_exits[cid] = doc["State"]["ExitCode"]
         self.containers.remove(cid)
         shutil.rmtree(self._dir(cid), ignore_errors=True)
         self._stopping.discard(cid)

@@ -73,6 +73,7 @@ class Shim:
         self.procs: dict[str, Proc] = {}  # container id, or container id/exec id
         self.by_pid: dict[int, Proc] = {}
         self.event_listeners: set[asyncio.StreamWriter] = set()
+        self.waiting: dict[str, list[asyncio.Future]] = {}  # attached before create
         self.loop = asyncio.get_event_loop()
 
     # --- process output ------------------------------------------------------
@@ -225,6 +226,9 @@ class Shim:
         proc.pid = st.pid
         self.procs[cid] = proc
         self.by_pid[st.pid] = proc
+        for fut in self.waiting.pop(cid, []):
+            if not fut.done():
+                fut.set_result(proc)
         try:
             os.unlink(os.path.join(self.exits_dir, cid))
         except FileNotFoundError:
@@ -328,7 +332,17 @@ class Shim:
                 op = req.get("op")
                 try:
                     if op == "attach":
-                        await self._attach(self.procs[req["id"]], req, reader, writer)
+                        proc = self.procs.get(req["id"])
+                        if proc is None or (proc.done.is_set() and req.get("wait_start")):
+                            # `docker run` attaches before it starts the container.
+                            fut = self.loop.create_future()
+                            self.waiting.setdefault(req["id"], []).append(fut)
+                            self._reply(writer, {"ok": True})
+                            await writer.drain()
+                            proc = await fut
+                            await self._attach(proc, req, reader, writer, replied=True)
+                        else:
+                            await self._attach(proc, req, reader, writer)
                         return
                     if op == "exec":
                         proc = self.op_exec(req)

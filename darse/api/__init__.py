@@ -1,0 +1,1 @@
+"""darsed's Docker Engine API: one module per endpoint group, the server in server.py."""

@@ -1,0 +1,270 @@
+"""Container endpoints (/containers/...)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+
+from aiohttp import web
+
+from darse.api.hijack import docker_frame, hijack
+from darse.api.server import Routes, call, engine_of, filters_of, query_bool, read_json
+from darse.engine import logs as logfiles
+from darse.errors import InvalidArgument
+
+_SHIM_HEADER = struct.Struct(">BI")
+DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
+
+
+def routes(r: Routes) -> None:
+    r.add_post("/containers/create", create)
+    r.add_get("/containers/json", list_)
+    r.add_post("/containers/prune", prune)
+    r.add_get("/containers/{id}/json", inspect)
+    r.add_post("/containers/{id}/start", start)
+    r.add_post("/containers/{id}/stop", stop)
+    r.add_post("/containers/{id}/restart", restart)
+    r.add_post("/containers/{id}/kill", kill)
+    r.add_post("/containers/{id}/wait", wait)
+    r.add_delete("/containers/{id}", delete)
+    r.add_get("/containers/{id}/logs", logs)
+    r.add_post("/containers/{id}/attach", attach)
+    r.add_post("/containers/{id}/resize", resize)
+    r.add_get("/containers/{id}/top", top)
+    r.add_post("/containers/{id}/rename", rename)
+    r.add_post("/containers/{id}/pause", pause)
+    r.add_post("/containers/{id}/unpause", unpause)
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    out = await call(engine_of(request).create, body, request.query.get("name") or None)
+    return web.json_response(out, status=201)
+
+
+async def list_(request: web.Request) -> web.Response:
+    limit = int(request.query.get("limit", "-1") or -1)
+    out = await call(engine_of(request).list, query_bool(request, "all"), filters_of(request),
+                     limit, query_bool(request, "size"))
+    return web.json_response(out)
+
+
+async def prune(request: web.Request) -> web.Response:
+    return web.json_response(await call(engine_of(request).prune))
+
+
+async def inspect(request: web.Request) -> web.Response:
+    return web.json_response(await call(engine_of(request).inspect, request.match_info["id"]))
+
+
+async def start(request: web.Request) -> web.Response:
+    started = await call(engine_of(request).start, request.match_info["id"])
+    return web.Response(status=204 if started else 304)
+
+
+def _timeout(request: web.Request) -> int | None:
+    t = request.query.get("t") or request.query.get("timeout")
+    return int(t) if t not in (None, "") else None
+
+
+async def stop(request: web.Request) -> web.Response:
+    stopped = await call(engine_of(request).stop, request.match_info["id"], _timeout(request),
+                         request.query.get("signal") or None)
+    return web.Response(status=204 if stopped else 304)
+
+
+async def restart(request: web.Request) -> web.Response:
+    await call(engine_of(request).restart, request.match_info["id"], _timeout(request),
+               request.query.get("signal") or None)
+    return web.Response(status=204)
+
+
+async def kill(request: web.Request) -> web.Response:
+    await call(engine_of(request).kill, request.match_info["id"],
+               request.query.get("signal") or "SIGKILL")
+    return web.Response(status=204)
+
+
+async def wait(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    ref = request.match_info["id"]
+    await call(engine.containers.find, ref)  # 404 before the 200 starts
+    condition = request.query.get("condition") or "not-running"
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)  # headers now: the docker CLI waits for them before start
+    result = await call(engine.wait, ref, condition)
+    await resp.write(json.dumps(result).encode() + b"\n")
+    return resp
+
+
+async def delete(request: web.Request) -> web.Response:
+    await call(engine_of(request).remove, request.match_info["id"],
+               query_bool(request, "force"), query_bool(request, "v"))
+    return web.Response(status=204)
+
+
+async def rename(request: web.Request) -> web.Response:
+    await call(engine_of(request).rename, request.match_info["id"], request.query["name"])
+    return web.Response(status=204)
+
+
+async def pause(request: web.Request) -> web.Response:
+    await call(engine_of(request).pause, request.match_info["id"], True)
+    return web.Response(status=204)
+
+
+async def unpause(request: web.Request) -> web.Response:
+    await call(engine_of(request).pause, request.match_info["id"], False)
+    return web.Response(status=204)
+
+
+async def top(request: web.Request) -> web.Response:
+    return web.json_response(await call(engine_of(request).top, request.match_info["id"],
+                                        request.query.get("ps_args") or "-ef"))
+
+
+async def resize(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    doc = await call(engine.containers.find, request.match_info["id"])
+    await call(engine.shim.call, "resize", id=doc["Id"], height=int(request.query["h"]),
+               width=int(request.query["w"]))
+    return web.Response(status=200)
+
+
+def _record_frame(rec: dict, tty: bool, timestamps: bool) -> bytes:
+    data = rec["log"].encode()
+    if timestamps:
+        data = rec["time"].encode() + b" " + data
+    return data if tty else docker_frame(1 if rec["stream"] == "stdout" else 2, data)
+
+
+async def logs(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    doc, path = await call(engine.log_path, request.match_info["id"])
+    want_out, want_err = query_bool(request, "stdout"), query_bool(request, "stderr")
+    if not (want_out or want_err):
+        raise InvalidArgument("Bad parameters: you must choose at least one stream")
+    streams = {s for s, w in (("stdout", want_out), ("stderr", want_err)) if w}
+    tail = request.query.get("tail", "all")
+    tail_n = None if tail in ("all", "") else int(tail)
+    since = logfiles.parse_time(request.query.get("since", "")) or None
+    until = logfiles.parse_time(request.query.get("until", "")) or None
+    tty = bool(doc["Config"].get("Tty"))
+    timestamps = query_bool(request, "timestamps")
+    resp = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"
+                                       if tty else "application/vnd.docker.multiplexed-stream"})
+    await resp.prepare(request)
+    records = await call(logfiles.read, path, tail_n, since, until)
+    for rec in records:
+        if rec["stream"] in streams:
+            await resp.write(_record_frame(rec, tty, timestamps))
+    if query_bool(request, "follow") and doc["State"]["Running"] and until is None:
+        import os
+
+        offset = os.path.getsize(path) if os.path.exists(path) else 0
+        loop = asyncio.get_running_loop()
+        it = logfiles.follow(path, lambda: engine.is_running(doc["Id"]), offset)
+        while True:
+            rec = await loop.run_in_executor(None, next, it, None)
+            if rec is None:
+                break
+            if rec["stream"] in streams:
+                await resp.write(_record_frame(rec, tty, timestamps))
+    return resp
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    doc = await call(engine.containers.find, request.match_info["id"])
+    tty = bool(doc["Config"].get("Tty"))
+    want_in = query_bool(request, "stdin")
+    want = {1: query_bool(request, "stdout"), 2: query_bool(request, "stderr")}
+    keys = request.query.get("detachKeys")
+    detach = parse_detach_keys(keys) if keys is not None else DEFAULT_DETACH_KEYS
+    resp, conn = await hijack(request, tty)
+    try:
+        if query_bool(request, "logs"):
+            for rec in await call(logfiles.read, doc["LogPath"]):
+                if want[1 if rec["stream"] == "stdout" else 2]:
+                    await conn.send(_record_frame(rec, tty, False))
+        if query_bool(request, "stream", True):
+            await bridge(engine, conn, {"op": "attach", "id": doc["Id"], "stdin": want_in,
+                                        "wait_start": not doc["State"]["Running"]},
+                         tty, want, detach)
+    finally:
+        conn.close()
+    return resp
+
+
+def parse_detach_keys(text: str) -> bytes:
+    """'ctrl-p,ctrl-q' -> b'\\x10\\x11', as docker's --detach-keys."""
+    out = bytearray()
+    for key in filter(None, text.split(",")):
+        if key.startswith("ctrl-") and len(key) == 6:
+            c = key[5]
+            code = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}.get(c)
+            out.append(code if code is not None else ord(c.lower()) - ord("a") + 1)
+        elif len(key) == 1:
+            out.append(ord(key))
+        else:
+            raise InvalidArgument(f"Invalid detach keys ({text}) provided")
+    return bytes(out)
+
+
+async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool],  # noqa: ANN001
+                 detach: bytes) -> dict | None:
+    """Relay a shim attach stream to a hijacked client; returns the exit record."""
+    reader, writer = await asyncio.open_unix_connection(engine.shim.path)
+    writer.write((json.dumps(request) + "\n").encode())
+    reply = json.loads(await reader.readline())
+    if not reply.get("ok"):
+        writer.close()
+        from darse.shim.client import check
+
+        check(reply)
+    exit_record: dict | None = {"pid": reply.get("pid")}
+
+    async def output() -> None:
+        nonlocal exit_record
+        while True:
+            try:
+                header = await reader.readexactly(_SHIM_HEADER.size)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            stream, length = _SHIM_HEADER.unpack(header)
+            data = await reader.readexactly(length)
+            if stream == 3:
+                exit_record = json.loads(data)
+                return
+            if want.get(stream):
+                await conn.send(data if tty else docker_frame(stream, data))
+
+    async def stdin() -> None:
+        if not request.get("stdin"):
+            await asyncio.Event().wait()
+        matched = 0
+        while True:
+            data = await conn.read()
+            if not data:
+                writer.write(_SHIM_HEADER.pack(0, 0))
+                await writer.drain()
+                await asyncio.Event().wait()
+            if tty and detach:
+                for b in data:  # the detach sequence ends the attach, not the container
+                    matched = matched + 1 if b == detach[matched] else (1 if b == detach[0]
+                                                                         else 0)
+                    if matched == len(detach):
+                        return
+            writer.write(_SHIM_HEADER.pack(0, len(data)) + data)
+            await writer.drain()
+
+    out_task = asyncio.ensure_future(output())
+    in_task = asyncio.ensure_future(stdin())
+    try:
+        await asyncio.wait([out_task, in_task], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (out_task, in_task):
+            t.cancel()
+        writer.close()
+    return exit_record

@@ -1,0 +1,66 @@
+"""Exec endpoints: create in a container, start (hijacked unless detached), inspect."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from darse.api.containers import DEFAULT_DETACH_KEYS, bridge, parse_detach_keys
+from darse.api.hijack import hijack
+from darse.api.server import Routes, call, engine_of, read_json
+
+
+def routes(r: Routes) -> None:
+    r.add_post("/containers/{id}/exec", create)
+    r.add_post("/exec/{id}/start", start)
+    r.add_post("/exec/{id}/resize", resize)
+    r.add_get("/exec/{id}/json", inspect)
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    exec_id = await call(engine_of(request).exec_create, request.match_info["id"], body)
+    return web.json_response({"Id": exec_id}, status=201)
+
+
+async def start(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    exec_id = request.match_info["id"]
+    body = await read_json(request)
+    ex, process = await call(engine.exec_process, exec_id)
+    if "Tty" in body:
+        process["terminal"] = bool(body["Tty"])
+    if body.get("ConsoleSize"):
+        h, w = body["ConsoleSize"]
+        process["consoleSize"] = {"height": h, "width": w}
+    req = {"op": "exec", "id": ex["ContainerID"], "exec_id": exec_id, "process": process,
+           "stdin": ex["OpenStdin"]}
+    if body.get("Detach"):
+        reply = await call(engine.shim.call, "exec", detach=True,
+                           **{k: v for k, v in req.items() if k != "op"})
+        await call(engine.exec_started, exec_id, reply["pid"])
+        return web.Response(status=200)
+    tty = bool(process.get("terminal"))
+    keys = ex.get("DetachKeys")
+    detach = parse_detach_keys(keys) if keys else DEFAULT_DETACH_KEYS
+    resp, conn = await hijack(request, tty)
+    try:
+        record = await bridge(engine, conn, req, tty, {1: ex["OpenStdout"] or True,
+                                                       2: ex["OpenStderr"] or True}, detach)
+        if record and "exit_code" in record:
+            await call(engine.exec_finished, exec_id, record["exit_code"])
+    finally:
+        conn.close()
+    return resp
+
+
+async def resize(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    ex = await call(engine.exec_inspect, request.match_info["id"])
+    await call(engine.shim.call, "resize", id=ex["ContainerID"], exec_id=ex["ID"],
+               height=int(request.query["h"]), width=int(request.query["w"]))
+    return web.Response(status=201)
+
+
+async def inspect(request: web.Request) -> web.Response:
+    return web.json_response(await call(engine_of(request).exec_inspect,
+                                        request.match_info["id"]))

@@ -1,0 +1,215 @@
+"""Image endpoints (/images/...): pull and import, list, inspect, history, tag, remove,
+push, save and load, prune."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from darse.api.server import Routes, call, engine_of, filters_of, query_bool
+from darse.errors import DarseError, InvalidArgument
+from darse.image import archive
+from darse.image import reference as refs
+from darse.image.importer import import_image
+from darse.image.pull import pull
+from darse.image.push import push
+from darse.image.registry import Credentials
+
+NAME = "{name:.+}"
+
+
+def routes(r: Routes) -> None:
+    r.add_post("/images/create", create)
+    r.add_get("/images/json", list_)
+    r.add_post("/images/load", load)
+    r.add_get("/images/get", save)
+    r.add_post("/images/prune", prune)
+    r.add_get(f"/images/{NAME}/json", inspect)
+    r.add_get(f"/images/{NAME}/history", history)
+    r.add_get(f"/images/{NAME}/get", save_one)
+    r.add_post(f"/images/{NAME}/tag", tag)
+    r.add_post(f"/images/{NAME}/push", push_)
+    r.add_delete(f"/images/{NAME}", delete)
+
+
+async def _progress_stream(request: web.Request, work: Callable[[Callable[[dict], None]], Any]
+                           ) -> web.StreamResponse:
+    """Run work(emit) in a thread; its events go out as JSON lines, an error last."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    events: queue.Queue = queue.Queue()
+    done = object()
+
+    def run() -> None:
+        try:
+            work(events.put)
+        except DarseError as exc:
+            events.put({"errorDetail": {"message": str(exc)}, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - reported to the client, not lost
+            events.put({"errorDetail": {"message": repr(exc)}, "error": repr(exc)})
+        finally:
+            events.put(done)
+
+    threading.Thread(target=run, daemon=True).start()
+    loop = asyncio.get_running_loop()
+    while True:
+        event = await loop.run_in_executor(None, events.get)
+        if event is done:
+            break
+        await resp.write(json.dumps(event).encode() + b"\r\n")
+    return resp
+
+
+def _credentials(request: web.Request) -> Credentials | None:
+    return Credentials.from_x_registry_auth(request.headers.get("X-Registry-Auth"))
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    if request.query.get("fromSrc"):
+        return await _import(request)
+    name = request.query.get("fromImage")
+    if not name:
+        raise InvalidArgument("fromImage or fromSrc is required")
+    tag = request.query.get("tag", "")
+    if tag:
+        name = f"{name}@{tag}" if ":" in tag and tag.startswith("sha256") else f"{name}:{tag}"
+    ref = refs.parse(name)
+    platform = request.query.get("platform") or None
+    creds = _credentials(request)
+    return await _progress_stream(request, lambda emit: pull(
+        engine.images, ref, platform, creds, emit))
+
+
+async def _import(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    repo = request.query.get("repo") or None
+    if repo and request.query.get("tag"):
+        repo = f"{repo}:{request.query['tag']}"
+    changes = request.query.getall("changes", [])
+    message = request.query.get("message", "")
+    platform = request.query.get("platform") or None
+    tmp = tempfile.TemporaryFile(dir=engine.images.content.tmpdir)
+    while chunk := await request.content.readany():
+        tmp.write(chunk)
+    tmp.seek(0)
+
+    def work(emit: Callable[[dict], None]) -> None:
+        with tmp:
+            image_id = import_image(engine.images, tmp, repo, changes, message, platform)
+        emit({"status": image_id})
+
+    return await _progress_stream(request, work)
+
+
+async def list_(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    out = await call(engine.images.list, query_bool(request, "all"), filters_of(request))
+    return web.json_response(out)
+
+
+async def inspect(request: web.Request) -> web.Response:
+    return web.json_response(await call(engine_of(request).images.inspect,
+                                        request.match_info["name"]))
+
+
+async def history(request: web.Request) -> web.Response:
+    return web.json_response(await call(engine_of(request).images.history,
+                                        request.match_info["name"]))
+
+
+async def tag(request: web.Request) -> web.Response:
+    repo = request.query.get("repo")
+    if not repo:
+        raise InvalidArgument("repository name must have at least one component")
+    target = f"{repo}:{request.query['tag']}" if request.query.get("tag") else repo
+    await call(engine_of(request).images.tag, request.match_info["name"], target)
+    engine_of(request).events.emit("image", "tag", request.match_info["name"],
+                                   {"name": target})
+    return web.Response(status=201)
+
+
+async def delete(request: web.Request) -> web.Response:
+    out = await call(engine_of(request).images.remove, request.match_info["name"],
+                     query_bool(request, "force"), not query_bool(request, "noprune"))
+    return web.json_response(out)
+
+
+async def push_(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    name = request.match_info["name"]
+    tag_ = request.query.get("tag")
+    ref = refs.parse(f"{name}:{tag_}" if tag_ else name)
+    creds = _credentials(request)
+    return await _progress_stream(request, lambda emit: push(engine.images, ref, creds, emit))
+
+
+class _QueueWriter:
+    """A file-like sink for archive.save that hands chunks to the event loop."""
+
+    def __init__(self, q: queue.Queue) -> None:
+        self.q = q
+
+    def write(self, data: bytes) -> int:
+        self.q.put(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
+    engine = engine_of(request)
+    for name in names:
+        await call(engine.images.resolve, name)  # 404 before the 200 starts
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+    await resp.prepare(request)
+    chunks: queue.Queue = queue.Queue(maxsize=64)
+    done = object()
+
+    def run() -> None:
+        try:
+            archive.save(engine.images, names, _QueueWriter(chunks))
+        finally:
+            chunks.put(done)
+
+    threading.Thread(target=run, daemon=True).start()
+    loop = asyncio.get_running_loop()
+    while (chunk := await loop.run_in_executor(None, chunks.get)) is not done:
+        await resp.write(chunk)
+    return resp
+
+
+async def save(request: web.Request) -> web.StreamResponse:
+    return await _save(request, request.query.getall("names", []))
+
+
+async def save_one(request: web.Request) -> web.StreamResponse:
+    return await _save(request, [request.match_info["name"]])
+
+
+async def load(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    tmp = tempfile.TemporaryFile(dir=engine.images.content.tmpdir)
+    while chunk := await request.content.readany():
+        tmp.write(chunk)
+    tmp.seek(0)
+
+    def work(emit: Callable[[dict], None]) -> None:
+        with tmp:
+            archive.load(engine.images, tmp, emit)
+
+    return await _progress_stream(request, work)
+
+
+async def prune(request: web.Request) -> web.Response:
+    filters = filters_of(request)
+    dangling = (filters.get("dangling") or ["true"])[0].lower() in ("true", "1")
+    return web.json_response(await call(engine_of(request).images.prune, dangling))

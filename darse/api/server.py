@@ -1,0 +1,233 @@
+"""darsed's HTTP layer: the Docker Engine API over a unix socket (or TCP).
+
+Every API version path from 1.24 to API_VERSION is served (/v1.41/containers/json and
+/containers/json alike); engine errors become Docker's status codes and
+{"message": ...} bodies here, in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import grp
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from darse import __version__, errors
+from darse.engine.engine import Engine
+from darse.image.registry import RegistryError, Unauthorized
+
+API_VERSION = "1.47"
+MIN_API_VERSION = "1.24"
+
+STATUS = [
+    (errors.NotFound, 404), (errors.AlreadyExists, 409), (errors.Conflict, 409),
+    (errors.InvalidArgument, 400), (errors.NotImplementedYet, 501),
+    (errors.Unavailable, 503), (Unauthorized, 401), (RegistryError, 500),
+    (errors.DarseError, 500),
+]
+
+
+def status_of(exc: BaseException) -> int:
+    for kind, code in STATUS:
+        if isinstance(exc, kind):
+            return code
+    return 500
+
+
+def _version_tuple(v: str) -> tuple[int, int]:
+    major, minor = v.split(".")
+    return int(major), int(minor)
+
+
+@web.middleware
+async def version_and_errors(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                             ) -> web.StreamResponse:
+    version = request.match_info.get("api_version", "v" + API_VERSION)[1:]
+    if _version_tuple(version) > _version_tuple(API_VERSION):
+        return json_error(400, f"client version {version} is too new. Maximum supported "
+                               f"API version is {API_VERSION}")
+    if _version_tuple(version) < _version_tuple(MIN_API_VERSION):
+        return json_error(400, f"client version {version} is too old. Minimum supported "
+                               f"API version is {MIN_API_VERSION}, please upgrade your "
+                               "client to a newer version")
+    request["api_version"] = version
+    try:
+        resp = await handler(request)
+    except web.HTTPNotFound:
+        return json_error(404, "page not found")
+    except web.HTTPMethodNotAllowed:
+        return json_error(405, "method not allowed")
+    except errors.DarseError as exc:
+        return json_error(status_of(exc), str(exc))
+    except (ValueError, KeyError, TypeError) as exc:
+        return json_error(400, f"invalid request: {exc}")
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug: logged, and the client told
+        import traceback
+
+        traceback.print_exc()
+        return json_error(500, f"internal error: {exc!r}")
+    resp.headers.setdefault("Api-Version", API_VERSION)
+    resp.headers.setdefault("Docker-Experimental", "false")
+    resp.headers.setdefault("Ostype", "linux")
+    resp.headers.setdefault("Server", f"darse/{__version__} (linux)")
+    return resp
+
+
+class Routes:
+    """Each route twice: bare, and under /v{version} (every API version path)."""
+
+    def __init__(self, router: web.UrlDispatcher) -> None:
+        self.router = router
+
+    def _add(self, method: str, path: str, handler: Callable[..., Any]) -> None:
+        self.router.add_route(method, path, handler)
+        self.router.add_route(method, "/{api_version:v[0-9]+\\.[0-9]+}" + path, handler)
+
+    def add_get(self, path: str, handler: Callable[..., Any]) -> None:
+        self._add("GET", path, handler)
+
+    def add_post(self, path: str, handler: Callable[..., Any]) -> None:
+        self._add("POST", path, handler)
+
+    def add_delete(self, path: str, handler: Callable[..., Any]) -> None:
+        self._add("DELETE", path, handler)
+
+    def add_head(self, path: str, handler: Callable[..., Any]) -> None:
+        self._add("HEAD", path, handler)
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status)
+
+
+def blocking(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Run an engine call in the executor: the engine is synchronous."""
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+    return wrapper
+
+
+async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
+def engine_of(request: web.Request) -> Engine:
+    return request.app["engine"]
+
+
+def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    return value.lower() not in ("0", "false", "no", "")
+
+
+def filters_of(request: web.Request) -> dict[str, list[str]]:
+    """The filters query: {"key": ["v"]} or the old {"key": {"v": true}}."""
+    raw = request.query.get("filters")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise errors.InvalidArgument(f"invalid filter: {raw}") from None
+    return {k: (list(v) if isinstance(v, dict) else v) for k, v in data.items()}
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise errors.InvalidArgument("invalid JSON: expected an object")
+    return data
+
+
+class _Handler(RequestHandler):
+    """aiohttp's connection protocol, able to outlive a half-close once hijacked: the
+    docker CLI shuts its write side when it has no stdin, and asyncio closes the
+    transport unless eof_received says to keep it."""
+
+    __slots__ = ("on_half_close",)
+
+    def eof_received(self) -> bool | None:
+        callback = getattr(self, "on_half_close", None)
+        if callback is not None:
+            callback()
+            return True
+        return super().eof_received()
+
+
+class _Server(web.Server):
+    __slots__ = ()
+
+    def __call__(self) -> RequestHandler:
+        return _Handler(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _Server
+        return server
+
+
+def make_app(engine: Engine) -> web.Application:
+    from darse.api import containers, execs, images, system
+
+    app = web.Application(middlewares=[version_and_errors], client_max_size=0)
+    app["engine"] = engine
+    for module in (system, containers, execs, images):
+        module.routes(Routes(app.router))
+    return app
+
+
+async def serve(engine: Engine, hosts: list[str], group: str = "darse") -> None:
+    app = make_app(engine)
+    runner = _Runner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    for host in hosts:
+        if host.startswith("unix://"):
+            path = host[len("unix://"):]
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            if os.path.exists(path):
+                os.unlink(path)
+            site = web.UnixSite(runner, path)
+            await site.start()
+            gid = _group_id(group)
+            os.chown(path, 0, gid if gid is not None else 0)
+            os.chmod(path, 0o660)
+        elif host.startswith("tcp://"):
+            addr, _, port = host[len("tcp://"):].rpartition(":")
+            await web.TCPSite(runner, addr or "127.0.0.1", int(port)).start()
+        else:
+            raise errors.InvalidArgument(f"invalid host: {host}")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _group_id(name: str) -> int | None:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None

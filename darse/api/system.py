@@ -1,0 +1,169 @@
+"""System endpoints: _ping, version, info, events, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import queue
+import time
+
+from aiohttp import web
+
+from darse import __version__
+from darse.api.server import (
+    API_VERSION,
+    MIN_API_VERSION,
+    Routes,
+    call,
+    engine_of,
+    filters_of,
+    read_json,
+)
+from darse.image.registry import Credentials, Registry
+from darse.runtime import cgroups
+
+
+def routes(r: Routes) -> None:
+    r.add_get("/_ping", ping)
+    r.add_get("/version", version)
+    r.add_get("/info", info)
+    r.add_get("/events", events)
+    r.add_post("/auth", auth)
+
+
+async def ping(request: web.Request) -> web.Response:
+    headers = {"Api-Version": API_VERSION, "Builder-Version": "1", "Cache-Control":
+               "no-cache, no-store, must-revalidate", "Pragma": "no-cache", "Ostype": "linux"}
+    return web.Response(text="OK" if request.method == "GET" else "", headers=headers)
+
+
+def _kernel() -> str:
+    return os.uname().release
+
+
+async def version(request: web.Request) -> web.Response:
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    return web.json_response({
+        "Platform": {"Name": "darse"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": {
+            "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
+            "Arch": arch, "KernelVersion": _kernel(), "GoVersion": "python" +
+            platform.python_version()}}],
+        "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "", "GoVersion": "python" + platform.python_version(), "Os": "linux",
+        "Arch": arch, "KernelVersion": _kernel(), "BuildTime": "",
+    })
+
+
+async def info(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    docs = await call(engine.containers.all)
+    running = sum(1 for d in docs if d["State"]["Running"] and not d["State"]["Paused"])
+    paused = sum(1 for d in docs if d["State"]["Paused"])
+    images = await call(engine.images.image_ids)
+    cfg = engine.config
+    return web.json_response({
+        "ID": "", "Containers": len(docs), "ContainersRunning": running,
+        "ContainersPaused": paused, "ContainersStopped": len(docs) - running - paused,
+        "Images": len(images), "Driver": "overlay2", "DriverStatus": [["Backing Filesystem",
+                                                                       "extfs"]],
+        "DockerRootDir": cfg.data_root, "Name": os.uname().nodename,
+        "OperatingSystem": _os_name(), "OSType": "linux", "Architecture": os.uname().machine,
+        "KernelVersion": _kernel(), "NCPU": os.cpu_count(),
+        "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "ServerVersion": __version__, "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2" if cgroups.is_v2() else "1",
+        "LoggingDriver": cfg.log_driver, "DefaultRuntime": "darse-runtime",
+        "Runtimes": {"darse-runtime": {"path": "darse-runtime"}},
+        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"],
+                           "IndexConfigs": {}, "Mirrors": cfg.registry_mirrors},
+        "IndexServerAddress": "https://index.docker.io/v1/", "LiveRestoreEnabled": True,
+        "Debug": cfg.debug, "Labels": [], "ExperimentalBuild": False,
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
+                    "Log": ["json-file"]},
+        "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+        "PidsLimit": True, "IPv4Forwarding": True, "Warnings": None,
+    })
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _match(event: dict, filters: dict[str, list[str]]) -> bool:
+    for key, values in filters.items():
+        if key == "type" and event["Type"] not in values:
+            return False
+        if key == "event" and event["Action"].split(":")[0] not in values:
+            return False
+        if key in ("container", "image") and not any(
+                v in (event["Actor"]["ID"], event["Actor"]["Attributes"].get("name"),
+                      event["Actor"]["Attributes"].get("image")) or
+                event["Actor"]["ID"].startswith(v) for v in values):
+            return False
+    return True
+
+
+def _when(text: str | None) -> int | None:
+    if not text:
+        return None
+    from darse.engine.logs import parse_time
+
+    return int(parse_time(text) * 1e9)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    filters = filters_of(request)
+    since, until = _when(request.query.get("since")), _when(request.query.get("until"))
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    q = engine.events.subscribe()
+    try:
+        if since is not None:
+            for e in engine.events.since(since, until):
+                if _match(e, filters):
+                    await resp.write(json.dumps(e).encode() + b"\n")
+        while until is None or time.time_ns() < until:
+            try:
+                e = q.get_nowait()
+            except queue.Empty:
+                await asyncio.sleep(0.05)
+                continue
+            if until is not None and e["timeNano"] > until:
+                break
+            if _match(e, filters):
+                await resp.write(json.dumps(e).encode() + b"\n")
+    finally:
+        engine.events.unsubscribe(q)
+    return resp
+
+
+async def auth(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    server = body.get("serveraddress") or "https://index.docker.io/v1/"
+    host = server.split("://", 1)[-1].split("/", 1)[0]
+    if host in ("index.docker.io", "registry-1.docker.io"):
+        host = "docker.io"
+    creds = Credentials(body.get("username", ""), body.get("password", ""))
+    engine = engine_of(request)
+
+    def check() -> None:
+        reg = Registry(host, engine.images.registry_config, creds)
+        try:
+            reg.check_login()
+        finally:
+            reg.close()
+
+    await call(check)
+    return web.json_response({"Status": "Login Succeeded", "IdentityToken": ""})
