@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import threading
 
 from aiohttp import web
 
 from darse.api.hijack import docker_frame, hijack
-from darse.api.server import Routes, call, engine_of, filters_of, query_bool, read_json
+from darse.api.server import (
+    Routes,
+    call,
+    engine_of,
+    filters_of,
+    json_response,
+    query_bool,
+    read_json,
+)
 from darse.engine import logs as logfiles
 from darse.errors import InvalidArgument
 
@@ -40,22 +49,22 @@ def routes(r: Routes) -> None:
 async def create(request: web.Request) -> web.Response:
     body = await read_json(request)
     out = await call(engine_of(request).create, body, request.query.get("name") or None)
-    return web.json_response(out, status=201)
+    return json_response(out, status=201)
 
 
 async def list_(request: web.Request) -> web.Response:
     limit = int(request.query.get("limit", "-1") or -1)
     out = await call(engine_of(request).list, query_bool(request, "all"), filters_of(request),
                      limit, query_bool(request, "size"))
-    return web.json_response(out)
+    return json_response(out)
 
 
 async def prune(request: web.Request) -> web.Response:
-    return web.json_response(await call(engine_of(request).prune))
+    return json_response(await call(engine_of(request).prune))
 
 
 async def inspect(request: web.Request) -> web.Response:
-    return web.json_response(await call(engine_of(request).inspect, request.match_info["id"]))
+    return json_response(await call(engine_of(request).inspect, request.match_info["id"]))
 
 
 async def start(request: web.Request) -> web.Response:
@@ -93,7 +102,12 @@ async def wait(request: web.Request) -> web.StreamResponse:
     condition = request.query.get("condition") or "not-running"
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     await resp.prepare(request)  # headers now: the docker CLI waits for them before start
-    result = await call(engine.wait, ref, condition)
+    abort = threading.Event()
+    try:
+        result = await call(engine.wait, ref, condition, abort)
+    except asyncio.CancelledError:
+        abort.set()  # the client went: free the executor thread
+        raise
     await resp.write(json.dumps(result).encode() + b"\n")
     return resp
 
@@ -120,7 +134,7 @@ async def unpause(request: web.Request) -> web.Response:
 
 
 async def top(request: web.Request) -> web.Response:
-    return web.json_response(await call(engine_of(request).top, request.match_info["id"],
+    return json_response(await call(engine_of(request).top, request.match_info["id"],
                                         request.query.get("ps_args") or "-ef"))
 
 
@@ -155,14 +169,11 @@ async def logs(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"
                                        if tty else "application/vnd.docker.multiplexed-stream"})
     await resp.prepare(request)
-    records = await call(logfiles.read, path, tail_n, since, until)
+    records, offset = await call(logfiles.read_with_offset, path, tail_n, since, until)
     for rec in records:
         if rec["stream"] in streams:
             await resp.write(_record_frame(rec, tty, timestamps))
-    if query_bool(request, "follow") and doc["State"]["Running"] and until is None:
-        import os
-
-        offset = os.path.getsize(path) if os.path.exists(path) else 0
+    if query_bool(request, "follow") and until is None:
         loop = asyncio.get_running_loop()
         it = logfiles.follow(path, lambda: engine.is_running(doc["Id"]), offset)
         while True:

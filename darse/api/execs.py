@@ -6,7 +6,7 @@ from aiohttp import web
 
 from darse.api.containers import DEFAULT_DETACH_KEYS, bridge, parse_detach_keys
 from darse.api.hijack import hijack
-from darse.api.server import Routes, call, engine_of, read_json
+from darse.api.server import Routes, call, engine_of, json_response, read_json
 
 
 def routes(r: Routes) -> None:
@@ -19,7 +19,7 @@ def routes(r: Routes) -> None:
 async def create(request: web.Request) -> web.Response:
     body = await read_json(request)
     exec_id = await call(engine_of(request).exec_create, request.match_info["id"], body)
-    return web.json_response({"Id": exec_id}, status=201)
+    return json_response({"Id": exec_id}, status=201)
 
 
 async def start(request: web.Request) -> web.StreamResponse:
@@ -62,5 +62,5 @@ async def resize(request: web.Request) -> web.Response:
 
 
 async def inspect(request: web.Request) -> web.Response:
-    return web.json_response(await call(engine_of(request).exec_inspect,
+    return json_response(await call(engine_of(request).exec_inspect,
                                         request.match_info["id"]))

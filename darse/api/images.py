@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from darse.api.server import Routes, call, engine_of, filters_of, query_bool
+from darse.api.server import Routes, call, engine_of, filters_of, json_response, query_bool
 from darse.errors import DarseError, InvalidArgument
 from darse.image import archive
 from darse.image import reference as refs
@@ -112,16 +112,16 @@ async def _import(request: web.Request) -> web.StreamResponse:
 async def list_(request: web.Request) -> web.Response:
     engine = engine_of(request)
     out = await call(engine.images.list, query_bool(request, "all"), filters_of(request))
-    return web.json_response(out)
+    return json_response(out)
 
 
 async def inspect(request: web.Request) -> web.Response:
-    return web.json_response(await call(engine_of(request).images.inspect,
+    return json_response(await call(engine_of(request).images.inspect,
                                         request.match_info["name"]))
 
 
 async def history(request: web.Request) -> web.Response:
-    return web.json_response(await call(engine_of(request).images.history,
+    return json_response(await call(engine_of(request).images.history,
                                         request.match_info["name"]))
 
 
@@ -139,7 +139,7 @@ async def tag(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     out = await call(engine_of(request).images.remove, request.match_info["name"],
                      query_bool(request, "force"), not query_bool(request, "noprune"))
-    return web.json_response(out)
+    return json_response(out)
 
 
 async def push_(request: web.Request) -> web.StreamResponse:
@@ -212,4 +212,4 @@ async def load(request: web.Request) -> web.StreamResponse:
 async def prune(request: web.Request) -> web.Response:
     filters = filters_of(request)
     dangling = (filters.get("dangling") or ["true"])[0].lower() in ("true", "1")
-    return web.json_response(await call(engine_of(request).images.prune, dangling))
+    return json_response(await call(engine_of(request).images.prune, dangling))

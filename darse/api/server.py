@@ -105,8 +105,15 @@ class Routes:
         self._add("HEAD", path, handler)
 
 
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """JSON with Content-Type exactly application/json: the docker CLI decodes error
+    bodies only then (a charset parameter makes it print the raw JSON)."""
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        content_type="application/json")
+
+
 def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+    return json_response({"message": message}, status)
 
 
 def blocking(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -202,7 +209,7 @@ def make_app(engine: Engine) -> web.Application:
 
 async def serve(engine: Engine, hosts: list[str], group: str = "darse") -> None:
     app = make_app(engine)
-    runner = _Runner(app, access_log=None, handler_cancellation=True)
+    runner = _Runner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     for host in hosts:
         if host.startswith("unix://"):

@@ -19,6 +19,7 @@ from darse.api.server import (
     call,
     engine_of,
     filters_of,
+    json_response,
     read_json,
 )
 from darse.image.registry import Credentials, Registry
@@ -45,7 +46,7 @@ def _kernel() -> str:
 
 async def version(request: web.Request) -> web.Response:
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
-    return web.json_response({
+    return json_response({
         "Platform": {"Name": "darse"},
         "Components": [{"Name": "Engine", "Version": __version__, "Details": {
             "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
@@ -64,7 +65,7 @@ async def info(request: web.Request) -> web.Response:
     paused = sum(1 for d in docs if d["State"]["Paused"])
     images = await call(engine.images.image_ids)
     cfg = engine.config
-    return web.json_response({
+    return json_response({
         "ID": "", "Containers": len(docs), "ContainersRunning": running,
         "ContainersPaused": paused, "ContainersStopped": len(docs) - running - paused,
         "Images": len(images), "Driver": "overlay2", "DriverStatus": [["Backing Filesystem",
@@ -166,4 +167,4 @@ async def auth(request: web.Request) -> web.Response:
             reg.close()
 
     await call(check)
-    return web.json_response({"Status": "Login Succeeded", "IdentityToken": ""})
+    return json_response({"Status": "Login Succeeded", "IdentityToken": ""})

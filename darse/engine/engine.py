@@ -336,6 +336,8 @@ class Engine:
             self._unmount_rootfs(cid)
             doc["State"].update(Error=str(exc), ExitCode=_exit_code_for(str(exc)))
             self.containers.save(doc)
+            if doc["HostConfig"].get("AutoRemove"):
+                self._remove(doc)  # as docker: an --rm container that cannot start goes
             raise
         except BaseException:
             self._unmount_rootfs(cid)
@@ -467,7 +469,8 @@ class Engine:
                     return False
                 self.containers.changed.wait(min(left, 0.5))
 
-    def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+    def wait(self, ref: str, condition: str = "not-running",
+             abort: threading.Event | None = None) -> dict[str, Any]:
         doc = self.containers.find(ref)
         cid = doc["Id"]
         if condition not in ("not-running", "next-exit", "removed"):
@@ -485,6 +488,8 @@ class Engine:
                 if condition == "next-exit" and not doc["State"]["Running"] and \
                         doc["State"]["FinishedAt"] != finished:
                     break
+                if abort is not None and abort.is_set():
+                    return {"StatusCode": -1, "Error": {"Message": "aborted"}}
                 self.containers.changed.wait(0.5)
         return {"StatusCode": doc["State"]["ExitCode"], "Error": None}
 

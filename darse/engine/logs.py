@@ -20,12 +20,6 @@ def parse_time(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        pass
-    try:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")[:26]
-                                               if "." not in text else
-                                               text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
         return _rfc3339(text)
 
 
@@ -52,47 +46,71 @@ def _files(path: str) -> list[str]:
 
 def read(path: str, tail: int | None = None, since: float | None = None,
          until: float | None = None) -> list[dict]:
+    return read_with_offset(path, tail, since, until)[0]
+
+
+def read_with_offset(path: str, tail: int | None = None, since: float | None = None,
+                     until: float | None = None) -> tuple[list[dict], int]:
+    """Records, and how far into the current file they go (where follow() resumes)."""
     records = []
+    offset = 0
     for name in _files(path):
         with open(name, "rb") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                ts = _rfc3339(rec["time"])
-                if since is not None and ts < since:
-                    continue
-                if until is not None and ts > until:
-                    continue
-                records.append(rec)
+            data = f.read()
+        complete = data.rfind(b"\n") + 1
+        if name == path:
+            offset = complete
+        for line in data[:complete].splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            ts = _rfc3339(rec["time"])
+            if since is not None and ts < since:
+                continue
+            if until is not None and ts > until:
+                continue
+            records.append(rec)
     if tail is not None and tail >= 0:
         records = records[-tail:] if tail else []
-    return records
+    return records, offset
 
 
 def follow(path: str, alive: Callable[[], bool], since_offset: int) -> Iterator[dict]:
-    """New records appended after since_offset, until the container stops."""
-    offset = since_offset
-    while True:
-        try:
-            size = os.path.getsize(path)
-        except FileNotFoundError:
-            size = 0
-        if size < offset:
-            offset = 0  # rotated
-        if size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-            complete = data.rfind(b"\n") + 1
-            for line in data[:complete].splitlines():
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    continue
-            offset += complete
-        elif not alive():
-            return
-        else:
+    """New records appended after since_offset, until the container stops (and what it
+    wrote before stopping is read). The file is opened now and read through that
+    descriptor, so a container removed meanwhile (docker run --rm) still gives its
+    output; a rotation switches to the new file."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, whatever happens
+    except FileNotFoundError:
+        return
+    try:
+        f.seek(since_offset)
+        pending = b""
+        while True:
+            running = alive()
+            data = f.read()
+            if data:
+                pending += data
+                complete = pending.rfind(b"\n") + 1
+                for line in pending[:complete].splitlines():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue
+                pending = pending[complete:]
+                continue
+            try:
+                rotated = os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                rotated = False
+            if rotated:
+                f.close()
+                f = open(path, "rb")  # noqa: SIM115
+                continue
+            if not running:
+                return
             time.sleep(0.05)
+    finally:
+        f.close()
