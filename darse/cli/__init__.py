@@ -1,11 +1,141 @@
-"""The darse command: a thin client of darsed's Engine API (issue 4 builds it)."""
+"""darse: Docker's command line, as a thin client of darsed's Engine API.
+
+It imports no engine code: a command costs the interpreter, argparse, http.client and
+its own module. Commands are looked up by name (and by docker's management form,
+`darse container ls`), so only one command module is imported.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+from darse.cli.client import APIError, Client
+
+# command -> (module, function)
+COMMANDS = {
+    "run": ("container", "run"), "create": ("container", "create"),
+    "start": ("container", "start"), "stop": ("container", "stop"),
+    "restart": ("container", "restart"), "kill": ("container", "kill"),
+    "rm": ("container", "rm"), "ps": ("container", "ps"), "logs": ("container", "logs"),
+    "exec": ("container", "exec_"), "wait": ("container", "wait"),
+    "attach": ("container", "attach"), "top": ("container", "top"),
+    "rename": ("container", "rename"), "pause": ("container", "pause"),
+    "unpause": ("container", "unpause"), "export": ("container", "export"),
+    "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
+    "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
+    "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
+    "login": ("system", "login"), "logout": ("system", "logout"),
+    "version": ("system", "version"), "info": ("system", "info"),
+    "inspect": ("system", "inspect"), "events": ("system", "events"),
+}
+MANAGEMENT = {
+    "container": {"ls": ("container", "ps"), "list": ("container", "ps"),
+                  "prune": ("container", "prune"), "inspect": ("container", "inspect"),
+                  **{k: v for k, v in COMMANDS.items() if v[0] == "container"}},
+    "image": {"ls": ("image", "images"), "list": ("image", "images"),
+              "prune": ("image", "prune"), "inspect": ("image", "inspect"),
+              "rm": ("image", "rmi"), **{k: v for k, v in COMMANDS.items() if v[0] == "image"}},
+    "system": {"info": ("system", "info"), "events": ("system", "events")},
+}
+USAGE = """Usage:  darse [OPTIONS] COMMAND
+
+A container engine that speaks Docker's language
+
+Common Commands:
+  run         Create and run a new container from an image
+  exec        Execute a command in a running container
+  ps          List containers
+  images      List images
+  pull        Download an image from a registry
+  push        Upload an image to a registry
+  login       Log in to a registry
+  logout      Log out from a registry
+  version     Show the darse version information
+  info        Display system-wide information
+
+Management Commands:
+  container   Manage containers
+  image       Manage images
+
+Commands:
+  attach create export history import inspect kill load logs pause rename restart
+  rm rmi save start stop tag top unpause wait events
+
+Global Options:
+  -H, --host string   Daemon socket to connect to (default unix:///run/darse.sock)
+  -v, --version       Print version information and quit
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    host = None
+    while argv and argv[0].startswith("-"):
+        opt = argv.pop(0)
+        if opt in ("-H", "--host") and argv:
+            host = argv.pop(0)
+        elif opt.startswith("--host="):
+            host = opt.split("=", 1)[1]
+        elif opt in ("-v", "--version"):
+            from darse import __version__
+
+            print(f"darse version {__version__}")
+            return 0
+        elif opt in ("-h", "--help"):
+            print(USAGE)
+            return 0
+        elif opt in ("-D", "--debug"):
+            continue
+        else:
+            print(f"unknown flag: {opt}\nSee 'darse --help'.", file=sys.stderr)
+            return 125
+    if not argv:
+        print(USAGE)
+        return 0
+    name = argv.pop(0)
+    target = COMMANDS.get(name)
+    if name in MANAGEMENT:
+        if not argv or argv[0] in ("-h", "--help"):
+            print(f"Usage:  darse {name} COMMAND\n\nCommands:\n  " +
+                  "\n  ".join(sorted(MANAGEMENT[name])))
+            return 0
+        sub = argv.pop(0)
+        target = MANAGEMENT[name].get(sub)
+        name = f"{name} {sub}"
+    if target is None:
+        print(f"darse: '{name}' is not a darse command.\nSee 'darse --help'", file=sys.stderr)
+        return 1
+    import importlib
+
+    module = importlib.import_module(f"darse.cli.commands.{target[0]}")
+    client = Client(host)
+    try:
+        return getattr(module, target[1])(client, argv) or 0
+    except APIError as exc:
+        print(f"Error response from daemon: {exc.message}" if exc.status else exc.message,
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with docker's wording and exit status 125 for usage errors; no -h (run
+    uses it for --hostname), no abbreviated long options (docker has none)."""
+
+    def __init__(self, prog: str, **kwargs: object) -> None:
+        super().__init__(prog=prog, add_help=False, allow_abbrev=False, **kwargs)
+        self.add_argument("--help", action="help", help="Print usage")
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "unrecognized arguments" in message:
+            message = "unknown flag: " + message.split(": ", 1)[1].split()[0]
+        elif "the following arguments are required" in message:
+            message = f'"{self.prog}" requires at least 1 argument.'
+        print(f"{message}\nSee '{self.prog} --help'.", file=sys.stderr)
+        sys.exit(125)
 
 
 def entry() -> None:
-    print("darse: the Docker-compatible CLI is not built yet; darse-runtime is the "
-          "OCI runtime available today", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(main())

@@ -169,7 +169,10 @@ def destroy(paths: dict[str, str], parents: list[str] = ()) -> None:
                     if exc.errno != errno.EBUSY or attempt == 49:
                         raise SystemFailure(f"cgroups: cannot remove {d}: {exc.strerror}") from None
                     time.sleep(0.01)
-    for parent in sorted(parents, key=len, reverse=True):
+    # darse/ is darse's own subtree: it goes with its last container, whoever made it.
+    owned = {os.path.dirname(p) for p in paths.values()
+             if os.path.basename(os.path.dirname(p)) == "darse"}
+    for parent in sorted(set(parents) | owned, key=len, reverse=True):
         try:
             os.rmdir(parent)
         except OSError:

@@ -1,0 +1,203 @@
+"""The CLI's API client: HTTP/1.1 over the daemon's unix socket (or TCP), hijacked
+streams for attach and exec, docker-style errors. Standard library only, for start-up
+time: a CLI command is a few requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode
+
+DEFAULT_HOST = "unix:///run/darse.sock"
+
+
+class APIError(Exception):
+    """An error response: the daemon's message and HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None = None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+class Client:
+    def __init__(self, host: str | None = None) -> None:
+        self.host = host or os.environ.get("DARSE_HOST") or DEFAULT_HOST
+        self.default = self.host == DEFAULT_HOST
+
+    def _conn(self, timeout: float | None = None) -> http.client.HTTPConnection:
+        if self.host.startswith("unix://"):
+            return _UnixConnection(self.host[len("unix://"):], timeout)
+        if self.host.startswith("tcp://"):
+            hostport = self.host[len("tcp://"):]
+            return http.client.HTTPConnection(hostport, timeout=timeout)
+        raise APIError(0, f"unable to parse docker host `{self.host}`")
+
+    def _raw_socket(self) -> socket.socket:
+        if self.host.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(self.host[len("unix://"):])
+            return sock
+        addr, _, port = self.host[len("tcp://"):].rpartition(":")
+        return socket.create_connection((addr, int(port)))
+
+    # --- requests --------------------------------------------------------------
+
+    def request(self, method: str, path: str, query: dict[str, Any] | None = None,
+                body: Any = None, headers: dict[str, str] | None = None,
+                stream: bool = False) -> http.client.HTTPResponse:
+        url = quote(path, safe="/:@")
+        if query:
+            pairs = []
+            for k, v in query.items():
+                if v is None:
+                    continue
+                for item in v if isinstance(v, list) else [v]:
+                    pairs.append((k, "1" if item is True else "0" if item is False else item))
+            if pairs:
+                url += "?" + urlencode(pairs)
+        hdrs = {"Host": "docker", "User-Agent": "darse-cli/0.1", **(headers or {})}
+        data = None
+        if body is not None:
+            if isinstance(body, (bytes, bytearray)) or hasattr(body, "read"):
+                data = body
+                hdrs.setdefault("Content-Type", "application/x-tar")
+            else:
+                data = json.dumps(body).encode()
+                hdrs["Content-Type"] = "application/json"
+        conn = self._connect_or_start()
+        try:
+            if hasattr(data, "read"):
+                conn.putrequest(method, url, skip_host=True)
+                hdrs["Transfer-Encoding"] = "chunked"
+                for k, v in hdrs.items():
+                    conn.putheader(k, v)
+                conn.endheaders()
+                while chunk := data.read(1 << 20):
+                    conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                conn.send(b"0\r\n\r\n")
+            else:
+                conn.request(method, url, body=data, headers=hdrs)
+            resp = conn.getresponse()
+        except (ConnectionError, FileNotFoundError, OSError) as exc:
+            raise APIError(0, self._unreachable(exc)) from None
+        if resp.status >= 400:
+            raw = resp.read()
+            try:
+                message = json.loads(raw).get("message", raw.decode())
+            except ValueError:
+                message = raw.decode(errors="replace").strip()
+            raise APIError(resp.status, message)
+        return resp
+
+    def json(self, method: str, path: str, query: dict[str, Any] | None = None,
+             body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        resp = self.request(method, path, query, body, headers)
+        raw = resp.read()
+        return json.loads(raw) if raw.strip() else None
+
+    def lines(self, method: str, path: str, query: dict[str, Any] | None = None,
+              body: Any = None, headers: dict[str, str] | None = None
+              ) -> Iterator[dict[str, Any]]:
+        """A JSON-lines stream (pull, push, load, events)."""
+        resp = self.request(method, path, query, body, headers)
+        buf = b""
+        while chunk := resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536):
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip():
+                    yield json.loads(line)
+        if buf.strip():
+            yield json.loads(buf)
+
+    def hijack(self, path: str, query: dict[str, Any] | None = None,
+               body: Any = None) -> socket.socket:
+        """POST with Upgrade: tcp; returns the raw socket once the 101 is read."""
+        url = path + ("?" + urlencode({k: ("1" if v is True else "0" if v is False else v)
+                                       for k, v in (query or {}).items() if v is not None})
+                      if query else "")
+        data = json.dumps(body).encode() if body is not None else b""
+        self._connect_or_start().close()
+        sock = self._raw_socket()
+        sock.sendall((f"POST {url} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
+                      f"Upgrade: tcp\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(data)}\r\n\r\n").encode() + data)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(1)
+            if not chunk:
+                raise APIError(0, "the daemon closed the connection")
+            head += chunk
+        status_line, _, rest = head.decode(errors="replace").partition("\r\n")
+        status = int(status_line.split()[1])
+        if status >= 400:
+            length = 0
+            for line in rest.split("\r\n"):
+                if line.lower().startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            raw = b""
+            while len(raw) < length:
+                raw += sock.recv(length - len(raw))
+            sock.close()
+            try:
+                message = json.loads(raw).get("message", "")
+            except ValueError:
+                message = raw.decode(errors="replace")
+            raise APIError(status, message)
+        return sock
+
+    # --- reaching the daemon ------------------------------------------------------
+
+    def _unreachable(self, exc: Exception) -> str:
+        where = self.host
+        return (f"Cannot connect to the darse daemon at {where}. Is the darse daemon "
+                f"running? ({exc.__class__.__name__})")
+
+    def _connect_or_start(self) -> http.client.HTTPConnection:
+        conn = self._conn()
+        try:
+            conn.connect()
+            return conn
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            if not (self.default and os.geteuid() == 0):
+                raise APIError(0, self._unreachable(exc)) from None
+        self._start_daemon()
+        conn = self._conn()
+        conn.connect()
+        return conn
+
+    def _start_daemon(self) -> None:
+        """Root and nothing on the default socket: start darsed, as its own session."""
+        os.makedirs("/run/darse", exist_ok=True)
+        log = open("/run/darse/darsed.log", "ab")  # noqa: SIM115
+        subprocess.Popen([sys.executable, "-m", "darse.daemon"], stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                conn = self._conn(timeout=1)
+                conn.connect()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise APIError(0, "darsed did not start (see /run/darse/darsed.log)")

@@ -1,0 +1,579 @@
+"""Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, wait,
+attach, top, rename, pause, unpause, prune, inspect, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+from typing import Any
+
+from darse.cli import Parser
+from darse.cli.client import APIError, Client
+from darse.cli.output import ago, render
+
+# --- run and create -------------------------------------------------------------
+
+
+def _create_parser(prog: str) -> Parser:
+    p = Parser(prog=prog)
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("--rm", action="store_true")
+    p.add_argument("--name")
+    p.add_argument("-h", "--hostname")
+    p.add_argument("--domainname")
+    p.add_argument("--dns", action="append", default=[])
+    p.add_argument("--dns-search", action="append", default=[])
+    p.add_argument("--dns-option", action="append", default=[])
+    p.add_argument("--add-host", action="append", default=[])
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("--env-file", action="append", default=[])
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("--entrypoint")
+    p.add_argument("--init", action="store_true")
+    p.add_argument("-l", "--label", action="append", default=[])
+    p.add_argument("--stop-signal")
+    p.add_argument("--stop-timeout", type=int)
+    p.add_argument("--read-only", action="store_true")
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("--cap-add", action="append", default=[])
+    p.add_argument("--cap-drop", action="append", default=[])
+    p.add_argument("--security-opt", action="append", default=[])
+    p.add_argument("--pull", default="missing", choices=("always", "missing", "never"))
+    p.add_argument("--platform")
+    p.add_argument("--runtime")
+    p.add_argument("-a", "--attach", action="append", default=[])
+    p.add_argument("--detach-keys")
+    p.add_argument("--network", "--net", default="")
+    p.add_argument("--restart", default="no")
+    p.add_argument("-m", "--memory")
+    p.add_argument("--cpus", type=float)
+    p.add_argument("--cpu-shares", "-c", type=int)
+    p.add_argument("--pids-limit", type=int)
+    p.add_argument("--shm-size")
+    p.add_argument("--log-opt", action="append", default=[])
+    p.add_argument("--sysctl", action="append", default=[])
+    p.add_argument("--expose", action="append", default=[])
+    p.add_argument("image")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    return p
+
+
+def _size(text: str | None) -> int | None:
+    if not text:
+        return None
+    units = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+    t = text.lower()
+    return int(float(t[:-1]) * units[t[-1]]) if t[-1] in units else int(t)
+
+
+def _env(args: argparse.Namespace) -> list[str]:
+    env = []
+    for path in args.env_file:
+        with open(path) as f:
+            env += [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    for item in args.env:
+        env.append(item if "=" in item or item not in os.environ else
+                   f"{item}={os.environ[item]}")
+    return env
+
+
+def _body(args: argparse.Namespace) -> dict[str, Any]:
+    restart, _, retries = args.restart.partition(":")
+    attach = set(args.attach) or ({"stdout", "stderr"} | ({"stdin"} if args.interactive
+                                                          else set()))
+    config: dict[str, Any] = {
+        "Image": args.image, "Cmd": args.command or None, "Env": _env(args),
+        "Tty": args.tty, "OpenStdin": args.interactive,
+        "StdinOnce": args.interactive and not args.detach,
+        "AttachStdin": not args.detach and "stdin" in attach,
+        "AttachStdout": not args.detach and "stdout" in attach,
+        "AttachStderr": not args.detach and "stderr" in attach,
+        "Labels": dict(label.split("=", 1) if "=" in label else (label, "")
+                       for label in args.label),
+    }
+    for key, value in (("Hostname", args.hostname), ("Domainname", args.domainname),
+                       ("WorkingDir", args.workdir), ("User", args.user),
+                       ("StopSignal", args.stop_signal), ("StopTimeout", args.stop_timeout)):
+        if value is not None:
+            config[key] = value
+    if args.entrypoint is not None:
+        config["Entrypoint"] = [args.entrypoint] if args.entrypoint else []
+    if args.expose:
+        config["ExposedPorts"] = {(p if "/" in p else f"{p}/tcp"): {} for p in args.expose}
+    host: dict[str, Any] = {
+        "AutoRemove": args.rm, "Dns": args.dns, "DnsSearch": args.dns_search,
+        "DnsOptions": args.dns_option, "ExtraHosts": args.add_host,
+        "Privileged": args.privileged, "CapAdd": args.cap_add, "CapDrop": args.cap_drop,
+        "SecurityOpt": args.security_opt, "ReadonlyRootfs": args.read_only,
+        "NetworkMode": args.network or "default", "Init": args.init,
+        "RestartPolicy": {"Name": restart, "MaximumRetryCount": int(retries or 0)},
+        "LogConfig": {"Type": "json-file",
+                      "Config": dict(o.split("=", 1) for o in args.log_opt)},
+        "Sysctls": dict(s.split("=", 1) for s in args.sysctl),
+    }
+    if args.memory:
+        host["Memory"] = _size(args.memory)
+    if args.cpus:
+        host["NanoCpus"] = int(args.cpus * 1e9)
+    if args.cpu_shares:
+        host["CpuShares"] = args.cpu_shares
+    if args.pids_limit:
+        host["PidsLimit"] = args.pids_limit
+    if args.shm_size:
+        host["ShmSize"] = _size(args.shm_size)
+    if args.runtime:
+        host["Runtime"] = args.runtime
+    config["HostConfig"] = host
+    return config
+
+
+def _fail125(prog: str, message: str) -> int:
+    print(f"darse: {message}\nSee '{prog} --help'.", file=sys.stderr)
+    return 125
+
+
+def _create(client: Client, args: argparse.Namespace, prog: str) -> str:
+    body = _body(args)
+    query = {"name": args.name} if args.name else {}
+    if args.platform:
+        query["platform"] = args.platform
+    if args.pull == "always":
+        _pull(client, args.image, args.platform, quiet=False, out=sys.stderr)
+    try:
+        return client.json("POST", "/containers/create", query, body)["Id"]
+    except APIError as exc:
+        if exc.status != 404 or "No such image" not in exc.message or args.pull == "never":
+            raise
+    print(f"Unable to find image '{_familiar(args.image)}' locally", file=sys.stderr)
+    _pull(client, args.image, args.platform, quiet=False, out=sys.stderr)
+    return client.json("POST", "/containers/create", query, body)["Id"]
+
+
+def _familiar(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in image else f"{image}:latest"
+
+
+def _pull(client: Client, image: str, platform: str | None, quiet: bool, out: Any) -> None:
+    from darse.cli.commands.image import pull_stream
+
+    pull_stream(client, image, platform, quiet, out)
+
+
+def create(client: Client, argv: list[str]) -> int:
+    args = _create_parser("darse create").parse_args(argv)
+    try:
+        print(_create(client, args, "darse create"))
+    except APIError as exc:
+        return _fail125("darse create", f"Error response from daemon: {exc.message}")
+    return 0
+
+
+def run(client: Client, argv: list[str]) -> int:
+    args = _create_parser("darse run").parse_args(argv)
+    try:
+        cid = _create(client, args, "darse run")
+    except APIError as exc:
+        return _fail125("darse run", f"Error response from daemon: {exc.message}")
+    if args.detach:
+        try:
+            client.request("POST", f"/containers/{cid}/start").read()
+        except APIError as exc:
+            return _start_error(exc)
+        print(cid)
+        return 0
+    return _run_attached(client, cid, args)
+
+
+def _start_error(exc: APIError) -> int:
+    """docker run's exit status when the container cannot start (docker's rule)."""
+    print(f"darse: Error response from daemon: {exc.message}.", file=sys.stderr)
+    msg = exc.message
+    if "executable file not found" in msg or "no such file or directory" in msg:
+        return 127
+    if "permission denied" in msg.lower() or "is a directory" in msg:
+        return 126
+    return 125
+
+
+def _run_attached(client: Client, cid: str, args: argparse.Namespace) -> int:
+    sock = client.hijack(f"/containers/{cid}/attach", {
+        "stream": True, "stdin": args.interactive, "stdout": True, "stderr": True,
+        "detachKeys": args.detach_keys})
+    result: dict[str, Any] = {}
+
+    def waiter() -> None:
+        try:
+            result.update(client.json("POST", f"/containers/{cid}/wait",
+                                      {"condition": "removed" if args.rm else "next-exit"}))
+        except APIError as exc:
+            result["error"] = exc.message
+
+    wait_thread = threading.Thread(target=waiter, daemon=True)
+    wait_thread.start()
+    try:
+        client.request("POST", f"/containers/{cid}/start").read()
+    except APIError as exc:
+        sock.close()
+        return _start_error(exc)
+    stream(client, sock, cid, args.tty, args.interactive, exec_id=None)
+    wait_thread.join()
+    if "error" in result:
+        print(f"darse: Error response from daemon: {result['error']}", file=sys.stderr)
+        return 125
+    return result.get("StatusCode", 0)
+
+
+# --- the attached stream ------------------------------------------------------------
+
+
+def _resize(client: Client, cid: str, exec_id: str | None) -> None:
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+    except OSError:
+        return
+    path = f"/exec/{exec_id}/resize" if exec_id else f"/containers/{cid}/resize"
+    try:
+        client.request("POST", path, {"h": size.lines, "w": size.columns}).read()
+    except APIError:
+        pass
+
+
+def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool,
+           exec_id: str | None) -> None:
+    """Copy stdin to the socket and the socket to stdout/stderr (demultiplexed unless
+    tty); the terminal goes raw for -t, and its size follows ours."""
+    import termios
+    import tty as ttymod
+
+    saved = None
+    if tty and stdin and os.isatty(0):
+        saved = termios.tcgetattr(0)
+        ttymod.setraw(0, termios.TCSANOW)
+    if tty and os.isatty(1):
+        _resize(client, cid, exec_id)
+        signal.signal(signal.SIGWINCH, lambda *_: _resize(client, cid, exec_id))
+    fds = [sock] + ([0] if stdin else [])
+    buf = b""
+    header = struct.Struct(">BxxxL")
+    try:
+        while True:
+            ready, _, _ = select.select(fds, [], [])
+            if 0 in ready:
+                data = os.read(0, 65536)
+                if data:
+                    sock.sendall(data)
+                else:
+                    fds.remove(0)
+                    try:
+                        sock.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+            if sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                if tty:
+                    os.write(1, data)
+                    continue
+                buf += data
+                while len(buf) >= header.size:
+                    kind, length = header.unpack_from(buf)
+                    if len(buf) < header.size + length:
+                        break
+                    payload = buf[header.size:header.size + length]
+                    buf = buf[header.size + length:]
+                    os.write(2 if kind == 2 else 1, payload)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        sock.close()
+
+
+# --- simple verbs ---------------------------------------------------------------------
+
+
+def _each(client: Client, names: list[str], method: str, path: str,
+          query: dict[str, Any] | None = None) -> int:
+    code = 0
+    for name in names:
+        try:
+            client.request(method, path.format(name), query).read()
+            print(name)
+        except APIError as exc:
+            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def start(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse start")
+    p.add_argument("-a", "--attach", action="store_true")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("containers", nargs="+")
+    args = p.parse_args(argv)
+    if not args.attach:
+        return _each(client, args.containers, "POST", "/containers/{}/start")
+    info = client.json("GET", f"/containers/{args.containers[0]}/json")
+    cid, tty = info["Id"], info["Config"]["Tty"]
+    sock = client.hijack(f"/containers/{cid}/attach", {"stream": True, "stdout": True,
+                                                       "stderr": True,
+                                                       "stdin": args.interactive})
+    result: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: result.update(client.json(
+        "POST", f"/containers/{cid}/wait", {"condition": "next-exit"})), daemon=True)
+    waiter.start()
+    client.request("POST", f"/containers/{cid}/start").read()
+    stream(client, sock, cid, tty, args.interactive, None)
+    waiter.join()
+    return result.get("StatusCode", 0)
+
+
+def stop(client: Client, argv: list[str], path: str = "stop") -> int:
+    p = Parser(prog=f"darse {path}")
+    p.add_argument("-t", "--time", "--timeout", type=int, dest="time")
+    p.add_argument("-s", "--signal")
+    p.add_argument("containers", nargs="+")
+    args = p.parse_args(argv)
+    query = {"t": args.time, "signal": args.signal}
+    return _each(client, args.containers, "POST", "/containers/{}/" + path, query)
+
+
+def restart(client: Client, argv: list[str]) -> int:
+    return stop(client, argv, "restart")
+
+
+def kill(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse kill")
+    p.add_argument("-s", "--signal", default="KILL")
+    p.add_argument("containers", nargs="+")
+    args = p.parse_args(argv)
+    return _each(client, args.containers, "POST", "/containers/{}/kill",
+                 {"signal": args.signal})
+
+
+def rm(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse rm")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("-v", "--volumes", action="store_true")
+    p.add_argument("containers", nargs="+")
+    args = p.parse_args(argv)
+    return _each(client, args.containers, "DELETE", "/containers/{}",
+                 {"force": args.force, "v": args.volumes})
+
+
+def pause(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse pause")
+    p.add_argument("containers", nargs="+")
+    return _each(client, p.parse_args(argv).containers, "POST", "/containers/{}/pause")
+
+
+def unpause(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse unpause")
+    p.add_argument("containers", nargs="+")
+    return _each(client, p.parse_args(argv).containers, "POST", "/containers/{}/unpause")
+
+
+def rename(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse rename")
+    p.add_argument("container")
+    p.add_argument("name")
+    args = p.parse_args(argv)
+    client.request("POST", f"/containers/{args.container}/rename", {"name": args.name}).read()
+    return 0
+
+
+def wait(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse wait")
+    p.add_argument("containers", nargs="+")
+    code = 0
+    for name in p.parse_args(argv).containers:
+        try:
+            print(client.json("POST", f"/containers/{name}/wait")["StatusCode"])
+        except APIError as exc:
+            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def prune(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse container prune")
+    p.add_argument("-f", "--force", action="store_true")
+    args = p.parse_args(argv)
+    if not args.force:
+        answer = input("WARNING! This will remove all stopped containers.\n"
+                       "Are you sure you want to continue? [y/N] ")
+        if answer.lower() not in ("y", "yes"):
+            return 0
+    out = client.json("POST", "/containers/prune")
+    if out.get("ContainersDeleted"):
+        print("Deleted Containers:")
+        for cid in out["ContainersDeleted"]:
+            print(cid)
+        print()
+    print(f"Total reclaimed space: {out.get('SpaceReclaimed', 0)}B")
+    return 0
+
+
+def top(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse top")
+    p.add_argument("container")
+    p.add_argument("ps_args", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    out = client.json("GET", f"/containers/{args.container}/top",
+                      {"ps_args": " ".join(args.ps_args) or None})
+    from darse.cli.output import table
+
+    table([out["Titles"], *out["Processes"]])
+    return 0
+
+
+# --- ps, logs, inspect -------------------------------------------------------------------
+
+PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+              ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
+              ("NAMES", "Names")]
+
+
+def _ps_item(c: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
+    command = c["Command"]
+    if not no_trunc and len(command) > 20:
+        command = command[:19] + "…"
+    return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": c["Image"],
+            "Command": f'"{command}"', "CreatedAt": c["Created"],
+            "RunningFor": ago(c["Created"]), "Status": c["Status"], "State": c["State"],
+            "Ports": "", "Names": ",".join(n.lstrip("/") for n in c["Names"]),
+            "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
+            "Mounts": "", "Networks": ",".join(c.get("NetworkSettings", {}).get("Networks")
+                                               or {})}
+
+
+def ps(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse ps")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-n", "--last", type=int, default=-1)
+    p.add_argument("-l", "--latest", action="store_true")
+    p.add_argument("-s", "--size", action="store_true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("--format")
+    args = p.parse_args(argv)
+    filters: dict[str, list[str]] = {}
+    for f in args.filter:
+        key, _, value = f.partition("=")
+        filters.setdefault(key, []).append(value)
+    limit = 1 if args.latest else args.last
+    query = {"all": args.all, "limit": limit if limit > 0 else None,
+             "filters": json.dumps(filters) if filters else None}
+    items = [_ps_item(c, args.no_trunc) for c in client.json("GET", "/containers/json", query)]
+    render(args.format, PS_COLUMNS, items, "ID", args.quiet)
+    return 0
+
+
+def logs(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse logs")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--tail", default="all")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("-t", "--timestamps", action="store_true")
+    p.add_argument("container")
+    args = p.parse_args(argv)
+    info = client.json("GET", f"/containers/{args.container}/json")
+    resp = client.request("GET", f"/containers/{args.container}/logs", {
+        "stdout": True, "stderr": True, "follow": args.follow, "tail": args.tail,
+        "since": args.since, "until": args.until, "timestamps": args.timestamps})
+    header = struct.Struct(">BxxxL")
+    tty = info["Config"]["Tty"]
+    buf = b""
+    while chunk := resp.read1(65536):
+        if tty:
+            os.write(1, chunk)
+            continue
+        buf += chunk
+        while len(buf) >= 8:
+            kind, length = header.unpack_from(buf)
+            if len(buf) < 8 + length:
+                break
+            os.write(2 if kind == 2 else 1, buf[8:8 + length])
+            buf = buf[8 + length:]
+    return 0
+
+
+def inspect(client: Client, argv: list[str]) -> int:
+    from darse.cli.commands.system import inspect_objects
+
+    return inspect_objects(client, argv, "container", "darse container inspect")
+
+
+def exec_(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse exec")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("--detach-keys")
+    p.add_argument("container")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    if not args.command:
+        print('"darse exec" requires at least 2 arguments.', file=sys.stderr)
+        return 125
+    body = {"Cmd": args.command, "Env": args.env, "Tty": args.tty,
+            "AttachStdin": args.interactive and not args.detach,
+            "AttachStdout": not args.detach, "AttachStderr": not args.detach,
+            "Privileged": args.privileged, "User": args.user or "",
+            "WorkingDir": args.workdir or "", "DetachKeys": args.detach_keys or ""}
+    exec_id = client.json("POST", f"/containers/{args.container}/exec", body=body)["Id"]
+    if args.detach:
+        client.request("POST", f"/exec/{exec_id}/start", body={"Detach": True,
+                                                               "Tty": args.tty}).read()
+        return 0
+    sock = client.hijack(f"/exec/{exec_id}/start", body={"Detach": False, "Tty": args.tty})
+    stream(client, sock, args.container, args.tty, args.interactive, exec_id)
+    code = client.json("GET", f"/exec/{exec_id}/json").get("ExitCode")
+    return code if isinstance(code, int) else 0
+
+
+def attach(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse attach")
+    p.add_argument("--no-stdin", action="store_true")
+    p.add_argument("--detach-keys")
+    p.add_argument("container")
+    args = p.parse_args(argv)
+    info = client.json("GET", f"/containers/{args.container}/json")
+    stdin = not args.no_stdin and info["Config"]["OpenStdin"]
+    sock = client.hijack(f"/containers/{info['Id']}/attach", {
+        "stream": True, "stdin": stdin, "stdout": True, "stderr": True,
+        "detachKeys": args.detach_keys})
+    stream(client, sock, info["Id"], info["Config"]["Tty"], stdin, None)
+    after = client.json("GET", f"/containers/{info['Id']}/json")
+    return 0 if after["State"]["Running"] else after["State"]["ExitCode"]
+
+
+def export(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse export")
+    p.add_argument("-o", "--output")
+    p.add_argument("container")
+    args = p.parse_args(argv)
+    resp = client.request("GET", f"/containers/{args.container}/export")
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    while chunk := resp.read(1 << 20):
+        out.write(chunk)
+    out.flush()
+    return 0
+

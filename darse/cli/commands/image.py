@@ -1,0 +1,284 @@
+"""Image commands: images, pull, push, tag, rmi, history, save, load, import, prune,
+inspect."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from darse.cli import Parser
+from darse.cli.client import APIError, Client
+from darse.cli.output import ago, human_size, render, short
+
+IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"),
+                 ("CREATED", "CreatedSince"), ("SIZE", "Size")]
+
+
+def _auth_header(client: Client, image: str) -> dict[str, str]:
+    from darse.cli.commands.system import auth_header
+
+    return auth_header(image)
+
+
+def pull_stream(client: Client, image: str, platform: str | None, quiet: bool,
+                out: Any = None) -> bool:
+    """Pull with docker's messages; returns False (after printing it) on an error."""
+    out = out or sys.stdout
+    name, tag = image, None
+    last = image.rsplit("/", 1)[-1]
+    if "@" not in image and ":" not in last:
+        if not quiet:
+            print("Using default tag: latest", file=out)
+        tag = "latest"
+    elif "@" not in image:
+        name, tag = image.rsplit(":", 1)
+    query = {"fromImage": name, "tag": tag, "platform": platform}
+    seen: dict[str, str] = {}
+    for event in client.lines("POST", "/images/create", query,
+                              headers=_auth_header(client, image)):
+        if "error" in event:
+            raise APIError(500, event["error"])
+        status = event.get("status", "")
+        if quiet or status in ("Downloading", "Extracting", "Pushing"):
+            continue
+        if "id" in event and event.get("id"):
+            if seen.get(event["id"]) == status:
+                continue
+            seen[event["id"]] = status
+            print(f"{event['id']}: {status}", file=out)
+        else:
+            print(status, file=out)
+    if not quiet or out is sys.stdout:
+        from darse.image.reference import parse
+
+        print(str(parse(image)), file=out)
+    return True
+
+
+def pull(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse pull")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-a", "--all-tags", action="store_true")
+    p.add_argument("--platform")
+    p.add_argument("image")
+    args = p.parse_args(argv)
+    pull_stream(client, args.image, args.platform, args.quiet)
+    return 0
+
+
+def push(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse push")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-a", "--all-tags", action="store_true")
+    p.add_argument("image")
+    args = p.parse_args(argv)
+    name, tag = args.image, None
+    if ":" in args.image.rsplit("/", 1)[-1]:
+        name, tag = args.image.rsplit(":", 1)
+    elif not args.all_tags:
+        print("Using default tag: latest")
+        tag = "latest"
+    seen: dict[str, str] = {}
+    for event in client.lines("POST", f"/images/{name}/push", {"tag": tag},
+                              headers=_auth_header(client, args.image)):
+        if "error" in event:
+            print(event["error"], file=sys.stderr)
+            return 1
+        status = event.get("status", "")
+        if args.quiet or status == "Pushing":
+            continue
+        if event.get("id"):
+            if seen.get(event["id"]) != status:
+                seen[event["id"]] = status
+                print(f"{event['id']}: {status}")
+        else:
+            print(status)
+    return 0
+
+
+def _image_items(images: list[dict[str, Any]], all_: bool, digests: bool,
+                 no_trunc: bool) -> list[dict[str, Any]]:
+    items = []
+    for img in images:
+        tags = img.get("RepoTags") or []
+        if not tags:
+            tags = ["<none>:<none>"]
+        for t in tags:
+            repo, _, tag = t.rpartition(":")
+            digest = next((d.split("@", 1)[1] for d in img.get("RepoDigests") or []
+                           if d.split("@")[0] == repo), "<none>")
+            items.append({"Repository": repo, "Tag": tag, "Digest": digest,
+                          "ID": img["Id"] if no_trunc else short(img["Id"]),
+                          "CreatedSince": ago(img["Created"]), "CreatedAt": img["Created"],
+                          "Size": human_size(img["Size"])})
+    return items
+
+
+def images(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse images")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--digests", action="store_true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("--format")
+    p.add_argument("reference", nargs="?")
+    args = p.parse_args(argv)
+    filters: dict[str, list[str]] = {}
+    for f in args.filter:
+        key, _, value = f.partition("=")
+        filters.setdefault(key, []).append(value)
+    if args.reference:
+        filters.setdefault("reference", []).append(args.reference)
+    rows = client.json("GET", "/images/json", {"all": args.all, "filters": json.dumps(filters)
+                                               if filters else None})
+    items = _image_items(rows, args.all, args.digests, args.no_trunc)
+    if args.quiet:
+        seen = []
+        for i in items:
+            if i["ID"] not in seen:
+                seen.append(i["ID"])
+                print(i["ID"])
+        return 0
+    columns = list(IMAGE_COLUMNS)
+    if args.digests:
+        columns.insert(2, ("DIGEST", "Digest"))
+    render(args.format, columns, items)
+    return 0
+
+
+def tag(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse tag")
+    p.add_argument("source")
+    p.add_argument("target")
+    args = p.parse_args(argv)
+    repo, tag_ = args.target, None
+    if ":" in args.target.rsplit("/", 1)[-1]:
+        repo, tag_ = args.target.rsplit(":", 1)
+    client.request("POST", f"/images/{args.source}/tag", {"repo": repo, "tag": tag_}).read()
+    return 0
+
+
+def rmi(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse rmi")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--no-prune", action="store_true")
+    p.add_argument("images", nargs="+")
+    args = p.parse_args(argv)
+    code = 0
+    for name in args.images:
+        try:
+            for item in client.json("DELETE", f"/images/{name}", {
+                    "force": args.force, "noprune": args.no_prune}):
+                for k, v in item.items():
+                    print(f"{k}: {v}")
+        except APIError as exc:
+            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def history(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse history")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-H", "--human", default="true")
+    p.add_argument("--format")
+    p.add_argument("image")
+    args = p.parse_args(argv)
+    items = []
+    for h in client.json("GET", f"/images/{args.image}/history"):
+        created_by = h["CreatedBy"]
+        if not args.no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        items.append({"ID": h["Id"] if h["Id"] == "<missing>" or args.no_trunc
+                      else short(h["Id"]), "CreatedSince": ago(h["Created"]),
+                      "CreatedBy": created_by, "Size": human_size(h["Size"]),
+                      "Comment": h["Comment"]})
+    render(args.format, [("IMAGE", "ID"), ("CREATED", "CreatedSince"),
+                         ("CREATED BY", "CreatedBy"), ("SIZE", "Size"),
+                         ("COMMENT", "Comment")], items, "ID", args.quiet)
+    return 0
+
+
+def save(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse save")
+    p.add_argument("-o", "--output")
+    p.add_argument("images", nargs="+")
+    args = p.parse_args(argv)
+    if not args.output and sys.stdout.isatty():
+        print("darse: cowardly refusing to save to a terminal. Use the -o flag or redirect",
+              file=sys.stderr)
+        return 1
+    resp = client.request("GET", "/images/get", {"names": args.images})
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    while chunk := resp.read(1 << 20):
+        out.write(chunk)
+    out.flush()
+    return 0
+
+
+def load(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse load")
+    p.add_argument("-i", "--input")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+    src = open(args.input, "rb") if args.input else sys.stdin.buffer  # noqa: SIM115
+    for event in client.lines("POST", "/images/load", {"quiet": args.quiet}, body=src):
+        if "error" in event:
+            print(event["error"], file=sys.stderr)
+            return 1
+        if event.get("stream"):
+            sys.stdout.write(event["stream"])
+    return 0
+
+
+def import_(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse import")
+    p.add_argument("-c", "--change", action="append", default=[])
+    p.add_argument("-m", "--message", default="")
+    p.add_argument("--platform")
+    p.add_argument("file")
+    p.add_argument("reference", nargs="?")
+    args = p.parse_args(argv)
+    repo, tag_ = args.reference, None
+    if repo and ":" in repo.rsplit("/", 1)[-1]:
+        repo, tag_ = repo.rsplit(":", 1)
+    src = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    query = {"fromSrc": "-", "repo": repo, "tag": tag_, "changes": args.change,
+             "message": args.message or None, "platform": args.platform}
+    for event in client.lines("POST", "/images/create", query, body=src):
+        if "error" in event:
+            print(event["error"], file=sys.stderr)
+            return 1
+        print(event.get("status", ""))
+    return 0
+
+
+def prune(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse image prune")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-f", "--force", action="store_true")
+    args = p.parse_args(argv)
+    if not args.force:
+        answer = input("WARNING! This will remove all dangling images.\n"
+                       "Are you sure you want to continue? [y/N] ")
+        if answer.lower() not in ("y", "yes"):
+            return 0
+    out = client.json("POST", "/images/prune", {"filters": json.dumps(
+        {"dangling": ["false" if args.all else "true"]})})
+    if out.get("ImagesDeleted"):
+        print("Deleted Images:")
+        for item in out["ImagesDeleted"]:
+            for k, v in item.items():
+                print(f"{k.lower()}: {v}")
+        print()
+    print(f"Total reclaimed space: {human_size(out.get('SpaceReclaimed', 0))}")
+    return 0
+
+
+def inspect(client: Client, argv: list[str]) -> int:
+    from darse.cli.commands.system import inspect_objects
+
+    return inspect_objects(client, argv, "image", "darse image inspect")

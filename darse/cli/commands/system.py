@@ -1,0 +1,219 @@
+"""System commands: version, info, inspect, events, login, logout."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import os
+import sys
+from typing import Any
+
+from darse.cli import Parser
+from darse.cli.client import APIError, Client
+from darse.cli.template import Template
+
+
+def config_path() -> str:
+    base = os.environ.get("DARSE_CONFIG") or os.path.join(os.path.expanduser("~"), ".darse")
+    return os.path.join(base, "config.json")
+
+
+def _load_config() -> dict[str, Any]:
+    try:
+        with open(config_path()) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _registry_key(server: str | None) -> str:
+    if not server or server in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        return "https://index.docker.io/v1/"
+    return server.split("://", 1)[-1].rstrip("/")
+
+
+def auth_header(image: str) -> dict[str, str]:
+    """X-Registry-Auth for the image's registry, from `darse login`'s credentials."""
+    from darse.image.reference import parse
+
+    try:
+        domain = parse(image).domain
+    except Exception:  # noqa: BLE001 - a bad name is the daemon's to refuse
+        return {}
+    entry = _load_config().get("auths", {}).get(_registry_key(domain))
+    if not entry or "auth" not in entry:
+        return {}
+    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    payload = json.dumps({"username": user, "password": password,
+                          "serveraddress": _registry_key(domain)}).encode()
+    return {"X-Registry-Auth": base64.urlsafe_b64encode(payload).decode()}
+
+
+def login(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse login")
+    p.add_argument("-u", "--username")
+    p.add_argument("-p", "--password")
+    p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("server", nargs="?")
+    args = p.parse_args(argv)
+    username = args.username or input("Username: ")
+    if args.password_stdin:
+        password = sys.stdin.read().rstrip("\n")
+    else:
+        password = args.password or getpass.getpass("Password: ")
+    key = _registry_key(args.server)
+    client.json("POST", "/auth", body={"username": username, "password": password,
+                                       "serveraddress": key})
+    config = _load_config()
+    config.setdefault("auths", {})[key] = {
+        "auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
+    os.makedirs(os.path.dirname(config_path()), mode=0o700, exist_ok=True)
+    fd = os.open(config_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(config, f, indent="\t")
+    print("Login Succeeded")
+    return 0
+
+
+def logout(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse logout")
+    p.add_argument("server", nargs="?")
+    args = p.parse_args(argv)
+    key = _registry_key(args.server)
+    config = _load_config()
+    if key not in config.get("auths", {}):
+        print(f"Not logged in to {key}")
+        return 0
+    del config["auths"][key]
+    with open(config_path(), "w") as f:
+        json.dump(config, f, indent="\t")
+    print(f"Removing login credentials for {key}")
+    return 0
+
+
+def version(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse version")
+    p.add_argument("-f", "--format")
+    args = p.parse_args(argv)
+    from darse import __version__
+
+    client_info = {"Version": __version__, "ApiVersion": "1.47", "Os": "linux",
+                   "Arch": os.uname().machine}
+    try:
+        server = client.json("GET", "/version")
+    except APIError as exc:
+        server = None
+        error = exc.message
+    data = {"Client": client_info, "Server": server}
+    if args.format:
+        print(Template(args.format).render(data))
+        return 0 if server else 1
+    print(f"Client:\n Version:      {__version__}\n API version:  1.47\n OS/Arch:      "
+          f"linux/{os.uname().machine}\n")
+    if server is None:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Server: {server.get('Platform', {}).get('Name', '')}\n Engine:\n  Version:      "
+          f"{server['Version']}\n  API version:  {server['ApiVersion']} (minimum version "
+          f"{server.get('MinAPIVersion', '')})\n  OS/Arch:      {server['Os']}/"
+          f"{server['Arch']}\n  Kernel:       {server.get('KernelVersion', '')}")
+    return 0
+
+
+def info(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse info")
+    p.add_argument("-f", "--format")
+    args = p.parse_args(argv)
+    data = client.json("GET", "/info")
+    if args.format:
+        print(Template(args.format).render(data))
+        return 0
+    print(f"""Server:
+ Containers: {data['Containers']}
+  Running: {data['ContainersRunning']}
+  Paused: {data['ContainersPaused']}
+  Stopped: {data['ContainersStopped']}
+ Images: {data['Images']}
+ Server Version: {data['ServerVersion']}
+ Storage Driver: {data['Driver']}
+ Logging Driver: {data['LoggingDriver']}
+ Cgroup Driver: {data['CgroupDriver']}
+ Cgroup Version: {data['CgroupVersion']}
+ Default Runtime: {data['DefaultRuntime']}
+ Kernel Version: {data['KernelVersion']}
+ Operating System: {data['OperatingSystem']}
+ OSType: {data['OSType']}
+ Architecture: {data['Architecture']}
+ CPUs: {data['NCPU']}
+ Total Memory: {data['MemTotal'] / 1024**3:.2f}GiB
+ Name: {data['Name']}
+ Docker Root Dir: {data['DockerRootDir']}
+ Live Restore Enabled: {str(data['LiveRestoreEnabled']).lower()}""")
+    return 0
+
+
+def inspect_objects(client: Client, argv: list[str], kind: str | None, prog: str) -> int:
+    p = Parser(prog=prog)
+    p.add_argument("-f", "--format")
+    p.add_argument("-s", "--size", action="store_true")
+    p.add_argument("--type", choices=("container", "image"), default=kind)
+    p.add_argument("names", nargs="+")
+    args = p.parse_args(argv)
+    results, code = [], 0
+    for name in args.names:
+        found = None
+        for t in ([args.type] if args.type else ["container", "image"]):
+            path = f"/containers/{name}/json" if t == "container" else f"/images/{name}/json"
+            try:
+                found = client.json("GET", path)
+                break
+            except APIError as exc:
+                if exc.status != 404:
+                    raise
+        if found is None:
+            print(f"Error: No such object: {name}" if not args.type else
+                  f"Error response from daemon: No such {args.type}: {name}", file=sys.stderr)
+            code = 1
+            continue
+        results.append(found)
+    if args.format:
+        tmpl = Template(args.format)
+        for r in results:
+            print(tmpl.render(r))
+    else:
+        print(json.dumps(results, indent=4))
+    return code
+
+
+def inspect(client: Client, argv: list[str]) -> int:
+    return inspect_objects(client, argv, None, "darse inspect")
+
+
+def events(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse events")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("--format")
+    args = p.parse_args(argv)
+    filters: dict[str, list[str]] = {}
+    for f in args.filter:
+        key, _, value = f.partition("=")
+        filters.setdefault(key, []).append(value)
+    tmpl = Template(args.format) if args.format and args.format != "json" else None
+    import datetime
+
+    for e in client.lines("GET", "/events", {"since": args.since, "until": args.until,
+                                             "filters": json.dumps(filters) if filters
+                                             else None}):
+        if args.format == "json":
+            print(json.dumps(e), flush=True)
+        elif tmpl:
+            print(tmpl.render(e), flush=True)
+        else:
+            ts = datetime.datetime.fromtimestamp(e["timeNano"] / 1e9).astimezone()
+            attrs = ", ".join(f"{k}={v}" for k, v in sorted(e["Actor"]["Attributes"].items()))
+            print(f"{ts.isoformat(timespec='microseconds')} {e['Type']} {e['Action']} "
+                  f"{e['Actor']['ID']} ({attrs})", flush=True)
+    return 0

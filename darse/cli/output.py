@@ -1,0 +1,75 @@
+"""Docker's output conventions: tab-aligned tables, short ids, human sizes and times."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from darse.cli.template import Template, go_format
+
+
+def human_size(n: float) -> str:
+    """go-units' HumanSizeWithPrecision(n, 3): decimal units."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.3g}{units[i]}"
+
+
+def human_duration(seconds: float) -> str:
+    from darse.engine.views import human_duration as hd
+
+    return hd(seconds)
+
+
+def ago(unix_ts: float) -> str:
+    return human_duration(time.time() - unix_ts) + " ago"
+
+
+def short(id_: str) -> str:
+    return id_.split(":", 1)[-1][:12]
+
+
+def table(rows: list[list[str]], out: Any = None) -> None:
+    """text/tabwriter with padding 3, as docker's formatter: the last column unpadded."""
+    out = out or sys.stdout
+    if not rows:
+        return
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [c.ljust(widths[i] + 3) if i < len(r) - 1 else c for i, c in enumerate(r)]
+        out.write("".join(cells).rstrip() + "\n" if r[-1] == "" else "".join(cells) + "\n")
+
+
+def render(fmt: str | None, default_columns: list[tuple[str, str]], items: list[dict[str, Any]],
+           quiet_key: str | None = None, quiet: bool = False) -> None:
+    """Print items as docker does: -q ids, --format (table or not, json), or the table."""
+    if quiet and quiet_key:
+        for item in items:
+            print(item[quiet_key])
+        return
+    if fmt == "json":
+        for item in items:
+            print(json.dumps(item, separators=(",", ":")))
+        return
+    if fmt and not fmt.startswith("table"):
+        tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
+        for item in items:
+            print(tmpl.render(item))
+        return
+    if fmt:  # table {{.A}}\t{{.B}}
+        body = fmt[len("table"):].strip().replace("\\t", "\t")
+        tmpl = Template(body)
+        header = [h.strip("{}. ").split(".")[-1] for h in body.split("\t")]
+        titles = {k: v for v, k in default_columns}
+        rows = [[titles.get(h, h.upper()) for h in header]]
+        rows += [tmpl.render(item).split("\t") for item in items]
+    else:
+        rows = [[title for title, _ in default_columns]]
+        rows += [[go_format(item.get(key), False) if not isinstance(item.get(key), str)
+                  else item[key] for _, key in default_columns] for item in items]
+    table(rows)

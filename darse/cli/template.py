@@ -1,0 +1,305 @@
+"""--format: Go's text/template, the subset docker users write.
+
+Actions {{.Field.Sub}}, {{.}}, pipelines with |, functions (json, join, index, upper,
+lower, title, split, len, println, printf, print, truncate, pad), {{if}} / {{else}} /
+{{else if}}, {{range}}, {{with}}, {{end}}, trim markers {{- -}}, variables $ and $x := .
+Values print as Go prints them: maps as map[k:v] (keys sorted), lists as [a b], nil as
+<no value> at the top and <nil> inside.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from darse.errors import InvalidArgument
+
+_ACTION = re.compile(r"{{(-?)\s*(.*?)\s*(-?)}}", re.S)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\(|\)|\||:=|[^\s()|]+')
+
+
+class _Node:
+    def __init__(self, kind: str, arg: str = "", body: list | None = None,
+                 else_body: list | None = None) -> None:
+        self.kind, self.arg = kind, arg
+        self.body = body or []
+        self.else_body = else_body or []
+
+
+def parse(text: str) -> list:
+    """Template text -> a tree of str and _Node."""
+    items: list[Any] = []
+    pos = 0
+    for m in _ACTION.finditer(text):
+        literal = text[pos:m.start()]
+        if m.group(1):
+            literal = literal.rstrip()
+        if items and isinstance(items[-1], tuple) and items[-1][1]:
+            literal = literal.lstrip()
+        items.append(literal)
+        items.append((m.group(2), bool(m.group(3))))
+        pos = m.end()
+    tail = text[pos:]
+    if items and isinstance(items[-1], tuple) and items[-1][1]:
+        tail = tail.lstrip()
+    items.append(tail)
+    tree, rest = _build(iter(items), top=True)
+    return tree
+
+
+def _build(items: Any, top: bool = False) -> tuple[list, str | None]:
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, str):
+            if item:
+                out.append(item)
+            continue
+        action = item[0]
+        word = action.split(None, 1)[0] if action else ""
+        rest = action[len(word):].strip()
+        if word in ("if", "range", "with"):
+            body, stop = _build(items)
+            node = _Node(word, rest, body)
+            while stop is not None and stop.startswith("else"):
+                cond = stop[4:].strip()
+                if cond.startswith("if"):
+                    inner_body, stop = _build(items)
+                    inner = _Node("if", cond[2:].strip(), inner_body)
+                    node_chain = node
+                    while node_chain.else_body and isinstance(node_chain.else_body[0], _Node):
+                        node_chain = node_chain.else_body[0]
+                    node_chain.else_body = [inner]
+                    continue
+                else_body, stop = _build(items)
+                target = node
+                while target.else_body and isinstance(target.else_body[0], _Node) \
+                        and target.else_body[0].kind == "if":
+                    target = target.else_body[0]
+                target.else_body = else_body
+            if stop != "end":
+                raise InvalidArgument(f"template: unexpected EOF in {word}")
+            out.append(node)
+        elif word == "end" or word == "else":
+            if top:
+                raise InvalidArgument(f"template: unexpected {{{{{word}}}}}")
+            return out, action
+        elif word.startswith("/*"):
+            continue
+        else:
+            out.append(_Node("print", action))
+    if not top:
+        return out, None
+    return out, None
+
+
+def go_format(value: Any, top: bool = True) -> str:
+    if value is None:
+        return "<no value>" if top else "<nil>"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, dict):
+        if "__struct__" in value:
+            return "{" + " ".join(go_format(v, False) for v in value["__struct__"]) + "}"
+        return "map[" + " ".join(f"{k}:{go_format(value[k], False)}"
+                                 for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_format(v, False) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class _Scope:
+    def __init__(self, dot: Any, variables: dict[str, Any]) -> None:
+        self.dot, self.vars = dot, variables
+
+
+def _field(value: Any, chain: str) -> Any:
+    for name in filter(None, chain.split(".")):
+        if isinstance(value, dict):
+            if name not in value:
+                return None
+            value = value[name]
+        else:
+            return None
+    return value
+
+
+def _split_pipeline(tokens: list[str]) -> list[list[str]]:
+    cmds, cur, depth = [], [], 0
+    for t in tokens:
+        if t == "(":
+            depth += 1
+        elif t == ")":
+            depth -= 1
+        if t == "|" and depth == 0:
+            cmds.append(cur)
+            cur = []
+        else:
+            cur.append(t)
+    cmds.append(cur)
+    return cmds
+
+
+def _arg(tokens: list[str], scope: _Scope) -> tuple[Any, list[str]]:
+    t = tokens[0]
+    if t == "(":
+        depth, end = 0, 0
+        while end < len(tokens):
+            depth += (tokens[end] == "(") - (tokens[end] == ")")
+            if depth == 0:
+                break
+            end += 1
+        return _pipeline(tokens[1:end], scope), tokens[end + 1:]
+    if t.startswith('"'):
+        return json.loads(t), tokens[1:]
+    if t.startswith("`"):
+        return t[1:-1], tokens[1:]
+    if t == ".":
+        return scope.dot, tokens[1:]
+    if t.startswith("."):
+        return _field(scope.dot, t), tokens[1:]
+    if t.startswith("$"):
+        name, _, chain = t.partition(".")
+        return _field(scope.vars.get(name), chain), tokens[1:]
+    if re.fullmatch(r"-?\d+", t):
+        return int(t), tokens[1:]
+    if t in ("true", "false"):
+        return t == "true", tokens[1:]
+    if t == "nil":
+        return None, tokens[1:]
+    raise InvalidArgument(f'template: function "{t}" not defined')
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name == "json":
+        return json.dumps(args[0], separators=(",", ":"))
+    if name == "join":
+        return args[1].join(go_format(v, False) for v in args[0] or [])
+    if name == "index":
+        value = args[0]
+        for key in args[1:]:
+            value = value.get(key) if isinstance(value, dict) else (
+                value[key] if isinstance(value, list) and key < len(value) else None)
+        return value
+    if name in ("upper", "lower", "title"):
+        return getattr(go_format(args[0], False), name)()
+    if name == "split":
+        return go_format(args[0], False).split(args[1])
+    if name == "len":
+        return len(args[0] or [])
+    if name == "println":
+        return " ".join(go_format(a, False) for a in args) + "\n"
+    if name == "print":
+        return "".join(go_format(a, False) for a in args)
+    if name == "printf":
+        fmt = re.sub(r"%v", "%s", args[0])
+        return fmt % tuple(go_format(a, False) if not isinstance(a, int) or
+                           isinstance(a, bool) else a for a in args[1:])
+    if name == "truncate":
+        return go_format(args[0], False)[:args[1]]
+    if name == "pad":
+        return " " * args[1] + go_format(args[0], False) + " " * args[2]
+    if name == "eq":
+        return all(args[0] == a for a in args[1:])
+    if name == "ne":
+        return args[0] != args[1]
+    if name == "not":
+        return not _truthy(args[0])
+    if name == "and":
+        return all(_truthy(a) for a in args)
+    if name == "or":
+        return next((a for a in args if _truthy(a)), args[-1] if args else None)
+    raise InvalidArgument(f'template: function "{name}" not defined')
+
+
+FUNCTIONS = {"json", "join", "index", "upper", "lower", "title", "split", "len", "println",
+             "print", "printf", "truncate", "pad", "eq", "ne", "not", "and", "or"}
+
+
+def _pipeline(tokens: list[str], scope: _Scope) -> Any:
+    value: Any = None
+    first = True
+    for cmd in _split_pipeline(tokens):
+        if not cmd:
+            raise InvalidArgument("template: missing value for command")
+        if cmd[0] in FUNCTIONS:
+            args = []
+            rest = cmd[1:]
+            while rest:
+                a, rest = _arg(rest, scope)
+                args.append(a)
+            if not first:
+                args.append(value)
+            value = _call(cmd[0], args)
+        else:
+            value, rest = _arg(cmd, scope)
+            if rest:
+                raise InvalidArgument(f"template: can't give argument to non-function {cmd[0]}")
+        first = False
+    return value
+
+
+def _truthy(v: Any) -> bool:
+    return bool(v) and v != 0
+
+
+def _eval_action(action: str, scope: _Scope) -> Any:
+    tokens = _TOKEN.findall(action)
+    if len(tokens) >= 2 and tokens[0].startswith("$") and tokens[1] == ":=":
+        value = _pipeline(tokens[2:], scope)
+        scope.vars[tokens[0]] = value
+        return ""
+    return _pipeline(tokens, scope)
+
+
+def _render(tree: list, scope: _Scope, out: list[str]) -> None:
+    for node in tree:
+        if isinstance(node, str):
+            out.append(node)
+        elif node.kind == "print":
+            value = _eval_action(node.arg, scope)
+            if not (node.arg.split() and node.arg.split()[0].startswith("$") and ":=" in node.arg):
+                out.append(value if isinstance(value, str) else go_format(value))
+        elif node.kind == "if":
+            branch = node.body if _truthy(_eval_action(node.arg, scope)) else node.else_body
+            _render(branch, scope, out)
+        elif node.kind == "with":
+            value = _eval_action(node.arg, scope)
+            if _truthy(value):
+                _render(node.body, _Scope(value, scope.vars), out)
+            else:
+                _render(node.else_body, scope, out)
+        elif node.kind == "range":
+            arg = node.arg
+            names: list[str] = []
+            if ":=" in arg:
+                left, arg = arg.split(":=", 1)
+                names = [n.strip() for n in left.split(",")]
+            value = _eval_action(arg.strip(), scope)
+            items = list(value.items()) if isinstance(value, dict) else \
+                list(enumerate(value or []))
+            if not items:
+                _render(node.else_body, scope, out)
+            for key, item in (sorted(items, key=lambda kv: str(kv[0]))
+                              if isinstance(value, dict) else items):
+                inner = _Scope(item, dict(scope.vars))
+                if len(names) == 1:
+                    inner.vars[names[0]] = item
+                elif len(names) == 2:
+                    inner.vars[names[0]], inner.vars[names[1]] = key, item
+                _render(node.body, inner, out)
+
+
+class Template:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tree = parse(text)
+
+    def render(self, data: Any) -> str:
+        out: list[str] = []
+        _render(self.tree, _Scope(data, {"$": data}), out)
+        return "".join(out)
