@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install darse on Debian 12, as root: the system packages it and its tests need, darse in
-# its own virtual environment (/opt/darse/venv; Debian's python3 refuses system-wide pip,
-# PEP 668), its commands linked into /usr/local/bin. Then run darse's main job: a busybox
-# container (made from Debian's busybox-static, no registry needed) through darse-runtime.
+# Install darse on Debian 12, as root: the system packages it and its tests need (docker.io
+# for the docker CLI the tests drive darsed with, docker-registry and skopeo as the other
+# side of image tests), darse in its own virtual environment (/opt/darse/venv; Debian's
+# python3 refuses system-wide pip, PEP 668), its commands linked into /usr/local/bin.
+# Then darse's main job: a busybox container, from an image made from busybox-static.
 set -euo pipefail
 cd "$(dirname "$0")"
 PREFIX=${DARSE_PREFIX:-/opt/darse}
@@ -17,7 +18,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-pip libseccomp2 busybox-static iproute2 nftables procps \
   ca-certificates \
-  runc crun docker-registry skopeo golang-github-containers-common
+  runc crun docker-registry skopeo golang-github-containers-common docker.io
 
 /usr/bin/python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
@@ -26,9 +27,19 @@ for cmd in darse darsed darse-runtime; do
   ln -sf "$PREFIX/venv/bin/$cmd" "/usr/local/bin/$cmd"
 done
 
-# The main job: a container with its own pid 1, hostname and root, then gone.
-demo=$(mktemp -d)
-trap 'rm -rf "$demo"' EXIT
-"$PREFIX/venv/bin/python" -m darse.image.busybox "$demo" -- \
+# The systemd units, where systemd runs (the darse CLI starts darsed itself otherwise).
+getent group darse >/dev/null || groupadd --system darse
+if [ -d /run/systemd/system ]; then
+  install -m 0644 contrib/systemd/darse.service contrib/systemd/darse.socket /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable --now darse.socket
+fi
+
+# The main job: a busybox image made from Debian's busybox-static (no registry needed),
+# then a container from it, through the darse CLI (which starts darsed on first use).
+rootfs=$(mktemp -d)
+trap 'rm -rf "$rootfs"' EXIT
+"$PREFIX/venv/bin/python" -c 'import sys; from darse.image.busybox import make_rootfs; make_rootfs(sys.argv[1])' "$rootfs"
+tar -C "$rootfs" -c . | darse import --change 'CMD ["sh"]' - busybox:latest >/dev/null
+darse run --rm --hostname darse-demo busybox \
   sh -c 'echo "hello from a darse container: pid $$, hostname $(hostname), $(ls / | wc -l) entries in /"'
-darse-runtime run --bundle "$demo" "darse-demo-$$"

@@ -44,6 +44,7 @@ def routes(r: Routes) -> None:
     r.add_post("/containers/{id}/rename", rename)
     r.add_post("/containers/{id}/pause", pause)
     r.add_post("/containers/{id}/unpause", unpause)
+    r.add_get("/containers/{id}/export", export)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -279,3 +280,11 @@ async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool], 
             t.cancel()
         writer.close()
     return exit_record
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    from darse.api.images import stream_from_thread
+
+    engine = engine_of(request)
+    doc = await call(engine.containers.find, request.match_info["id"])
+    return await stream_from_thread(request, lambda out: engine.export(doc["Id"], out))

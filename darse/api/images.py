@@ -165,10 +165,9 @@ class _QueueWriter:
         pass
 
 
-async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
-    engine = engine_of(request)
-    for name in names:
-        await call(engine.images.resolve, name)  # 404 before the 200 starts
+async def stream_from_thread(request: web.Request, write: Callable[[Any], None]
+                             ) -> web.StreamResponse:
+    """A tar (or any bytes) that write(file) produces in a thread, streamed as it comes."""
     resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
     await resp.prepare(request)
     chunks: queue.Queue = queue.Queue(maxsize=64)
@@ -176,7 +175,7 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
 
     def run() -> None:
         try:
-            archive.save(engine.images, names, _QueueWriter(chunks))
+            write(_QueueWriter(chunks))
         finally:
             chunks.put(done)
 
@@ -185,6 +184,14 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
     while (chunk := await loop.run_in_executor(None, chunks.get)) is not done:
         await resp.write(chunk)
     return resp
+
+
+async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
+    engine = engine_of(request)
+    for name in names:
+        await call(engine.images.resolve, name)  # 404 before the 200 starts
+    return await stream_from_thread(request, lambda out: archive.save(engine.images, names,
+                                                                          out))
 
 
 async def save(request: web.Request) -> web.StreamResponse:

@@ -222,6 +222,16 @@ async def serve(engine: Engine, hosts: list[str], group: str = "darse") -> None:
             gid = _group_id(group)
             os.chown(path, 0, gid if gid is not None else 0)
             os.chmod(path, 0o660)
+        elif host.startswith("fd://"):
+            # systemd socket activation (contrib/systemd/darse.socket): fds from 3 on.
+            import socket as socketlib
+
+            count = int(os.environ.get("LISTEN_FDS", "0"))
+            if count < 1:
+                raise errors.InvalidArgument("fd://: no sockets passed by systemd (LISTEN_FDS)")
+            for fd in range(3, 3 + count):
+                sock = socketlib.socket(fileno=fd)
+                await web.SockSite(runner, sock).start()
         elif host.startswith("tcp://"):
             addr, _, port = host[len("tcp://"):].rpartition(":")
             await web.TCPSite(runner, addr or "127.0.0.1", int(port)).start()

@@ -233,14 +233,15 @@ class Engine:
         if isinstance(out.get("Entrypoint"), str):
             out["Entrypoint"] = [out["Entrypoint"]]
         env: dict[str, str] = {}
+        if not any(e.startswith("PATH=") for e in (image.get("Env") or []) +
+                   (config.get("Env") or [])):
+            env["PATH"] = spec.DEFAULT_PATH.split("=", 1)[1]  # first, as containerd puts it
         for item in (image.get("Env") or []) + (config.get("Env") or []):
             key, sep, value = item.partition("=")
             if sep:
                 env[key] = value
             elif key in os.environ:
                 env[key] = os.environ[key]
-        if "PATH" not in env:
-            env["PATH"] = spec.DEFAULT_PATH.split("=", 1)[1]
         out["Env"] = [f"{k}={v}" for k, v in env.items()]
         for key in ("WorkingDir", "User", "StopSignal"):
             if not out.get(key) and image.get(key):
@@ -613,6 +614,24 @@ class Engine:
             if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
                 procs.append(fields)
         return {"Titles": titles, "Processes": procs}
+
+    def export(self, ref: str, out: Any) -> None:
+        """docker export: the container's filesystem as a tar (mounted for the time)."""
+        import tarfile
+
+        with self._lock:
+            doc = self.containers.find(ref)
+            mounted_here = not doc["State"]["Running"]
+            if mounted_here:
+                self._mount_rootfs(doc)
+        root = os.path.join(self._dir(doc["Id"]), "rootfs")
+        try:
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+                for name in sorted(os.listdir(root)):
+                    tf.add(os.path.join(root, name), arcname=name)
+        finally:
+            if mounted_here and not self.is_running(doc["Id"]):
+                self._unmount_rootfs(doc["Id"])
 
     def log_path(self, ref: str) -> tuple[dict[str, Any], str]:
         doc = self.containers.find(ref)

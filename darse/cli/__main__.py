@@ -1,0 +1,3 @@
+from darse.cli import entry
+
+entry()
