@@ -1,6 +1,6 @@
 """darse: Docker's command line, as a thin client of darsed's Engine API.
 
-It imports no engine code: a command costs the interpreter, argparse, http.client and
+It imports no engine code: a command costs the interpreter, argparse, darse.cli.http and
 its own module. Commands are looked up by name (and by docker's management form,
 `darse container ls`), so only one command module is imported.
 """

@@ -4,16 +4,15 @@ time: a CLI command is a few requests."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from darse.cli.http import Response, send_request
 
 DEFAULT_HOST = "unix:///run/darse.sock"
 
@@ -27,42 +26,29 @@ class APIError(Exception):
         self.message = message
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None = None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
 class Client:
     def __init__(self, host: str | None = None) -> None:
         self.host = host or os.environ.get("DARSE_HOST") or DEFAULT_HOST
         self.default = self.host == DEFAULT_HOST
 
-    def _conn(self, timeout: float | None = None) -> http.client.HTTPConnection:
-        if self.host.startswith("unix://"):
-            return _UnixConnection(self.host[len("unix://"):], timeout)
-        if self.host.startswith("tcp://"):
-            hostport = self.host[len("tcp://"):]
-            return http.client.HTTPConnection(hostport, timeout=timeout)
-        raise APIError(0, f"unable to parse docker host `{self.host}`")
-
     def _raw_socket(self) -> socket.socket:
         if self.host.startswith("unix://"):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(self.host[len("unix://"):])
+            try:
+                sock.connect(self.host[len("unix://"):])
+            except OSError:
+                sock.close()
+                raise
             return sock
-        addr, _, port = self.host[len("tcp://"):].rpartition(":")
-        return socket.create_connection((addr, int(port)))
+        if self.host.startswith("tcp://"):
+            addr, _, port = self.host[len("tcp://"):].rpartition(":")
+            return socket.create_connection((addr, int(port)))
+        raise APIError(0, f"unable to parse darse host `{self.host}`")
 
     # --- requests --------------------------------------------------------------
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None,
-                body: Any = None, headers: dict[str, str] | None = None,
-                stream: bool = False) -> http.client.HTTPResponse:
+                body: Any = None, headers: dict[str, str] | None = None) -> Response:
         url = quote(path, safe="/:@")
         if query:
             pairs = []
@@ -82,24 +68,16 @@ class Client:
             else:
                 data = json.dumps(body).encode()
                 hdrs["Content-Type"] = "application/json"
-        conn = self._connect_or_start()
+        sock = self._connect_or_start()
         try:
-            if hasattr(data, "read"):
-                conn.putrequest(method, url, skip_host=True)
-                hdrs["Transfer-Encoding"] = "chunked"
-                for k, v in hdrs.items():
-                    conn.putheader(k, v)
-                conn.endheaders()
-                while chunk := data.read(1 << 20):
-                    conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                conn.send(b"0\r\n\r\n")
-            else:
-                conn.request(method, url, body=data, headers=hdrs)
-            resp = conn.getresponse()
-        except (ConnectionError, FileNotFoundError, OSError) as exc:
+            send_request(sock, method, url, hdrs, data)
+            resp = Response(sock)
+        except OSError as exc:
+            sock.close()
             raise APIError(0, self._unreachable(exc)) from None
         if resp.status >= 400:
             raw = resp.read()
+            resp.close()
             try:
                 message = json.loads(raw).get("message", raw.decode())
             except ValueError:
@@ -119,7 +97,7 @@ class Client:
         """A JSON-lines stream (pull, push, load, events)."""
         resp = self.request(method, path, query, body, headers)
         buf = b""
-        while chunk := resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536):
+        while chunk := resp.read1(65536):
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
@@ -135,8 +113,7 @@ class Client:
                                        for k, v in (query or {}).items() if v is not None})
                       if query else "")
         data = json.dumps(body).encode() if body is not None else b""
-        self._connect_or_start().close()
-        sock = self._raw_socket()
+        sock = self._connect_or_start()
         sock.sendall((f"POST {url} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
                       f"Upgrade: tcp\r\nContent-Type: application/json\r\n"
                       f"Content-Length: {len(data)}\r\n\r\n").encode() + data)
@@ -171,21 +148,20 @@ class Client:
         return (f"Cannot connect to the darse daemon at {where}. Is the darse daemon "
                 f"running? ({exc.__class__.__name__})")
 
-    def _connect_or_start(self) -> http.client.HTTPConnection:
-        conn = self._conn()
+    def _connect_or_start(self) -> socket.socket:
         try:
-            conn.connect()
-            return conn
+            return self._raw_socket()
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             if not (self.default and os.geteuid() == 0):
                 raise APIError(0, self._unreachable(exc)) from None
         self._start_daemon()
-        conn = self._conn()
-        conn.connect()
-        return conn
+        return self._raw_socket()
 
     def _start_daemon(self) -> None:
         """Root and nothing on the default socket: start darsed, as its own session."""
+        import subprocess
+        import time
+
         os.makedirs("/run/darse", exist_ok=True)
         log = open("/run/darse/darsed.log", "ab")  # noqa: SIM115
         subprocess.Popen([sys.executable, "-m", "darse.daemon"], stdin=subprocess.DEVNULL,
@@ -194,9 +170,7 @@ class Client:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
-                conn = self._conn(timeout=1)
-                conn.connect()
-                conn.close()
+                self._raw_socket().close()
                 return
             except OSError:
                 time.sleep(0.02)
