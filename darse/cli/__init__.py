@@ -37,6 +37,9 @@ MANAGEMENT = {
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
               "rm": ("image", "rmi"), **{k: v for k, v in COMMANDS.items() if v[0] == "image"}},
     "system": {"info": ("system", "info"), "events": ("system", "events")},
+    "volume": {"create": ("volume", "create"), "ls": ("volume", "ls"), "list": ("volume", "ls"),
+               "inspect": ("volume", "inspect"), "rm": ("volume", "rm"),
+               "remove": ("volume", "rm"), "prune": ("volume", "prune")},
 }
 USAGE = """Usage:  darse [OPTIONS] COMMAND
 
@@ -57,6 +60,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  volume      Manage volumes
 
 Commands:
   attach create export history import inspect kill load logs pause rename restart

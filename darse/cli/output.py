@@ -35,14 +35,16 @@ def short(id_: str) -> str:
 
 
 def table(rows: list[list[str]], out: Any = None) -> None:
-    """text/tabwriter with padding 3, as docker's formatter: the last column unpadded."""
+    """text/tabwriter as docker's formatter sets it (min width 10, padding 3): every
+    column but the last is padded."""
     out = out or sys.stdout
     if not rows:
         return
-    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(rows[0]))]
+    widths = [max(max(len(r[i]) for r in rows if i < len(r)) + 3, 10)
+              for i in range(len(rows[0]))]
     for r in rows:
-        cells = [c.ljust(widths[i] + 3) if i < len(r) - 1 else c for i, c in enumerate(r)]
-        out.write("".join(cells).rstrip() + "\n" if r[-1] == "" else "".join(cells) + "\n")
+        cells = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
+        out.write("".join(cells).rstrip() + "\n")
 
 
 def render(fmt: str | None, default_columns: list[tuple[str, str]], items: list[dict[str, Any]],

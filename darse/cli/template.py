@@ -93,6 +93,21 @@ def _build(items: Any, top: bool = False) -> tuple[list, str | None]:
     return out, None
 
 
+# Docker API structs that --format prints as Go does ({a b c}, every field, in order):
+# the CLI decodes them into structs, so absent fields print as their zero value.
+STRUCTS = [
+    ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation"),
+]
+_ZERO = {"RW": False}
+
+
+def _struct_fields(value: dict) -> tuple[str, ...] | None:
+    for fields in STRUCTS:
+        if "Destination" in value and "Type" in value and set(value) <= set(fields):
+            return fields
+    return None
+
+
 def go_format(value: Any, top: bool = True) -> str:
     if value is None:
         return "<no value>" if top else "<nil>"
@@ -101,8 +116,10 @@ def go_format(value: Any, top: bool = True) -> str:
     if value is False:
         return "false"
     if isinstance(value, dict):
-        if "__struct__" in value:
-            return "{" + " ".join(go_format(v, False) for v in value["__struct__"]) + "}"
+        fields = _struct_fields(value)
+        if fields:
+            return "{" + " ".join(go_format(value.get(f, _ZERO.get(f, "")), False)
+                                  for f in fields) + "}"
         return "map[" + " ".join(f"{k}:{go_format(value[k], False)}"
                                  for k in sorted(value)) + "]"
     if isinstance(value, list):

@@ -33,14 +33,17 @@ class ContainerStore:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
 
+    def check_name(self, name: str) -> None:
+        row = self.db.execute("SELECT id FROM containers WHERE name=?", (name,)).fetchone()
+        if row:
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
+                           f'container "{row["id"]}". You have to remove (or rename) that '
+                           "container to be able to reuse that name.")
+
     def add(self, doc: dict[str, Any]) -> None:
         name = doc["Name"].lstrip("/")
         with self.lock:
-            row = self.db.execute("SELECT id FROM containers WHERE name=?", (name,)).fetchone()
-            if row:
-                raise Conflict(f'Conflict. The container name "/{name}" is already in use by '
-                               f'container "{row["id"]}". You have to remove (or rename) that '
-                               "container to be able to reuse that name.")
+            self.check_name(name)
             self.db.execute("INSERT INTO containers(id, name, doc) VALUES (?,?,?)",
                             (doc["Id"], name, json.dumps(doc)))
             self.changed.notify_all()

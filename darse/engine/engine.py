@@ -17,16 +17,25 @@ from typing import Any
 from darse import syscalls
 from darse.db import Database
 from darse.engine import etc_files, names, spec, users
+from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
 from darse.engine.events import EventBus
-from darse.errors import Conflict, DarseError, InvalidArgument, NotFound, SystemFailure
+from darse.errors import (
+    Conflict,
+    DarseError,
+    InvalidArgument,
+    NotFound,
+    NotImplementedYet,
+    SystemFailure,
+)
 from darse.image.registry import RegistryConfig
 from darse.image.store import ImageStore
 from darse.runtime import kill as signals
 from darse.runtime.state import now
 from darse.shim.client import ShimClient
 from darse.shim.logger import DEFAULT_MAX_FILE, DEFAULT_MAX_SIZE, parse_size
+from darse.volume.store import VolumeStore
 
 NETWORK_MODES = ("default", "bridge", "none", "host")
 
@@ -41,6 +50,7 @@ class Engine:
         self.images.layer_users = self._layers_in_use
         self.images.snapshots.clean_scratch()
         self.containers = ContainerStore(self.db)
+        self.volumes = VolumeStore(config.data_root, self.db)
         self.containers_dir = os.path.join(config.data_root, "containers")
         os.makedirs(self.containers_dir, exist_ok=True)
         self.shim = ShimClient(config.exec_root)
@@ -174,6 +184,10 @@ class Engine:
         if mode.startswith("container:"):
             self.containers.find(mode.split(":", 1)[1])
         spec.capability_list(host_config)  # refuses unknown capabilities now
+        if host_config.get("Init"):
+            raise NotImplementedYet("--init is not supported by darse yet")
+        if host_config.get("Runtime") not in (None, "", "darse-runtime"):
+            raise InvalidArgument(f"unknown or invalid runtime name: {host_config['Runtime']}")
         if host_config.get("RestartPolicy", {}).get("Name", "") not in (
                 "", "no", "always", "unless-stopped", "on-failure"):
             raise InvalidArgument("invalid restart policy: "
@@ -181,6 +195,8 @@ class Engine:
         if host_config.get("AutoRemove") and host_config.get("RestartPolicy", {}).get(
                 "Name", "no") not in ("", "no"):
             raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+        self.containers.check_name(name)  # before anything is made for it
+        specs = mounts.prepare(self, merged, host_config, image_config)
         container_id = secrets.token_hex(32)
         cdir = self._dir(container_id)
         host_config.setdefault("NetworkMode", "bridge" if mode == "default" else mode)
@@ -197,7 +213,8 @@ class Engine:
             "LogPath": os.path.join(cdir, f"{container_id}-json.log"),
             "Name": "/" + name, "RestartCount": 0, "Driver": "overlay2", "Platform": "linux",
             "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
-            "HostConfig": host_config, "Mounts": [],
+            "HostConfig": host_config, "Mounts": mounts.mount_points(self, specs),
+            mounts.INTERNAL: specs,
             "GraphDriver": {"Name": "overlay2", "Data": {
                 "MergedDir": os.path.join(cdir, "rootfs"),
                 "UpperDir": os.path.join(cdir, "upper"),
@@ -205,7 +222,11 @@ class Engine:
             "Config": merged,
             "NetworkSettings": self._network_settings(host_config["NetworkMode"]),
         }
-        self.containers.add(doc)  # the name conflict check and the record, atomically
+        try:
+            self.containers.add(doc)  # the name conflict check and the record, atomically
+        except DarseError:
+            mounts.remove_anonymous(self, doc)  # what prepare() made for nothing
+            raise
         try:
             os.makedirs(cdir, mode=0o710)
             for sub in ("upper", "work", "rootfs"):
@@ -321,9 +342,10 @@ class Engine:
                     raise Conflict(f"cannot join network of a non running container: "
                                    f"{other['Id']}")
                 netns = f"/proc/{other['State']['Pid']}/ns/net"
+            extra = mounts.oci_mounts(self, doc, rootfs)
             oci = spec.build(container_id=cid, config=cfg, host_config=hc, rootfs=rootfs,
                              container_dir=cdir, args=[doc["Path"], *doc["Args"]],
-                             env=cfg["Env"], user=user, netns=netns)
+                             env=cfg["Env"], user=user, netns=netns, extra_mounts=extra)
             with open(os.path.join(cdir, "config.json"), "w") as f:
                 json.dump(oci, f)
             log = hc.get("LogConfig", {}).get("Config") or {}
@@ -335,6 +357,7 @@ class Engine:
             pid = self.shim.call("start", id=cid)
         except DarseError as exc:
             self._unmount_rootfs(cid)
+            mounts.release(self, doc)
             doc["State"].update(Error=str(exc), ExitCode=_exit_code_for(str(exc)))
             self.containers.save(doc)
             if doc["HostConfig"].get("AutoRemove"):
@@ -342,6 +365,7 @@ class Engine:
             raise
         except BaseException:
             self._unmount_rootfs(cid)
+            mounts.release(self, doc)
             raise
         listed = {c["id"]: c for c in self.shim.call("list")["containers"]}
         pid = listed.get(cid, {}).get("pid", 0)
@@ -383,6 +407,7 @@ class Engine:
             except (DarseError, OSError):
                 pass
             self._unmount_rootfs(container_id)
+            mounts.release(self, doc)
             doc["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, FinishedAt=finished_at or now())
             self.containers.save(doc)
@@ -391,6 +416,7 @@ class Engine:
             policy = doc["HostConfig"].get("RestartPolicy") or {}
             if doc["HostConfig"].get("AutoRemove"):
                 self._remove(doc)
+                mounts.remove_anonymous(self, doc)
                 return
         if self._should_restart(policy, code, doc["RestartCount"], stopped_by_user):
             threading.Thread(target=self._restart_later, args=(container_id,),
@@ -533,6 +559,8 @@ class Engine:
         with self._lock:
             doc = self.containers.get(doc["Id"]) or doc
             self._remove(doc)
+            if volumes:
+                mounts.remove_anonymous(self, doc)
 
     def _remove(self, doc: dict[str, Any]) -> None:
         cid = doc["Id"]
@@ -546,6 +574,17 @@ class Engine:
         shutil.rmtree(self._dir(cid), ignore_errors=True)
         self._stopping.discard(cid)
         self._event(doc, "destroy")
+
+    # --- volumes (the store is darse.volume's; who uses what is known here) ---------
+
+    def volume_remove(self, name: str, force: bool = False) -> None:
+        self.volumes.remove(name, mounts.users(self).get(name, []), force)
+
+    def volume_list(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        return self.volumes.list(filters, mounts.users(self))
+
+    def volume_prune(self, all_volumes: bool = False) -> dict[str, Any]:
+        return self.volumes.prune(mounts.users(self), all_volumes)
 
     def rename(self, ref: str, new_name: str) -> None:
         doc = self.containers.find(ref)
@@ -575,6 +614,7 @@ class Engine:
         doc = self.containers.find(ref)
         doc["ExecIDs"] = [e for e, x in self.execs.items() if x["ContainerID"] == doc["Id"]] \
             or None
+        doc.pop(mounts.INTERNAL, None)
         return doc
 
     def list(self, all: bool = False, filters: dict[str, list[str]] | None = None,

@@ -82,7 +82,8 @@ def seccomp_profile(host_config: dict[str, Any], caps: list[str]) -> dict[str, A
 
 def build(*, container_id: str, config: dict[str, Any], host_config: dict[str, Any],
           rootfs: str, container_dir: str, args: list[str], env: list[str],
-          user: dict[str, Any], netns: str | None) -> dict[str, Any]:
+          user: dict[str, Any], netns: str | None,
+          extra_mounts: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """The config.json of the container's bundle."""
     privileged = bool(host_config.get("Privileged"))
     caps = capability_list(host_config)
@@ -111,6 +112,8 @@ def build(*, container_id: str, config: dict[str, Any], host_config: dict[str, A
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
                        "source": os.path.join(container_dir, name),
                        "options": ["rbind", "rprivate"]})
+    # Users' mounts after the defaults, parents before children.
+    mounts += sorted(extra_mounts, key=lambda m: m["destination"].rstrip("/").count("/"))
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
     if netns is None:
         namespaces.append({"type": "network"})

@@ -16,8 +16,8 @@ def test_containers_outlive_darsed(busybox_rootfs: str) -> None:
     try:
         d.start()
         d.import_busybox(busybox_rootfs)
-        assert d.docker("run", "-d", "--name", "long", "busybox", "sh", "-c",
-                        "echo alive; sleep 1000").returncode == 0
+        assert d.docker("run", "-d", "--name", "long", "-v", "kept:/kept", "busybox", "sh",
+                        "-c", "echo data > /kept/f; echo alive; sleep 1000").returncode == 0
         assert d.docker("run", "-d", "--name", "short", "busybox", "sh", "-c",
                         "sleep 1; exit 9").returncode == 0
         pid = json.loads(d.docker("inspect", "long").stdout)[0]["State"]["Pid"]
@@ -31,6 +31,11 @@ def test_containers_outlive_darsed(busybox_rootfs: str) -> None:
         assert lines["short"].startswith("Exited (9)")
         assert d.docker("logs", "long").stdout == "alive\n"
         assert d.docker("exec", "long", "echo", "still here").stdout == "still here\n"
+        # The volume's data survives darsed's death and the container's removal.
+        assert d.docker("rm", "-f", "long").returncode == 0
+        assert d.docker("run", "--rm", "-v", "kept:/k", "busybox", "cat", "/k/f").stdout \
+            == "data\n"
+        assert d.docker("volume", "rm", "kept").returncode == 0
     finally:
         d.stop()
     assert leftover_mounts(str(d.base)) == []

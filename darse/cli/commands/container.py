@@ -63,6 +63,10 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--log-opt", action="append", default=[])
     p.add_argument("--sysctl", action="append", default=[])
     p.add_argument("--expose", action="append", default=[])
+    p.add_argument("-v", "--volume", action="append", default=[])
+    p.add_argument("--mount", action="append", default=[])
+    p.add_argument("--tmpfs", action="append", default=[])
+    p.add_argument("--volumes-from", action="append", default=[])
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p
@@ -110,16 +114,24 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         config["Entrypoint"] = [args.entrypoint] if args.entrypoint else []
     if args.expose:
         config["ExposedPorts"] = {(p if "/" in p else f"{p}/tcp"): {} for p in args.expose}
+    # -v /path is an anonymous volume (Config.Volumes); any other -v goes to Binds.
+    volumes = {v: {} for v in args.volume if ":" not in v}
+    if volumes:
+        config["Volumes"] = volumes
     host: dict[str, Any] = {
         "AutoRemove": args.rm, "Dns": args.dns, "DnsSearch": args.dns_search,
         "DnsOptions": args.dns_option, "ExtraHosts": args.add_host,
         "Privileged": args.privileged, "CapAdd": args.cap_add, "CapDrop": args.cap_drop,
         "SecurityOpt": args.security_opt, "ReadonlyRootfs": args.read_only,
-        "NetworkMode": args.network or "default", "Init": args.init,
+        "NetworkMode": args.network or "default", "Init": args.init or None,
         "RestartPolicy": {"Name": restart, "MaximumRetryCount": int(retries or 0)},
         "LogConfig": {"Type": "json-file",
                       "Config": dict(o.split("=", 1) for o in args.log_opt)},
         "Sysctls": dict(s.split("=", 1) for s in args.sysctl),
+        "Binds": [v for v in args.volume if ":" in v],
+        "Mounts": [parse_mount(m) for m in args.mount],
+        "Tmpfs": dict((t.split(":", 1) + [""])[:2] for t in args.tmpfs),
+        "VolumesFrom": args.volumes_from,
     }
     if args.memory:
         host["Memory"] = _size(args.memory)
@@ -135,6 +147,59 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         host["Runtime"] = args.runtime
     config["HostConfig"] = host
     return config
+
+
+class FlagError(Exception):
+    """A flag value docker's CLI refuses before talking to the daemon."""
+
+
+_MOUNT_BOOLS = ("readonly", "ro", "volume-nocopy", "bind-nonrecursive")
+
+
+def parse_mount(text: str) -> dict[str, Any]:
+    """--mount type=bind,source=/a,target=/b,readonly: the docker CLI's own parse."""
+    m: dict[str, Any] = {"Type": "volume"}
+    for field in [f for f in text.split(",") if f != ""]:
+        key, eq, value = field.partition("=")
+        key = key.strip().lower()
+        if not eq and key not in _MOUNT_BOOLS:
+            raise FlagError(f"invalid argument \"{text}\" for \"--mount\" flag: invalid "
+                            f"field '{field}' must be a key=value pair")
+        value = value.strip()
+        truth = value.lower() in ("", "1", "true")
+        if key == "type":
+            m["Type"] = value
+        elif key in ("source", "src"):
+            m["Source"] = value
+        elif key in ("target", "destination", "dst"):
+            m["Target"] = value
+        elif key in ("readonly", "ro"):
+            m["ReadOnly"] = truth
+        elif key == "bind-propagation":
+            m.setdefault("BindOptions", {})["Propagation"] = value
+        elif key == "bind-nonrecursive":
+            m.setdefault("BindOptions", {})["NonRecursive"] = truth
+        elif key == "consistency":
+            m["Consistency"] = value
+        elif key == "volume-nocopy":
+            m.setdefault("VolumeOptions", {})["NoCopy"] = truth
+        elif key == "volume-label":
+            k, _, v = value.partition("=")
+            m.setdefault("VolumeOptions", {}).setdefault("Labels", {})[k] = v
+        elif key == "volume-driver":
+            m.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {})["Name"] = value
+        elif key == "volume-opt":
+            k, _, v = value.partition("=")
+            m.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {}).setdefault(
+                "Options", {})[k] = v
+        elif key == "tmpfs-size":
+            m.setdefault("TmpfsOptions", {})["SizeBytes"] = _size(value)
+        elif key == "tmpfs-mode":
+            m.setdefault("TmpfsOptions", {})["Mode"] = int(value, 8)
+        else:
+            raise FlagError(f"invalid argument \"{text}\" for \"--mount\" flag: unexpected "
+                            f"key '{key}' in '{field}'")
+    return m
 
 
 def _fail125(prog: str, message: str) -> int:
@@ -174,6 +239,9 @@ def create(client: Client, argv: list[str]) -> int:
     args = _create_parser("darse create").parse_args(argv)
     try:
         print(_create(client, args, "darse create"))
+    except FlagError as exc:
+        print(f"{exc}\nSee 'darse create --help'.", file=sys.stderr)
+        return 125
     except APIError as exc:
         return _fail125("darse create", f"Error response from daemon: {exc.message}")
     return 0
@@ -183,6 +251,9 @@ def run(client: Client, argv: list[str]) -> int:
     args = _create_parser("darse run").parse_args(argv)
     try:
         cid = _create(client, args, "darse run")
+    except FlagError as exc:
+        print(f"{exc}\nSee 'darse run --help'.", file=sys.stderr)
+        return 125
     except APIError as exc:
         return _fail125("darse run", f"Error response from daemon: {exc.message}")
     if args.detach:

@@ -1,0 +1,113 @@
+"""Volume commands: create, ls, inspect, rm, prune."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from darse.cli import Parser
+from darse.cli.client import APIError, Client
+from darse.cli.output import human_size, render
+from darse.cli.template import Template
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    return dict(i.split("=", 1) if "=" in i else (i, "") for i in items)
+
+
+def create(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse volume create")
+    p.add_argument("-d", "--driver", default="local")
+    p.add_argument("-o", "--opt", action="append", default=[])
+    p.add_argument("--label", action="append", default=[])
+    p.add_argument("--name")
+    p.add_argument("volume", nargs="?")
+    args = p.parse_args(argv)
+    if args.name and args.volume and args.name != args.volume:
+        print("conflicting options: either specify --name or provide positional arg, not "
+              "both", file=sys.stderr)
+        return 1
+    vol = client.json("POST", "/volumes/create", body={
+        "Name": args.volume or args.name or "", "Driver": args.driver,
+        "DriverOpts": _pairs(args.opt), "Labels": _pairs(args.label)})
+    print(vol["Name"])
+    return 0
+
+
+def ls(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse volume ls")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("--format")
+    args = p.parse_args(argv)
+    filters: dict[str, list[str]] = {}
+    for f in args.filter:
+        key, _, value = f.partition("=")
+        filters.setdefault(key, []).append(value)
+    vols = client.json("GET", "/volumes", {"filters": json.dumps(filters) if filters
+                                           else None})["Volumes"] or []
+    items = [{"Driver": v["Driver"], "Name": v["Name"], "Mountpoint": v["Mountpoint"],
+              "Scope": v["Scope"], "Labels": ",".join(f"{k}={val}" for k, val in
+                                                      (v.get("Labels") or {}).items())}
+             for v in vols]
+    render(args.format, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], items, "Name",
+           args.quiet)
+    return 0
+
+
+def inspect(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse volume inspect")
+    p.add_argument("-f", "--format")
+    p.add_argument("volumes", nargs="+")
+    args = p.parse_args(argv)
+    found, code = [], 0
+    for name in args.volumes:
+        try:
+            found.append(client.json("GET", f"/volumes/{name}"))
+        except APIError as exc:
+            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            code = 1
+    if args.format:
+        tmpl = Template(args.format)
+        for v in found:
+            print(tmpl.render(v))
+    else:
+        print(json.dumps(found, indent=4))
+    return code
+
+
+def rm(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse volume rm")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("volumes", nargs="+")
+    args = p.parse_args(argv)
+    code = 0
+    for name in args.volumes:
+        try:
+            client.request("DELETE", f"/volumes/{name}", {"force": args.force}).read()
+            print(name)
+        except APIError as exc:
+            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def prune(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse volume prune")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-f", "--force", action="store_true")
+    args = p.parse_args(argv)
+    if not args.force:
+        answer = input("WARNING! This will remove anonymous local volumes not used by at "
+                       "least one container.\nAre you sure you want to continue? [y/N] ")
+        if answer.lower() not in ("y", "yes"):
+            return 0
+    out = client.json("POST", "/volumes/prune", {"filters": json.dumps(
+        {"all": ["true"]}) if args.all else None})
+    if out.get("VolumesDeleted"):
+        print("Deleted Volumes:")
+        for name in out["VolumesDeleted"]:
+            print(name)
+        print()
+    print(f"Total reclaimed space: {human_size(out.get('SpaceReclaimed', 0))}")
+    return 0
