@@ -452,6 +452,14 @@ def main() -> None:
     if a.daemon and os.fork():
         os._exit(0)  # so the shim is nobody's child but init's, never a zombie of darsed
     os.makedirs(a.exec_root, exist_ok=True)
+    # One shim per exec root, whoever races to start it: the loser leaves quietly.
+    import fcntl
+
+    lock = os.open(os.path.join(a.exec_root, "shim.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os._exit(0)
     syscalls.set_child_subreaper()
     sock_path = os.path.join(a.exec_root, "shim.sock")
     loop = asyncio.new_event_loop()
