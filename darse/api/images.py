@@ -18,7 +18,7 @@ from darse.errors import DarseError, InvalidArgument
 from darse.image import archive
 from darse.image import reference as refs
 from darse.image.importer import import_image
-from darse.image.pull import pull
+from darse.image.pull import pull, pull_all_tags
 from darse.image.push import push
 from darse.image.registry import Credentials
 
@@ -79,11 +79,17 @@ async def create(request: web.Request) -> web.StreamResponse:
     if not name:
         raise InvalidArgument("fromImage or fromSrc is required")
     tag = request.query.get("tag", "")
+    platform = request.query.get("platform") or None
+    creds = _credentials(request)
+    last = name.rsplit("/", 1)[-1]
+    if "tag" in request.query and not tag and ":" not in last and "@" not in name:
+        # An empty tag asks for every tag (the API's --all-tags).
+        ref = refs.parse(name)
+        return await _progress_stream(request, lambda emit: pull_all_tags(
+            engine.images, ref, platform, creds, emit))
     if tag:
         name = f"{name}@{tag}" if ":" in tag and tag.startswith("sha256") else f"{name}:{tag}"
     ref = refs.parse(name)
-    platform = request.query.get("platform") or None
-    creds = _credentials(request)
     return await _progress_stream(request, lambda emit: pull(
         engine.images, ref, platform, creds, emit))
 

@@ -174,3 +174,15 @@ def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str |
     emit({"status": f"Status: Image is up to date for {what}" if existed and not jobs
           else f"Status: Downloaded newer image for {what}"})
     return image_id
+
+
+def pull_all_tags(store: ImageStore, ref: Reference, platform: str | None = None,
+                  credentials: Credentials | None = None, progress: Progress | None = None
+                  ) -> list[str]:
+    """docker pull --all-tags: every tag of the repository, one after the other."""
+    registry = Registry(ref.domain, store.registry_config, credentials)
+    try:
+        tags = sorted(registry.tags(ref.path))
+    finally:
+        registry.close()
+    return [pull(store, ref.with_tag(tag), platform, credentials, progress) for tag in tags]

@@ -226,6 +226,22 @@ class Registry:
                 pass
         return raw, media, digest
 
+    def tags(self, repo: str) -> list[str]:
+        """Every tag of a repository (following the spec's Link pagination)."""
+        out: list[str] = []
+        path = f"/v2/{repo}/tags/list"
+        while path:
+            resp = self.request("GET", path, f"repository:{repo}:pull")
+            if resp.status_code == 404:
+                raise NotFound(f"repository {repo} not found")
+            if resp.status_code != 200:
+                raise RegistryError(f"listing tags of {repo}: {_error_message(resp)}")
+            out += resp.json().get("tags") or []
+            link = resp.headers.get("Link", "")
+            m = re.match(r"<([^>]+)>", link)
+            path = m.group(1) if m else ""
+        return out
+
     def blob_stream(self, repo: str, digest: str) -> ResumableBlob:
         return ResumableBlob(self, repo, digest)
 

@@ -172,3 +172,27 @@ def test_prune_keeps_named_and_used_volumes(darsed: Darsed, nginx_like: str) -> 
     ok(darsed, "rm", "-f", "user1")
     assert "keepme" in ok(darsed, "volume", "prune", "-f", "-a")
     assert ok(darsed, "volume", "ls", "-q") == ""
+
+
+def test_local_driver_options_mount_on_use(darsed: Darsed, nginx_like: str) -> None:
+    ok(darsed, "volume", "create", "-d", "local", "-o", "type=tmpfs", "-o", "device=tmpfs",
+       "-o", "o=size=2m", "--label", "kind=scratch", "tvol")
+    info = json.loads(ok(darsed, "volume", "inspect", "tvol"))[0]
+    assert info["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=2m"}
+    assert info["Labels"] == {"kind": "scratch"}
+    out = ok(darsed, "run", "--rm", "-v", "tvol:/t", nginx_like, "sh", "-c",
+             "grep ' /t ' /proc/mounts")
+    assert out.startswith("tmpfs /t tmpfs") and "size=2048k" in out
+    assert not os.path.ismount(info["Mountpoint"])  # let go when its last user stopped
+    assert ok(darsed, "volume", "ls", "-q", "--filter", "label=kind=scratch") == "tvol\n"
+    ok(darsed, "volume", "rm", "tvol")
+
+
+def test_failed_run_keeps_the_volume(darsed: Darsed, nginx_like: str) -> None:
+    ok(darsed, "run", "--rm", "-v", "precious:/p", nginx_like, "sh", "-c", "echo 1 > /p/f")
+    bad = darse(darsed, "run", "--rm", "-v", "precious:/p", nginx_like, "nosuchcommand")
+    assert bad.returncode == 127
+    bad = darse(darsed, "run", "--rm", "-v", "precious:/p", "-u", "ghost", nginx_like, "true")
+    assert bad.returncode != 0
+    assert ok(darsed, "run", "--rm", "-v", "precious:/p", nginx_like, "cat", "/p/f") == "1\n"
+    ok(darsed, "volume", "rm", "precious")

@@ -198,3 +198,16 @@ def test_download_resumes_after_a_dropped_connection(store: ImageStore,
 def test_unreachable_registry(store: ImageStore) -> None:
     with pytest.raises(DarseError):
         pull(store, reference.parse("127.0.0.1:1/nothing/here"))
+
+
+def test_pull_all_tags(store: ImageStore, registry: RegistryServer, tmp_path) -> None:
+    from darse.image.pull import pull_all_tags
+
+    for tag in ("v1", "v2"):
+        layout = Layout(tmp_path / tag)
+        layout.image([tar_of_entries([("version", "file", tag)])], tag=tag)
+        registry.push_layout(tmp_path / tag, "tags/app", tag=tag)
+    ids = pull_all_tags(store, reference.parse(f"{registry.host}/tags/app"))
+    assert len(set(ids)) == 2
+    assert sorted(t for i in store.list() for t in i["RepoTags"]) == [
+        f"{registry.host}/tags/app:v1", f"{registry.host}/tags/app:v2"]

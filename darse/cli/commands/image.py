@@ -22,12 +22,14 @@ def _auth_header(client: Client, image: str) -> dict[str, str]:
 
 
 def pull_stream(client: Client, image: str, platform: str | None, quiet: bool,
-                out: Any = None) -> bool:
-    """Pull with docker's messages; returns False (after printing it) on an error."""
+                out: Any = None, all_tags: bool = False) -> bool:
+    """Pull with docker's messages; an error is raised as an APIError."""
     out = out or sys.stdout
     name, tag = image, None
     last = image.rsplit("/", 1)[-1]
-    if "@" not in image and ":" not in last:
+    if all_tags:
+        tag = ""
+    elif "@" not in image and ":" not in last:
         if not quiet:
             print("Using default tag: latest", file=out)
         tag = "latest"
@@ -49,7 +51,7 @@ def pull_stream(client: Client, image: str, platform: str | None, quiet: bool,
             print(f"{event['id']}: {status}", file=out)
         else:
             print(status, file=out)
-    if not quiet or out is sys.stdout:
+    if (not quiet or out is sys.stdout) and not all_tags:
         from darse.image.reference import parse
 
         print(str(parse(image)), file=out)
@@ -63,7 +65,10 @@ def pull(client: Client, argv: list[str]) -> int:
     p.add_argument("--platform")
     p.add_argument("image")
     args = p.parse_args(argv)
-    pull_stream(client, args.image, args.platform, args.quiet)
+    if args.all_tags and (":" in args.image.rsplit("/", 1)[-1] or "@" in args.image):
+        print("tag can't be used with --all-tags/-a", file=sys.stderr)
+        return 1
+    pull_stream(client, args.image, args.platform, args.quiet, all_tags=args.all_tags)
     return 0
 
 
