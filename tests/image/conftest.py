@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 class RegistryServer:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, auth: str | None = None) -> None:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.storage = base / "storage"
@@ -34,13 +34,14 @@ class RegistryServer:
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
             "  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n")
+            f"http:\n  addr: 127.0.0.1:{self.port}\n" +
+            (f"auth:\n  htpasswd:\n    realm: darse-test\n    path: {auth}\n" if auth else ""))
         self.proc = subprocess.Popen(["docker-registry", "serve", str(config)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"http://{self.host}/v2/").status_code == 200:
+                if httpx.get(f"http://{self.host}/v2/").status_code in (200, 401):
                     break
             except httpx.HTTPError:
                 pass
@@ -91,3 +92,21 @@ def store(tmp_path: Path) -> Iterator[ImageStore]:
     s = ImageStore(str(tmp_path / "data"))
     yield s
     os.sync()
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry behind basic auth (htpasswd, bcrypt): user 'darse', password 's3cret'."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import crypt  # deprecated, but it makes bcrypt here without another package
+    base = tmp_path_factory.mktemp("auth-registry")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hashed = crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH))
+    (base / "htpasswd").write_text(f"darse:{hashed}\n")
+    server = RegistryServer(base, auth=str(base / "htpasswd"))
+    yield server
+    server.stop()
