@@ -130,7 +130,7 @@ def memory(e: Engine, count: int = 20) -> str:
     after = sum(pss_kb(p) for p in pids_of(pattern))
     for cid in ids:
         e.run("rm", "-f", cid)
-    return (f"{(after - before) / count / 1024:.2f} MB/container more "
+    return (f"{(after - before) / count:.0f} kB/container more "
             f"({pattern}: {before / 1024:.1f} MB before, {after / 1024:.1f} MB with {count})")
 
 

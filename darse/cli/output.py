@@ -8,22 +8,7 @@ import time
 from typing import Any
 
 from darse.cli.template import Template, go_format
-
-
-def human_size(n: float) -> str:
-    """go-units' HumanSizeWithPrecision(n, 3): decimal units."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.3g}{units[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    from darse.engine.views import human_duration as hd
-
-    return hd(seconds)
+from darse.units import human_duration
 
 
 def ago(unix_ts: float) -> str:

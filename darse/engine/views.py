@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from darse.engine.containers import ZERO_TIME
 from darse.errors import InvalidArgument
+from darse.units import human_duration
 
 if TYPE_CHECKING:
     from darse.engine.engine import Engine
@@ -23,34 +24,6 @@ def unix(ts: str) -> float:
     from darse.engine.logs import _rfc3339
 
     return _rfc3339(ts)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration, which docker ps uses."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def status_text(state: dict[str, Any]) -> str:

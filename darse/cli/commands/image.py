@@ -9,7 +9,8 @@ from typing import Any
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
-from darse.cli.output import ago, human_size, render, short
+from darse.cli.output import ago, render, short
+from darse.units import human_size
 
 IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"),
                  ("CREATED", "CreatedSince"), ("SIZE", "Size")]

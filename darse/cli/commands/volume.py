@@ -7,8 +7,9 @@ import sys
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
-from darse.cli.output import human_size, render
+from darse.cli.output import render
 from darse.cli.template import Template
+from darse.units import human_size
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
