@@ -22,6 +22,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-registry", action="append", default=[])
     p.add_argument("--registry-mirror", action="append", default=[])
     p.add_argument("--dns", action="append", default=[])
+    p.add_argument("-b", "--bridge", default=None, help="the default bridge's interface name")
+    p.add_argument("--bip", default=None)
+    p.add_argument("--cleanup", action="store_true",
+                   help="on exit, remove darse's bridges and nftables table (tests, uninstall)")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="store_true")
     return p
@@ -44,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             "hosts": args.host, "data-root": args.data_root, "exec-root": args.exec_root,
             "group": args.group, "insecure-registries": args.insecure_registry,
             "registry-mirrors": args.registry_mirror, "dns": args.dns,
+            "bridge": args.bridge, "bip": args.bip,
             "debug": args.debug or None})
         engine = Engine(config)
         engine.startup()
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         engine.close()
+        if args.cleanup:
+            engine.networks.teardown()
     # Executor threads may still sit in long engine calls (waits): they hold nothing
     # that needs flushing, so do not let the interpreter join them.
     sys.stdout.flush()

@@ -20,3 +20,13 @@ def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("busybox") / "rootfs"
     busybox.make_rootfs(str(path))
     return str(path)
+
+
+_net_counter = [0]
+
+
+def unique_network() -> tuple[str, str]:
+    """A bridge name and bip of the test run's own (never darse0, never a daemon's)."""
+    _net_counter[0] += 1
+    n, pid = _net_counter[0], os.getpid()
+    return f"dz{pid % 10000}x{n}", f"10.{200 + n % 50}.{pid % 250}.1/24"

@@ -47,12 +47,17 @@ class Darsed:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        from tests.conftest import unique_network
+
+        if not (self.base / "daemon.json").exists():
+            bridge, bip = unique_network()
+            (self.base / "daemon.json").write_text(json.dumps({"bridge": bridge, "bip": bip}))
         log = open(self.base / "darsed.log", "ab")  # noqa: SIM115
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "darse.daemon", "-H", self.host, "--data-root",
              self.data_root, "--exec-root", self.exec_root, "--config-file",
-             str(self.base / "daemon.json")], stdout=log, stderr=log, env=env)
+             str(self.base / "daemon.json"), "--cleanup"], stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -86,6 +91,10 @@ class Darsed:
         return subprocess.run([DOCKER, "-H", self.host, *args], capture_output=True, text=True,
                               input=input, timeout=timeout, env=env)
 
+    @property
+    def config(self) -> dict:
+        return json.loads((self.base / "daemon.json").read_text())
+
     def kill(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -97,6 +106,10 @@ class Darsed:
             status, out = self.api("GET", "/containers/json?all=1")
             for c in json.loads(out) if status == 200 else []:
                 self.api("DELETE", f"/containers/{c['Id']}?force=1")
+            status, out = self.api("GET", "/networks")
+            for n in json.loads(out) if status == 200 else []:
+                if n["Name"] not in ("bridge", "host", "none"):
+                    self.api("DELETE", f"/networks/{n['Id']}")
         self.kill()
         pid_file = os.path.join(self.exec_root, "shim.pid")
         if os.path.exists(pid_file):

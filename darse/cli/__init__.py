@@ -22,6 +22,7 @@ COMMANDS = {
     "attach": ("container", "attach"), "top": ("container", "top"),
     "rename": ("container", "rename"), "pause": ("container", "pause"),
     "unpause": ("container", "unpause"), "export": ("container", "export"),
+    "port": ("container", "port"),
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
@@ -37,6 +38,11 @@ MANAGEMENT = {
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
               "rm": ("image", "rmi"), **{k: v for k, v in COMMANDS.items() if v[0] == "image"}},
     "system": {"info": ("system", "info"), "events": ("system", "events")},
+    "network": {"ls": ("network", "ls"), "list": ("network", "ls"),
+                "inspect": ("network", "inspect"), "create": ("network", "create"),
+                "rm": ("network", "rm"), "remove": ("network", "rm"),
+                "connect": ("network", "connect"), "disconnect": ("network", "disconnect"),
+                "prune": ("network", "prune")},
     "volume": {"create": ("volume", "create"), "ls": ("volume", "ls"), "list": ("volume", "ls"),
                "inspect": ("volume", "inspect"), "rm": ("volume", "rm"),
                "remove": ("volume", "rm"), "prune": ("volume", "prune")},
@@ -60,6 +66,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   volume      Manage volumes
 
 Commands:

@@ -12,7 +12,8 @@ from darse.errors import InvalidArgument
 KNOWN_KEYS = {"bip", "default-address-pools", "insecure-registries", "registry-mirrors",
               "userns-remap", "data-root", "exec-root", "dns", "dns-search", "dns-opts",
               "log-driver", "log-opts", "live-restore", "default-runtime", "runtimes",
-              "hosts", "debug", "group", "storage-driver", "max-concurrent-downloads"}
+              "hosts", "debug", "group", "storage-driver", "max-concurrent-downloads",
+              "bridge"}
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 from darse import syscalls
 from darse.db import Database
-from darse.engine import etc_files, names, spec, users
+from darse.engine import etc_files, names, networking, spec, users
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
@@ -31,6 +31,8 @@ from darse.errors import (
 )
 from darse.image.registry import RegistryConfig
 from darse.image.store import ImageStore
+from darse.network.dns import Resolver
+from darse.network.manager import NetworkManager
 from darse.runtime import kill as signals
 from darse.runtime.state import now
 from darse.shim.client import ShimClient
@@ -51,6 +53,10 @@ class Engine:
         self.images.snapshots.clean_scratch()
         self.containers = ContainerStore(self.db)
         self.volumes = VolumeStore(config.data_root, self.db)
+        self.networks = NetworkManager(self.db, config.exec_root,
+                                       config.raw.get("bridge") or "darse0", config.bip,
+                                       config.default_address_pools)
+        self.dns = Resolver(lambda asker, name: networking.lookup(self, asker, name))
         self.containers_dir = os.path.join(config.data_root, "containers")
         os.makedirs(self.containers_dir, exist_ok=True)
         self.shim = ShimClient(config.exec_root)
@@ -67,6 +73,7 @@ class Engine:
     def startup(self) -> None:
         """Reach (or start) the shim, listen to its exits, re-adopt containers."""
         self.shim.ensure_running()
+        self.networks.setup()
         self._listener = threading.Thread(target=self._listen, daemon=True, name="shim-events")
         self._listener.start()
         self.reconcile()
@@ -82,6 +89,7 @@ class Engine:
                 continue
             info = live.get(doc["Id"])
             if info and info["running"]:
+                networking.readopt(self, doc)
                 continue
             if info:
                 self._on_exit(doc["Id"], info["exit_code"], info["finished_at"])
@@ -164,7 +172,7 @@ class Engine:
         """POST /containers/create: validate everything, then record; nothing half-made."""
         body = copy.deepcopy(body)
         host_config = body.pop("HostConfig", None) or {}
-        body.pop("NetworkingConfig", None)
+        networking_config = body.pop("NetworkingConfig", None)
         config = body
         if not config.get("Image"):
             raise InvalidArgument("No image specified")
@@ -178,11 +186,8 @@ class Engine:
         path_args = (merged.get("Entrypoint") or []) + (merged.get("Cmd") or [])
         if not path_args:
             raise InvalidArgument("No command specified")
-        mode = host_config.get("NetworkMode") or "default"
-        if mode not in NETWORK_MODES and not mode.startswith("container:"):
-            raise NotFound(f"network {mode} not found")
-        if mode.startswith("container:"):
-            self.containers.find(mode.split(":", 1)[1])
+        networking.check_container_mode(self, host_config.get("NetworkMode") or "")
+        nets = networking.prepare(self, host_config, networking_config)
         spec.capability_list(host_config)  # refuses unknown capabilities now
         if host_config.get("Init"):
             raise NotImplementedYet("--init is not supported by darse yet")
@@ -199,7 +204,6 @@ class Engine:
         specs = mounts.prepare(self, merged, host_config, image_config)
         container_id = secrets.token_hex(32)
         cdir = self._dir(container_id)
-        host_config.setdefault("NetworkMode", "bridge" if mode == "default" else mode)
         host_config.setdefault("LogConfig", {"Type": self.config.log_driver,
                                              "Config": dict(self.config.log_opts)})
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
@@ -215,12 +219,13 @@ class Engine:
             "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
             "HostConfig": host_config, "Mounts": mounts.mount_points(self, specs),
             mounts.INTERNAL: specs,
+            networking.INTERNAL: nets,
             "GraphDriver": {"Name": "overlay2", "Data": {
                 "MergedDir": os.path.join(cdir, "rootfs"),
                 "UpperDir": os.path.join(cdir, "upper"),
                 "WorkDir": os.path.join(cdir, "work")}},
             "Config": merged,
-            "NetworkSettings": self._network_settings(host_config["NetworkMode"]),
+            "NetworkSettings": self._network_settings(host_config["NetworkMode"], nets),
         }
         try:
             self.containers.add(doc)  # the name conflict check and the record, atomically
@@ -285,12 +290,14 @@ class Engine:
         out["Image"] = config["Image"]
         return out
 
-    def _network_settings(self, mode: str) -> dict[str, Any]:
-        networks = {} if mode in ("bridge", "default") else {mode: {
+    def _network_settings(self, mode: str, nets: list[dict[str, Any]]) -> dict[str, Any]:
+        names_ = [n["Name"] for n in nets] or ([mode] if mode in ("host", "none") else [])
+        networks = {name: {
             "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "DriverOpts": None, "DNSNames": None}}
+            "GlobalIPv6PrefixLen": 0, "DriverOpts": None, "DNSNames": None}
+            for name in names_}
         return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
                 "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
                 "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
@@ -333,7 +340,7 @@ class Engine:
             cfg, hc = doc["Config"], doc["HostConfig"]
             user = users.resolve(rootfs, cfg.get("User") or "")
             mode = hc.get("NetworkMode", "bridge")
-            netns: str | None = None
+            netns: str | None = networking.start(self, doc)
             if mode == "host":
                 netns = "host"
             elif mode.startswith("container:"):
@@ -358,6 +365,7 @@ class Engine:
         except DarseError as exc:
             self._unmount_rootfs(cid)
             mounts.release(self, doc)
+            networking.stop(self, doc)
             doc["State"].update(Error=str(exc), ExitCode=_exit_code_for(str(exc)))
             self.containers.save(doc)
             if doc["HostConfig"].get("AutoRemove"):
@@ -366,6 +374,7 @@ class Engine:
         except BaseException:
             self._unmount_rootfs(cid)
             mounts.release(self, doc)
+            networking.stop(self, doc)
             raise
         listed = {c["id"]: c for c in self.shim.call("list")["containers"]}
         pid = listed.get(cid, {}).get("pid", 0)
@@ -408,6 +417,7 @@ class Engine:
                 pass
             self._unmount_rootfs(container_id)
             mounts.release(self, doc)
+            networking.stop(self, doc)
             doc["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, FinishedAt=finished_at or now())
             self.containers.save(doc)
@@ -569,6 +579,7 @@ class Engine:
         except (DarseError, OSError):
             pass
         self._unmount_rootfs(cid)
+        networking.stop(self, doc)
         self._removed_exits[cid] = doc["State"]["ExitCode"]
         self.containers.remove(cid)
         shutil.rmtree(self._dir(cid), ignore_errors=True)
@@ -585,6 +596,51 @@ class Engine:
 
     def volume_prune(self, all_volumes: bool = False) -> dict[str, Any]:
         return self.volumes.prune(mounts.users(self), all_volumes)
+
+    # --- networks ---------------------------------------------------------------
+
+    def network_list(self) -> list[dict[str, Any]]:
+        return [networking.network_view(self, n) for n in self.networks.all()]
+
+    def network_inspect(self, ref: str) -> dict[str, Any]:
+        return networking.network_view(self, self.networks.find(ref))
+
+    def network_remove(self, ref: str) -> None:
+        net = self.networks.find(ref)
+        self.networks.remove(ref, networking.users(self, net))
+        self.events.emit("network", "destroy", net["Id"], {"name": net["Name"],
+                                                            "type": net["Driver"]})
+
+    def network_connect(self, ref: str, container: str, ip: str | None = None,
+                        aliases: list[str] = ()) -> None:
+        net = self.networks.find(ref)
+        if net["Name"] in ("host", "none"):
+            raise Conflict("container cannot be disconnected from host network or connected "
+                           "to host network")
+        with self._lock:
+            doc = self.containers.find(container)
+            networking.connect(self, doc, net, ip, list(aliases))
+            self.containers.save(doc)
+        self.events.emit("network", "connect", net["Id"], {"container": doc["Id"],
+                                                            "name": net["Name"]})
+
+    def network_disconnect(self, ref: str, container: str, force: bool = False) -> None:
+        net = self.networks.find(ref)
+        with self._lock:
+            doc = self.containers.find(container)
+            networking.disconnect(self, doc, net)
+            self.containers.save(doc)
+        self.events.emit("network", "disconnect", net["Id"], {"container": doc["Id"],
+                                                               "name": net["Name"]})
+
+    def network_prune(self) -> dict[str, Any]:
+        deleted = []
+        for net in self.networks.all():
+            if net["Name"] in ("bridge", "host", "none") or networking.users(self, net):
+                continue
+            self.networks.remove(net["Id"], [])
+            deleted.append(net["Name"])
+        return {"NetworksDeleted": deleted or None}
 
     def rename(self, ref: str, new_name: str) -> None:
         doc = self.containers.find(ref)
@@ -615,6 +671,9 @@ class Engine:
         doc["ExecIDs"] = [e for e, x in self.execs.items() if x["ContainerID"] == doc["Id"]] \
             or None
         doc.pop(mounts.INTERNAL, None)
+        doc.pop(networking.INTERNAL, None)
+        for ep in (doc["NetworkSettings"].get("Networks") or {}).values():
+            ep.pop("HostInterface", None)
         return doc
 
     def list(self, all: bool = False, filters: dict[str, list[str]] | None = None,

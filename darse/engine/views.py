@@ -54,12 +54,27 @@ def container_summary(doc: dict[str, Any], engine: Engine) -> dict[str, Any]:
     return {
         "Id": doc["Id"], "Names": [doc["Name"]], "Image": doc["Config"]["Image"],
         "ImageID": doc["Image"], "Command": command(doc), "Created": int(unix(doc["Created"])),
-        "Ports": [], "Labels": doc["Config"].get("Labels") or {},
+        "Ports": ports(doc), "Labels": doc["Config"].get("Labels") or {},
         "State": state_name(doc["State"]), "Status": status_text(doc["State"]),
         "HostConfig": {"NetworkMode": mode},
         "NetworkSettings": {"Networks": doc["NetworkSettings"].get("Networks") or {}},
         "Mounts": doc.get("Mounts") or [],
     }
+
+
+def ports(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """ContainerSummary.Ports: published bindings, and exposed ports without one."""
+    out = []
+    published = (doc["NetworkSettings"].get("Ports") or {}) if doc["State"]["Running"] else {}
+    for key in sorted(set(published) | set(doc["Config"].get("ExposedPorts") or {})):
+        port, _, proto = key.partition("/")
+        bindings = published.get(key)
+        if not bindings:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
+        for b in bindings or []:
+            out.append({"IP": b["HostIp"], "PrivatePort": int(port),
+                        "PublicPort": int(b["HostPort"]), "Type": proto or "tcp"})
+    return out
 
 
 def matches(doc: dict[str, Any], filters: dict[str, list[str]], engine: Engine) -> bool:

@@ -21,7 +21,7 @@ def test_containers_outlive_darsed(busybox_rootfs: str) -> None:
         assert d.docker("run", "-d", "--name", "short", "busybox", "sh", "-c",
                         "sleep 1; exit 9").returncode == 0
         pid = json.loads(d.docker("inspect", "long").stdout)[0]["State"]["Pid"]
-        d.kill(signal.SIGKILL)
+        d.kill(signal.SIGKILL)  # no --cleanup runs: bridges and rules stay, as in real life
         time.sleep(1.5)  # short ends while no darsed listens
         assert open(f"/proc/{pid}/cmdline").read().startswith("sleep")
         d.start()

@@ -35,7 +35,11 @@ def stop_shim(exec_root: str) -> None:
 
 @pytest.fixture
 def engine(tmp_path, busybox_rootfs: str) -> Iterator[Engine]:
-    cfg = DaemonConfig(data_root=str(tmp_path / "data"), exec_root=str(tmp_path / "exec"))
+    from tests.conftest import unique_network
+
+    bridge, bip = unique_network()
+    cfg = DaemonConfig(data_root=str(tmp_path / "data"), exec_root=str(tmp_path / "exec"),
+                       bip=bip, raw={"bridge": bridge})
     eng = Engine(cfg)
     eng.startup()
     import_image(eng.images, io.BytesIO(tar_of_dir(busybox_rootfs)), "busybox:latest",
@@ -44,4 +48,5 @@ def engine(tmp_path, busybox_rootfs: str) -> Iterator[Engine]:
     for doc in eng.containers.all():
         eng.remove(doc["Id"], force=True)
     eng.close()
+    eng.networks.teardown()
     stop_shim(cfg.exec_root)

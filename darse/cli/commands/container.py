@@ -63,6 +63,10 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--log-opt", action="append", default=[])
     p.add_argument("--sysctl", action="append", default=[])
     p.add_argument("--expose", action="append", default=[])
+    p.add_argument("-p", "--publish", action="append", default=[])
+    p.add_argument("-P", "--publish-all", action="store_true")
+    p.add_argument("--ip")
+    p.add_argument("--network-alias", action="append", default=[])
     p.add_argument("-v", "--volume", action="append", default=[])
     p.add_argument("--mount", action="append", default=[])
     p.add_argument("--tmpfs", action="append", default=[])
@@ -112,8 +116,11 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
             config[key] = value
     if args.entrypoint is not None:
         config["Entrypoint"] = [args.entrypoint] if args.entrypoint else []
-    if args.expose:
-        config["ExposedPorts"] = {(p if "/" in p else f"{p}/tcp"): {} for p in args.expose}
+    exposed, bindings = parse_publish(args.publish)
+    for port in args.expose:
+        exposed.add(port if "/" in port else f"{port}/tcp")
+    if exposed:
+        config["ExposedPorts"] = {p: {} for p in sorted(exposed)}
     # -v /path is an anonymous volume (Config.Volumes); any other -v goes to Binds.
     volumes = {v: {} for v in args.volume if ":" not in v}
     if volumes:
@@ -132,7 +139,14 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         "Mounts": [parse_mount(m) for m in args.mount],
         "Tmpfs": dict((t.split(":", 1) + [""])[:2] for t in args.tmpfs),
         "VolumesFrom": args.volumes_from,
+        "PortBindings": bindings, "PublishAllPorts": args.publish_all,
     }
+    if args.ip or args.network_alias:
+        net = args.network or "bridge"
+        ep: dict[str, Any] = {"Aliases": args.network_alias}
+        if args.ip:
+            ep["IPAMConfig"] = {"IPv4Address": args.ip}
+        config["NetworkingConfig"] = {"EndpointsConfig": {net: ep}}
     if args.memory:
         host["Memory"] = _size(args.memory)
     if args.cpus:
@@ -151,6 +165,47 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
 
 class FlagError(Exception):
     """A flag value docker's CLI refuses before talking to the daemon."""
+
+
+def _port_range(text: str, what: str, spec: str) -> list[int]:
+    try:
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            if lo > hi:
+                raise ValueError
+            return list(range(lo, hi + 1))
+        return [int(text)]
+    except ValueError:
+        raise FlagError(f"invalid {what}: {text}" if text else f"invalid port specification: "
+                        f"\"{spec}\"") from None
+
+
+def parse_publish(specs: list[str]) -> tuple[set[str], dict[str, list[dict[str, str]]]]:
+    """-p [ip:][hostPort:]containerPort[/proto], ranges included, as the docker CLI."""
+    exposed: set[str] = set()
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for spec in specs:
+        body, _, proto = spec.partition("/")
+        proto = proto or "tcp"
+        if proto not in ("tcp", "udp", "sctp"):
+            raise FlagError(f"invalid proto: {proto}")
+        parts = body.rsplit(":", 2) if body.count(":") >= 2 else body.split(":")
+        ip = host = ""
+        if len(parts) == 3:
+            ip, host, container = parts
+        elif len(parts) == 2:
+            host, container = parts
+        else:
+            container = parts[0]
+        cports = _port_range(container, "containerPort", spec)
+        hports = _port_range(host, "hostPort", spec) if host else [None] * len(cports)
+        if len(hports) != len(cports):
+            raise FlagError(f"invalid ranges specified for container and host Ports: {spec}")
+        for cp, hp in zip(cports, hports, strict=True):
+            key = f"{cp}/{proto}"
+            exposed.add(key)
+            bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": str(hp or "")})
+    return exposed, bindings
 
 
 _MOUNT_BOOLS = ("readonly", "ro", "volume-nocopy", "bind-nonrecursive")
@@ -516,6 +571,37 @@ PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command")
               ("NAMES", "Names")]
 
 
+def format_ports(ports: list[dict[str, Any]]) -> str:
+    """docker ps's PORTS: 0.0.0.0:8080->80/tcp, 443/tcp."""
+    out = []
+    for p in ports:
+        if p.get("PublicPort"):
+            out.append(f"{p.get('IP', '0.0.0.0')}:{p['PublicPort']}->{p['PrivatePort']}/"
+                       f"{p['Type']}")
+        else:
+            out.append(f"{p['PrivatePort']}/{p['Type']}")
+    return ", ".join(out)
+
+
+def port(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse port")
+    p.add_argument("container")
+    p.add_argument("private", nargs="?")
+    args = p.parse_args(argv)
+    info = client.json("GET", f"/containers/{args.container}/json")
+    ports = info["NetworkSettings"].get("Ports") or {}
+    want = args.private
+    if want and "/" not in want:
+        want += "/tcp"
+    for key in sorted(ports):
+        for b in ports[key] or []:
+            if want and key != want:
+                continue
+            line = f"{b['HostIp']}:{b['HostPort']}"
+            print(line if want else f"{key} -> {line}")
+    return 0
+
+
 def _ps_item(c: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
     command = c["Command"]
     if not no_trunc and len(command) > 20:
@@ -523,7 +609,8 @@ def _ps_item(c: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
     return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": c["Image"],
             "Command": f'"{command}"', "CreatedAt": c["Created"],
             "RunningFor": ago(c["Created"]), "Status": c["Status"], "State": c["State"],
-            "Ports": "", "Names": ",".join(n.lstrip("/") for n in c["Names"]),
+            "Ports": format_ports(c.get("Ports") or []),
+            "Names": ",".join(n.lstrip("/") for n in c["Names"]),
             "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
             "Mounts": "", "Networks": ",".join(c.get("NetworkSettings", {}).get("Networks")
                                                or {})}

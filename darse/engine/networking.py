@@ -1,0 +1,257 @@
+"""A container's networks in the engine: chosen at create, plumbed at start (namespace,
+endpoints, published ports, /etc/hosts and resolv.conf, DNS), released at exit."""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING, Any
+
+from darse.engine import etc_files
+from darse.errors import Conflict, InvalidArgument, NotFound
+from darse.network import netns, nftables
+from darse.network.manager import PREDEFINED
+
+if TYPE_CHECKING:
+    from darse.engine.engine import Engine
+
+INTERNAL = "_networks"  # [{"Name", "IPv4Address", "Aliases"}], primary first
+EPHEMERAL = range(32768, 61000)
+
+
+def prepare(engine: Engine, host_config: dict[str, Any],
+            networking: dict[str, Any] | None) -> list[dict[str, Any]]:
+    mode = host_config.get("NetworkMode") or "default"
+    if mode == "default":
+        mode = "bridge"
+    host_config["NetworkMode"] = mode
+    if mode in ("host", "none") or mode.startswith("container:"):
+        if host_config.get("PortBindings") and mode != "none":
+            pass
+        return []
+    net = engine.networks.find(mode)  # 404 "network X not found"
+    endpoints = (networking or {}).get("EndpointsConfig") or {}
+    ep = endpoints.get(mode) or endpoints.get(net["Name"]) or {}
+    ip = ((ep.get("IPAMConfig") or {}).get("IPv4Address")) or None
+    if ip and net["Name"] == "bridge":
+        raise InvalidArgument("user specified IP address is supported on user defined "
+                              "networks only")
+    return [{"Name": net["Name"], "IPv4Address": ip, "Aliases": list(ep.get("Aliases") or [])}]
+
+
+def _free_port(proto: str) -> int:
+    for port in EPHEMERAL:
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+                return port
+            except OSError:
+                continue
+    raise Conflict("no free port in the ephemeral range")
+
+
+def port_map(engine: Engine, doc: dict[str, Any]) -> dict[str, list[dict[str, str]] | None]:
+    """NetworkSettings.Ports: PortBindings, and -P's ephemeral ports for EXPOSEd ones."""
+    hc, cfg = doc["HostConfig"], doc["Config"]
+    ports: dict[str, list[dict[str, str]] | None] = {}
+    for key in cfg.get("ExposedPorts") or {}:
+        ports[key] = None
+    for key, bindings in (hc.get("PortBindings") or {}).items():
+        key = key if "/" in key else f"{key}/tcp"
+        out = []
+        for b in bindings or []:
+            host_port = b.get("HostPort") or str(_free_port(key.split("/")[1]))
+            out.append({"HostIp": b.get("HostIp") or "0.0.0.0", "HostPort": host_port})
+        ports[key] = out
+    if hc.get("PublishAllPorts"):
+        for key, value in ports.items():
+            if value is None:
+                ports[key] = [{"HostIp": "0.0.0.0", "HostPort": str(_free_port(
+                    key.split("/")[1]))}]
+    return ports
+
+
+def start(engine: Engine, doc: dict[str, Any]) -> str | None:
+    """Plumb the container's networks; returns the namespace path for the OCI spec."""
+    cid = doc["Id"]
+    wanted = doc.get(INTERNAL) or []
+    if not wanted:
+        return None
+    path = engine.networks.netns_path(cid)
+    netns.delete(path)
+    netns.create(path)
+    settings = doc["NetworkSettings"]
+    settings["Networks"] = {}
+    try:
+        for i, w in enumerate(wanted):
+            net = engine.networks.find(w["Name"])
+            ep = engine.networks.attach(cid, net, i, w.get("IPv4Address"))
+            settings["Networks"][net["Name"]] = _endpoint_settings(doc, net, ep, w)
+        primary = settings["Networks"][wanted[0]["Name"]]
+        ports = port_map(engine, doc)
+        bindings = [(b["HostIp"], int(b["HostPort"]), key.split("/")[1], int(key.split("/")[0]))
+                    for key, bs in ports.items() for b in bs or []]
+        nftables.add_ports(cid, primary["IPAddress"], bindings)
+        settings.update(IPAddress=primary["IPAddress"], IPPrefixLen=primary["IPPrefixLen"],
+                        Gateway=primary["Gateway"], MacAddress=primary["MacAddress"],
+                        Ports=ports, SandboxKey=path, SandboxID=cid,
+                        EndpointID=primary["EndpointID"],
+                        Bridge="" if wanted[0]["Name"] != "bridge" else
+                        engine.networks.bridge_name(engine.networks.find("bridge")))
+        _write_etc(engine, doc, primary["IPAddress"])
+        if any(w["Name"] not in PREDEFINED for w in wanted):
+            engine.dns.register(cid, path)
+    except BaseException:
+        stop(engine, doc)
+        raise
+    return path
+
+
+def _endpoint_settings(doc: dict[str, Any], net: dict[str, Any], ep: dict[str, Any],
+                       wanted: dict[str, Any]) -> dict[str, Any]:
+    user_defined = net["Name"] not in PREDEFINED
+    aliases = list(wanted.get("Aliases") or [])
+    dns_names = [doc["Name"].lstrip("/"), doc["Id"][:12], *aliases] if user_defined else None
+    return {"IPAMConfig": {"IPv4Address": wanted["IPv4Address"]} if wanted.get("IPv4Address")
+            else None, "Links": None, "Aliases": aliases or None, "MacAddress": ep["MacAddress"],
+            "DriverOpts": None, "NetworkID": net["Id"], "EndpointID": ep["EndpointID"],
+            "Gateway": ep["Gateway"], "IPAddress": ep["IPAddress"],
+            "IPPrefixLen": ep["IPPrefixLen"], "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "DNSNames": dns_names,
+            "HostInterface": ep["HostInterface"]}
+
+
+def _write_etc(engine: Engine, doc: dict[str, Any], ip: str) -> None:
+    cdir = engine._dir(doc["Id"])
+    cfg, hc = doc["Config"], doc["HostConfig"]
+    etc_files.write(cdir, "hosts", etc_files.hosts(cfg["Hostname"], cfg.get("Domainname", ""),
+                                                    hc.get("ExtraHosts") or [], ip))
+    user_defined = any(w["Name"] not in PREDEFINED for w in doc.get(INTERNAL) or [])
+    if user_defined and not hc.get("Dns"):
+        # The embedded DNS answers for the networks; it forwards the rest to the host's.
+        _, search, options = etc_files._host_resolv()
+        text = "nameserver 127.0.0.11\n"
+        if hc.get("DnsSearch") or search:
+            text += "search " + " ".join(hc.get("DnsSearch") or search) + "\n"
+        opts = (hc.get("DnsOptions") or []) + ["ndots:0"]
+        text += "options " + " ".join(opts) + "\n"
+        etc_files.write(cdir, "resolv.conf", text)
+
+
+def stop(engine: Engine, doc: dict[str, Any]) -> None:
+    cid = doc["Id"]
+    engine.dns.unregister(cid)
+    engine.networks.release_container(cid)
+    settings = doc.get("NetworkSettings") or {}
+    for ep in (settings.get("Networks") or {}).values():
+        for key in ("IPAddress", "Gateway", "MacAddress", "EndpointID"):
+            ep[key] = ""
+        ep["IPPrefixLen"] = 0
+    settings.update(IPAddress="", IPPrefixLen=0, Gateway="", MacAddress="", Ports={},
+                    SandboxKey="", EndpointID="")
+
+
+def readopt(engine: Engine, doc: dict[str, Any]) -> None:
+    """A restarted darsed: the running container's endpoints, published ports and DNS
+    come back from its record (the nftables table was made anew)."""
+    settings = doc["NetworkSettings"]
+    if settings.get("IPAddress"):
+        bindings = [(b["HostIp"], int(b["HostPort"]), key.split("/")[1],
+                     int(key.split("/")[0]))
+                    for key, bs in (settings.get("Ports") or {}).items() for b in bs or []]
+        nftables.add_ports(doc["Id"], settings["IPAddress"], bindings)
+    for name, ep in (doc["NetworkSettings"].get("Networks") or {}).items():
+        if ep.get("IPAddress") and ep.get("HostInterface"):
+            # The bridge may be new (a cleaned-up host): put the veth back on it.
+            engine.networks.enslave(ep["HostInterface"], engine.networks.find(name))
+            engine.networks.endpoints[(ep["NetworkID"], doc["Id"])] = {
+                "IPAddress": ep["IPAddress"], "IPPrefixLen": ep["IPPrefixLen"],
+                "Gateway": ep["Gateway"], "MacAddress": ep["MacAddress"],
+                "NetworkID": ep["NetworkID"], "EndpointID": ep["EndpointID"],
+                "HostInterface": ep["HostInterface"]}
+            if name not in PREDEFINED and doc["Id"] not in engine.dns.socks:
+                try:
+                    engine.dns.register(doc["Id"], engine.networks.netns_path(doc["Id"]))
+                except OSError:
+                    pass
+
+
+def lookup(engine: Engine, asker: str, name: str) -> str | None:
+    """DNS: a container of a user-defined network that the asker is on too."""
+    doc = engine.containers.get(asker)
+    if doc is None:
+        return None
+    mine = {n for n in (doc["NetworkSettings"].get("Networks") or {}) if n not in PREDEFINED}
+    for other in engine.containers.all():
+        if not other["State"]["Running"]:
+            continue
+        for net_name, ep in (other["NetworkSettings"].get("Networks") or {}).items():
+            if net_name not in mine or not ep.get("IPAddress"):
+                continue
+            names = {n.lower() for n in (ep.get("DNSNames") or [])}
+            names |= {f"{n}.{net_name}".lower() for n in list(names)}
+            if name in names:
+                return ep["IPAddress"]
+    return None
+
+
+def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | None,
+            aliases: list[str]) -> None:
+    wanted = doc.setdefault(INTERNAL, [])
+    if any(w["Name"] == net["Name"] for w in wanted) or \
+            net["Name"] in (doc["NetworkSettings"].get("Networks") or {}):
+        raise Conflict(f"endpoint with name {doc['Name'].lstrip('/')} already exists in "
+                       f"network {net['Name']}")
+    if doc["HostConfig"].get("NetworkMode") in ("host", "none"):
+        raise Conflict("container cannot be disconnected from host network or connected to "
+                       "host network")
+    w = {"Name": net["Name"], "IPv4Address": ip, "Aliases": aliases}
+    wanted.append(w)
+    if doc["State"]["Running"]:
+        ep = engine.networks.attach(doc["Id"], net, len(doc["NetworkSettings"]["Networks"]),
+                                    ip)
+        doc["NetworkSettings"]["Networks"][net["Name"]] = _endpoint_settings(doc, net, ep, w)
+        if net["Name"] not in PREDEFINED:
+            if doc["Id"] not in engine.dns.socks:
+                engine.dns.register(doc["Id"], engine.networks.netns_path(doc["Id"]))
+            # As Docker: joining a user-defined network turns the embedded DNS on (the
+            # files are bind mounts: rewritten in place, the container sees them).
+            _write_etc(engine, doc, doc["NetworkSettings"].get("IPAddress") or ep["IPAddress"])
+
+
+def disconnect(engine: Engine, doc: dict[str, Any], net: dict[str, Any]) -> None:
+    wanted = doc.get(INTERNAL) or []
+    if not any(w["Name"] == net["Name"] for w in wanted):
+        raise Conflict(f"container {doc['Id']} is not connected to network {net['Name']}")
+    doc[INTERNAL] = [w for w in wanted if w["Name"] != net["Name"]]
+    (doc["NetworkSettings"].get("Networks") or {}).pop(net["Name"], None)
+    if doc["State"]["Running"]:
+        engine.networks.detach(doc["Id"], net["Id"])
+
+
+def users(engine: Engine, net: dict[str, Any]) -> list[str]:
+    return [d["Id"] for d in engine.containers.all()
+            if any(w["Name"] == net["Name"] for w in d.get(INTERNAL) or [])]
+
+
+def network_view(engine: Engine, net: dict[str, Any]) -> dict[str, Any]:
+    """network inspect: the record and the containers attached now."""
+    out = dict(net)
+    containers = {}
+    for d in engine.containers.all():
+        ep = (d["NetworkSettings"].get("Networks") or {}).get(net["Name"])
+        if ep and ep.get("IPAddress"):
+            containers[d["Id"]] = {"Name": d["Name"].lstrip("/"), "EndpointID":
+                                   ep["EndpointID"], "MacAddress": ep["MacAddress"],
+                                   "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}",
+                                   "IPv6Address": ""}
+    out["Containers"] = containers
+    return out
+
+
+def check_container_mode(engine: Engine, mode: str) -> None:
+    if mode.startswith("container:"):
+        try:
+            engine.containers.find(mode.split(":", 1)[1])
+        except NotFound:
+            raise NotFound(f"No such container: {mode.split(':', 1)[1]}") from None

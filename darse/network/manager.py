@@ -1,0 +1,301 @@
+"""Networks and endpoints: Docker's bridge driver on netlink and nftables.
+
+The predefined networks are `bridge` (the host bridge darse0, or daemon.json's "bridge",
+addressed from "bip", "default-address-pools" or 172.17.0.1/16), `host` and `none`.
+A container on a bridge network gets a network namespace pinned under the exec root,
+a veth pair (host end darse<hex> on the bridge, the other end eth0, eth1...), an address
+from the network, the default route (first network), and lo up.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import secrets
+import threading
+from typing import Any
+
+from pyroute2 import IPRoute
+
+from darse.db import Database
+from darse.errors import Conflict, InvalidArgument, NotFound
+from darse.network import ipam, netns, nftables
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL
+);
+"""
+PREDEFINED = ("bridge", "host", "none")
+BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+class NetworkManager:
+    def __init__(self, db: Database, exec_root: str, default_bridge: str = "darse0",
+                 bip: str = "", pools: list[dict] | None = None) -> None:
+        self.db = db
+        self.db.schema(SCHEMA)
+        self.netns_dir = os.path.join(exec_root, "netns")
+        self.default_bridge = default_bridge
+        self.bip = bip
+        self.pools = pools or []
+        # One table per daemon: a test daemon must not touch the system's darse table.
+        nftables.TABLE = "darse" if default_bridge == "darse0" else f"darse_{default_bridge}"
+        self.lock = threading.RLock()
+        self.endpoints: dict[tuple[str, str], dict[str, Any]] = {}  # (net id, cid) -> ep
+
+    # --- records ----------------------------------------------------------------------
+
+    def _save(self, doc: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO networks VALUES (?,?,?)",
+                        (doc["Id"], doc["Name"], json.dumps(doc)))
+
+    def all(self) -> list[dict[str, Any]]:
+        return [json.loads(r["doc"]) for r in self.db.execute("SELECT doc FROM networks")]
+
+    def find(self, ref: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT doc FROM networks WHERE name=? OR id=?",
+                              (ref, ref)).fetchone()
+        if row:
+            return json.loads(row["doc"])
+        if ref and all(c in "0123456789abcdef" for c in ref):
+            rows = self.db.execute("SELECT doc FROM networks WHERE id LIKE ?",
+                                   (ref + "%",)).fetchall()
+            if len(rows) == 1:
+                return json.loads(rows[0]["doc"])
+        raise NotFound(f"network {ref} not found")
+
+    def _doc(self, name: str, driver: str, subnet: str | None, gateway: str | None,
+             options: dict[str, str], labels: dict[str, str], internal: bool,
+             ip_range: str | None = None) -> dict[str, Any]:
+        config = []
+        if subnet:
+            entry = {"Subnet": subnet, "Gateway": gateway}
+            if ip_range:
+                entry["IPRange"] = ip_range
+            config.append(entry)
+        return {"Name": name, "Id": secrets.token_hex(32), "Created": _now(), "Scope": "local",
+                "Driver": driver, "EnableIPv4": True, "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": None, "Config": config},
+                "Internal": internal, "Attachable": False, "Ingress": False,
+                "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
+                "Options": options, "Labels": labels}
+
+    # --- the host side ---------------------------------------------------------------
+
+    def setup(self) -> None:
+        """At darsed's start: the table, the predefined networks, every bridge up."""
+        nftables.setup()
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write("1")
+        existing = {d["Name"]: d for d in self.all()}
+        if "bridge" not in existing:
+            if self.bip:
+                iface = ipaddress.ip_interface(self.bip)
+                subnet, gateway = str(iface.network), str(iface.ip)
+            else:
+                net = ipam.choose_subnet(self.pools, self._taken())
+                subnet, gateway = str(net), str(next(net.hosts()))
+            doc = self._doc("bridge", "bridge", subnet, gateway, {
+                "com.docker.network.bridge.default_bridge": "true",
+                "com.docker.network.bridge.enable_icc": "true",
+                "com.docker.network.bridge.enable_ip_masquerade": "true",
+                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                BRIDGE_NAME_OPT: self.default_bridge,
+                "com.docker.network.driver.mtu": "1500"}, {}, False)
+            self._save(doc)
+            existing["bridge"] = doc
+        elif self.bip:
+            doc = existing["bridge"]
+            iface = ipaddress.ip_interface(self.bip)
+            doc["IPAM"]["Config"] = [{"Subnet": str(iface.network), "Gateway": str(iface.ip)}]
+            self._save(doc)
+        for name in ("host", "none"):
+            if name not in existing:
+                self._save(self._doc(name, name, None, None, {}, {}, False))
+        for doc in self.all():
+            if doc["Driver"] == "bridge":
+                self._bridge_up(doc)
+
+    def _taken(self) -> list[ipaddress.IPv4Network]:
+        return [ipaddress.ip_network(c["Subnet"]) for d in self.all()
+                for c in d["IPAM"]["Config"]]
+
+    def bridge_name(self, doc: dict[str, Any]) -> str:
+        return doc["Options"].get(BRIDGE_NAME_OPT) or f"darse-{doc['Id'][:9]}"  # IFNAMSIZ
+
+    def _bridge_up(self, doc: dict[str, Any]) -> None:
+        name = self.bridge_name(doc)
+        cfg = doc["IPAM"]["Config"][0]
+        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
+        with IPRoute() as ipr:
+            idx = ipr.link_lookup(ifname=name)
+            if not idx:
+                ipr.link("add", ifname=name, kind="bridge")
+                idx = ipr.link_lookup(ifname=name)
+            idx = idx[0]
+            have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)}
+            for stale in have - {cfg["Gateway"]}:
+                ipr.addr("del", index=idx, address=stale, prefixlen=prefix)
+            if cfg["Gateway"] not in have:
+                ipr.addr("add", index=idx, address=cfg["Gateway"], prefixlen=prefix)
+            ipr.link("set", index=idx, state="up")
+        # 127.0.0.1:PORT published into this bridge: local sources may be routed out.
+        with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
+            f.write("1")
+        nftables.remove_network(name)
+        nftables.add_network(name, cfg["Subnet"], doc["Internal"])
+
+    def _bridge_down(self, doc: dict[str, Any]) -> None:
+        name = self.bridge_name(doc)
+        nftables.remove_network(name)
+        with IPRoute() as ipr:
+            idx = ipr.link_lookup(ifname=name)
+            if idx:
+                ipr.link("del", index=idx[0])
+
+    # --- networks ------------------------------------------------------------------------
+
+    def create(self, name: str, driver: str = "bridge", subnet: str | None = None,
+               gateway: str | None = None, ip_range: str | None = None,
+               internal: bool = False, options: dict[str, str] | None = None,
+               labels: dict[str, str] | None = None) -> dict[str, Any]:
+        driver = driver or "bridge"
+        if driver != "bridge":
+            raise NotFound(f"plugin \"{driver}\" not found")
+        if name in PREDEFINED:
+            raise Conflict(f"network with name {name} already exists")
+        if self.db.execute("SELECT 1 FROM networks WHERE name=?", (name,)).fetchone():
+            raise Conflict(f"network with name {name} already exists")
+        options = dict(options or {})
+        with self.lock:
+            taken = self._taken()
+            if subnet:
+                net = ipam.parse_subnet(subnet)
+                if ipam.overlaps(net, taken):
+                    raise Conflict("Pool overlaps with other one on this address space")
+            else:
+                net = ipam.choose_subnet(self.pools[1:] or ipam.DEFAULT_POOLS, taken)
+            if gateway:
+                if ipaddress.ip_address(gateway) not in net:
+                    raise InvalidArgument(f"no matching subnet for gateway {gateway}")
+            else:
+                gateway = str(next(net.hosts()))
+            if ip_range and not ipaddress.ip_network(ip_range, strict=False).subnet_of(net):
+                raise InvalidArgument(f"no matching subnet for range {ip_range}")
+            bridge = options.get(BRIDGE_NAME_OPT)
+            if bridge and len(bridge) > 15:
+                raise InvalidArgument(f"bridge name {bridge} is too long: at most 15 characters")
+            if bridge and any(self.bridge_name(d) == bridge for d in self.all()):
+                raise Conflict(f"bridge name {bridge} is already in use")
+            doc = self._doc(name, driver, str(net), gateway, options, labels or {}, internal,
+                            ip_range)
+            self._save(doc)
+            try:
+                self._bridge_up(doc)
+            except BaseException:
+                self._bridge_down(doc)
+                self.db.execute("DELETE FROM networks WHERE id=?", (doc["Id"],))
+                raise
+        return doc
+
+    def remove(self, ref: str, users: list[str]) -> None:
+        doc = self.find(ref)
+        if doc["Name"] in PREDEFINED:
+            raise Conflict(f"{doc['Name']} is a pre-defined network and cannot be removed")
+        if users:
+            raise Conflict(f"error while removing network: network {doc['Name']} id "
+                           f"{doc['Id']} has active endpoints")
+        with self.lock:
+            self._bridge_down(doc)
+            self.db.execute("DELETE FROM networks WHERE id=?", (doc["Id"],))
+
+    def teardown(self) -> None:
+        """Everything darse put on the host for its networks (darsed's clean stop)."""
+        for doc in self.all():
+            if doc["Driver"] == "bridge":
+                self._bridge_down(doc)
+        nftables.teardown()
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    def netns_path(self, container_id: str) -> str:
+        return os.path.join(self.netns_dir, container_id)
+
+    def attach(self, container_id: str, net: dict[str, Any], index: int,
+               requested_ip: str | None = None) -> dict[str, Any]:
+        """A veth into the container's namespace as eth<index>; returns the endpoint."""
+        cfg = net["IPAM"]["Config"][0]
+        subnet = ipaddress.ip_network(cfg["Subnet"])
+        with self.lock:
+            used = {cfg["Gateway"]} | {ep["IPAddress"] for (nid, _), ep in
+                                       self.endpoints.items() if nid == net["Id"]}
+            if requested_ip:
+                if ipaddress.ip_address(requested_ip) not in subnet:
+                    raise InvalidArgument(f"no configured subnet or ip-range contain the IP "
+                                          f"address {requested_ip}")
+                if requested_ip in used:
+                    raise Conflict(f"Address already in use: {requested_ip}")
+                ip = requested_ip
+            else:
+                ip = ipam.first_free(subnet, used, cfg.get("IPRange"))
+            host_if = f"darse{secrets.token_hex(4)}"[:15]
+            peer = f"dp{secrets.token_hex(4)}"
+            mac = "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
+            path = self.netns_path(container_id)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                with IPRoute() as ipr:
+                    ipr.link("add", ifname=host_if, kind="veth",
+                             peer={"ifname": peer, "net_ns_fd": fd, "address": mac})
+                    bridge = ipr.link_lookup(ifname=self.bridge_name(net))[0]
+                    h = ipr.link_lookup(ifname=host_if)[0]
+                    ipr.link("set", index=h, master=bridge, state="up")
+            finally:
+                os.close(fd)
+            with netns.Inside(path) as inside:
+                idx = inside.link_up(peer, rename=f"eth{index}")
+                inside.link_up("lo")
+                inside.addr(idx, ip, subnet.prefixlen)
+                if index == 0:
+                    inside.default_route(cfg["Gateway"])
+            ep = {"IPAddress": ip, "IPPrefixLen": subnet.prefixlen, "Gateway": cfg["Gateway"],
+                  "MacAddress": mac, "NetworkID": net["Id"], "EndpointID": secrets.token_hex(32),
+                  "HostInterface": host_if}
+            self.endpoints[(net["Id"], container_id)] = ep
+            return ep
+
+    def enslave(self, host_if: str, net: dict[str, Any]) -> None:
+        with IPRoute() as ipr:
+            idx = ipr.link_lookup(ifname=host_if)
+            bridge = ipr.link_lookup(ifname=self.bridge_name(net))
+            if idx and bridge:
+                ipr.link("set", index=idx[0], master=bridge[0], state="up")
+
+    def detach(self, container_id: str, net_id: str) -> None:
+        with self.lock:
+            ep = self.endpoints.pop((net_id, container_id), None)
+        if ep:
+            with IPRoute() as ipr:
+                idx = ipr.link_lookup(ifname=ep["HostInterface"])
+                if idx:
+                    ipr.link("del", index=idx[0])
+
+    def release_container(self, container_id: str) -> None:
+        """The container is gone: its endpoints, published ports and namespace too."""
+        for net_id, cid in list(self.endpoints):
+            if cid == container_id:
+                self.detach(cid, net_id)
+        nftables.remove_ports(container_id)
+        netns.delete(self.netns_path(container_id))
+
+    def users(self, net_id: str) -> list[str]:
+        return [cid for nid, cid in self.endpoints if nid == net_id]

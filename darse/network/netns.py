@@ -1,0 +1,165 @@
+"""Network namespaces from a multi-threaded daemon, without forking: a fresh thread
+unshares (or enters) a network namespace — a per-thread property — and either pins it
+with a bind mount or opens a netlink socket there, which stays in that namespace.
+
+Inside a namespace only four things are needed (lo up, an address, a link up, the
+default route): their messages are built with pyroute2's message classes and sent on
+that socket (pyroute2's own IPRoute(netns=...) would fork the daemon)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
+from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+from darse import syscalls
+from darse.errors import SystemFailure
+
+IFF_UP = 1
+
+
+def in_thread(fn: Callable[[], Any]) -> Any:
+    """Run fn in a new thread (which may change its own namespaces) and return its result."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            out["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def create(path: str) -> None:
+    """A new network namespace pinned at path (what `ip netns add` does)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
+
+    def make() -> None:
+        syscalls.unshare(syscalls.CLONE_NEWNET)
+        syscalls.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None,
+                       syscalls.MS_BIND)
+
+    try:
+        in_thread(make)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+def delete(path: str) -> None:
+    try:
+        syscalls.umount2(path, syscalls.MNT_DETACH)
+    except OSError:
+        pass
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class Inside:
+    """A netlink socket inside a network namespace, and the few calls darse needs there."""
+
+    def __init__(self, path: str) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            def open_socket() -> socket.socket:
+                syscalls.setns(fd, syscalls.CLONE_NEWNET)
+                s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+                s.bind((0, 0))
+                return s
+
+            self.sock: socket.socket = in_thread(open_socket)
+            self.path = path
+        finally:
+            os.close(fd)
+        self.seq = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Inside:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, msg: Any, kind: int, flags: int = 0) -> None:
+        self.seq += 1
+        msg["header"]["type"] = kind
+        msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | flags
+        msg["header"]["sequence_number"] = self.seq
+        msg.encode()
+        self.sock.send(msg.data)
+        while True:
+            data = self.sock.recv(65536)
+            offset = 0
+            while offset < len(data):
+                length, mtype, _, seq, _ = struct.unpack_from("IHHII", data, offset)
+                if mtype == 2 and seq == self.seq:  # NLMSG_ERROR: 0 is the ack
+                    code = -struct.unpack_from("i", data, offset + 16)[0]
+                    if code and code != errno.EEXIST:
+                        raise SystemFailure(f"netlink in {self.path}: {os.strerror(code)}")
+                    return
+                offset += length
+
+    def index(self, name: str) -> int:
+        """The interface index, asked in the namespace (if_nametoindex is per-netns)."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            def lookup() -> int:
+                syscalls.setns(fd, syscalls.CLONE_NEWNET)
+                return socket.if_nametoindex(name)
+
+            return in_thread(lookup)
+        finally:
+            os.close(fd)
+
+    def link_up(self, name: str, rename: str | None = None) -> int:
+        idx = self.index(name)
+        msg = ifinfmsg()
+        msg["index"] = idx
+        msg["flags"] = IFF_UP
+        msg["change"] = IFF_UP
+        if rename:
+            msg["attrs"] = [("IFLA_IFNAME", rename)]
+        self._request(msg, RTM_NEWLINK)
+        return idx
+
+    def addr(self, index: int, address: str, prefixlen: int, add: bool = True) -> None:
+        msg = ifaddrmsg()
+        msg["family"] = socket.AF_INET
+        msg["prefixlen"] = prefixlen
+        msg["index"] = index
+        msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+        if add:
+            self._request(msg, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+        else:
+            self._request(msg, RTM_DELADDR)
+
+    def default_route(self, gateway: str) -> None:
+        msg = rtmsg()
+        msg["family"] = socket.AF_INET
+        msg["table"] = 254  # main
+        msg["proto"] = 4  # static
+        msg["scope"] = 0  # universe
+        msg["type"] = 1  # unicast
+        msg["attrs"] = [("RTA_GATEWAY", gateway)]
+        self._request(msg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)

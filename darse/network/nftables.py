@@ -1,0 +1,158 @@
+"""darse's own nftables table (`ip darse`), through libnftables — never another
+program's rules. Masquerade for each bridge network's subnet, isolation between them,
+no way out for --internal ones, and DNAT for published ports (the traffic stays in the
+kernel: no userland proxy)."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+
+from darse.errors import SystemFailure, Unavailable
+
+TABLE = "darse"
+_lib: ctypes.CDLL | None = None
+_lock = threading.Lock()
+
+
+def _nft() -> ctypes.CDLL:
+    global _lib
+    if _lib is None:
+        try:
+            lib = ctypes.CDLL("libnftables.so.1")
+        except OSError as exc:
+            raise Unavailable("nftables: libnftables.so.1 is not installed") from exc
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+        _lib = lib
+    return _lib
+
+
+_OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE: listings show rule handles (nft -a)
+
+
+def run(commands: str, handles: bool = False) -> str:
+    """Run nft commands (one transaction); return what nft printed."""
+    lib = _nft()
+    with _lock:
+        ctx = lib.nft_ctx_new(0)
+        try:
+            if handles:
+                lib.nft_ctx_output_set_flags(ctx, _OUTPUT_HANDLE)
+            lib.nft_ctx_buffer_output(ctx)
+            lib.nft_ctx_buffer_error(ctx)
+            rc = lib.nft_run_cmd_from_buffer(ctx, commands.encode())
+            out = (lib.nft_ctx_get_output_buffer(ctx) or b"").decode()
+            err = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode()
+        finally:
+            lib.nft_ctx_free(ctx)
+    if rc != 0:
+        raise SystemFailure(f"nftables: {err.strip() or 'command failed'}")
+    return out
+
+
+def setup() -> None:
+    """The table and its chains, made anew (darse owns all of it).
+
+    forward: internal networks drop all routed traffic; replies and published (DNAT'd)
+    traffic pass; between two darse bridges only same-bridge traffic passes (`cross`
+    holds one accept per network), the rest drops — networks are isolated."""
+    run(f"""
+table ip {TABLE}
+delete table ip {TABLE}
+table ip {TABLE} {{
+    set bridges {{ type ifname; }}
+    chain prerouting {{ type nat hook prerouting priority -100; policy accept;
+        fib daddr type local jump publish; }}
+    chain output {{ type nat hook output priority -100; policy accept;
+        fib daddr type local jump publish; }}
+    chain publish {{ }}
+    chain postrouting {{ type nat hook postrouting priority 100; policy accept; }}
+    chain internal {{ }}
+    chain cross {{ }}
+    chain forward {{ type filter hook forward priority 0; policy accept;
+        jump internal;
+        ct state related,established accept;
+        ct status dnat accept;
+        iifname @bridges oifname @bridges jump cross;
+        iifname @bridges oifname @bridges drop;
+    }}
+}}
+""")
+
+
+def teardown() -> None:
+    try:
+        run(f"table ip {TABLE}\ndelete table ip {TABLE}")
+    except (SystemFailure, Unavailable):
+        pass
+
+
+def add_network(bridge: str, subnet: str, internal: bool) -> None:
+    c = f"comment \"net {bridge}\""
+    rules = [f"add element ip {TABLE} bridges {{ \"{bridge}\" }}",
+             f"add rule ip {TABLE} cross iifname \"{bridge}\" oifname \"{bridge}\" accept {c}"]
+    if internal:
+        rules += [f"add rule ip {TABLE} internal iifname \"{bridge}\" drop {c}",
+                  f"add rule ip {TABLE} internal oifname \"{bridge}\" drop {c}"]
+    else:
+        rules += [
+            f"add rule ip {TABLE} postrouting ip saddr {subnet} oifname != \"{bridge}\" "
+            f"masquerade {c}",
+            # Published ports reached from 127.0.0.1, or from a container of the same
+            # network through the host's address: the source must change for the reply
+            # to come back through NAT.
+            f"add rule ip {TABLE} postrouting oifname \"{bridge}\" ip saddr 127.0.0.0/8 "
+            f"masquerade {c}",
+            f"add rule ip {TABLE} postrouting oifname \"{bridge}\" ip saddr {subnet} "
+            f"ct status dnat masquerade {c}",
+        ]
+    run("\n".join(rules))
+
+
+def _delete_by_comment(chains: list[str], comment: str) -> None:
+    import re
+
+    for chain in chains:
+        try:
+            listing = run(f"list chain ip {TABLE} {chain}", handles=True)
+        except SystemFailure:
+            continue
+        handles = [m.group(1) for line in listing.splitlines()
+                   if f'comment "{comment}"' in line
+                   for m in [re.search(r"# handle (\d+)", line)] if m]
+        if handles:
+            run("\n".join(f"delete rule ip {TABLE} {chain} handle {h}" for h in handles))
+
+
+def remove_network(bridge: str) -> None:
+    _delete_by_comment(["cross", "internal", "postrouting"], f"net {bridge}")
+    try:
+        run(f"delete element ip {TABLE} bridges {{ \"{bridge}\" }}")
+    except SystemFailure:
+        pass
+
+
+def add_ports(container_id: str, ip: str, ports: list[tuple[str, int, str, int]]) -> None:
+    """(host ip or '', host port, proto, container port) -> DNAT to ip."""
+    c = f"comment \"ctr {container_id[:12]}\""
+    rules = []
+    for host_ip, host_port, proto, port in ports:
+        match = f"ip daddr {host_ip} " if host_ip and host_ip != "0.0.0.0" else ""
+        rules.append(f"add rule ip {TABLE} publish {match}{proto} dport {host_port} "
+                     f"dnat to {ip}:{port} {c}")
+    if rules:
+        run("\n".join(rules))
+
+
+def remove_ports(container_id: str) -> None:
+    _delete_by_comment(["publish"], f"ctr {container_id[:12]}")

@@ -1,0 +1,202 @@
+"""The seed's network chapter on real kernel networking, through darse's CLI and the
+docker CLI: default bridge, publishing (-p, -P) reached from 127.0.0.1 and from an
+outside client namespace, user networks with names, isolation, connect/disconnect,
+host and none, bip and the bridge-name option."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from tests.cli.test_cli import darse
+from tests.daemon import Darsed, new_daemon
+
+
+def ok(d: Darsed, *args: str) -> str:
+    done = darse(d, *args)
+    assert done.returncode == 0, f"darse {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def www(tmp_path) -> str:
+    (tmp_path / "index.html").write_text("hello from a darse container\n")
+    return str(tmp_path)
+
+
+def test_default_bridge_address_and_gateway(darsed: Darsed) -> None:
+    bip = ipaddress.ip_interface(darsed.config["bip"])
+    out = ok(darsed, "run", "--rm", "busybox", "sh", "-c",
+             f"ip -4 -o addr show eth0; ping -c1 -W2 {bip.ip} >/dev/null && echo pong")
+    addr = ipaddress.ip_interface(out.split()[3])
+    assert addr in bip.network and out.strip().endswith("pong")
+    info = json.loads(ok(darsed, "network", "inspect", "bridge"))[0]
+    assert info["Options"]["com.docker.network.bridge.name"] == darsed.config["bridge"]
+    assert info["IPAM"]["Config"] == [{"Subnet": str(bip.network), "Gateway": str(bip.ip)}]
+    host = subprocess.run(["ip", "-4", "-o", "addr", "show", darsed.config["bridge"]],
+                          capture_output=True, text=True).stdout
+    assert str(bip) in host
+
+
+def test_publish_p_and_P(darsed: Darsed, www: str) -> None:
+    port = free_port()
+    ok(darsed, "run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www",
+       "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    assert http_get(f"http://127.0.0.1:{port}/") == "hello from a darse container\n"
+    ps = ok(darsed, "ps", "--format", "{{.Names}} {{.Ports}}")
+    assert f"web 0.0.0.0:{port}->80/tcp" in ps
+    ok(darsed, "run", "-d", "--name", "web2", "-P", "--expose", "80", "-v", f"{www}:/www",
+       "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    mapped = ok(darsed, "port", "web2", "80").strip()
+    assert mapped.startswith("0.0.0.0:")
+    assert "hello" in http_get(f"http://127.0.0.1:{mapped.split(':')[1]}/")
+    # Another container reaches the published port through the host's bridge address.
+    gw = ipaddress.ip_interface(darsed.config["bip"]).ip
+    out = ok(darsed, "run", "--rm", "busybox", "wget", "-qO-", f"http://{gw}:{port}/")
+    assert out == "hello from a darse container\n"
+    ok(darsed, "rm", "-f", "web", "web2")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+
+
+def test_publish_reached_from_outside_the_host(darsed: Darsed, www: str) -> None:
+    """A client in a network namespace of the test's own, linked to the host by a veth
+    pair, reaches the published port at the host's end of the link."""
+    port = free_port()
+    ok(darsed, "run", "-d", "--name", "webx", "-p", f"{port}:80", "-v", f"{www}:/www",
+       "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    tag = uuid.uuid4().hex[:6]
+    ns, host_if, peer = f"darse-client-{tag}", f"dzc{tag}", f"dzp{tag}"
+    n = os.getpid() % 200
+    host_ip, client_ip = f"10.251.{n}.1", f"10.251.{n}.2"
+    sh = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer, "netns", ns)
+        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{client_ip}/30", "dev", peer)
+        sh("ip", "-n", ns, "link", "set", peer, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        got = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c",
+                              "import urllib.request,sys; print(urllib.request.urlopen("
+                              f"'http://{host_ip}:{port}/', timeout=5).read().decode(), end='')"],
+                             capture_output=True, text=True, timeout=20)
+        assert got.stdout == "hello from a darse container\n", got.stderr
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        ok(darsed, "rm", "-f", "webx")
+
+
+def test_user_network_names_and_isolation(darsed: Darsed) -> None:
+    n = os.getpid() % 200
+    subnet = f"10.252.{n}.0/24"
+    ok(darsed, "network", "create", "--driver=bridge", f"--subnet={subnet}", "monreseau0")
+    ls = ok(darsed, "network", "ls")
+    assert any(line.split()[1:] == ["monreseau0", "bridge", "local"]
+               for line in ls.splitlines()[1:])
+    ok(darsed, "run", "-d", "--name", "c1", "--network", "monreseau0", "busybox", "sleep",
+       "1000")
+    ok(darsed, "run", "-d", "--name", "c2", "--network", "monreseau0", "busybox", "sleep",
+       "1000")
+    out = ok(darsed, "exec", "c2", "ping", "-c1", "-W2", "c1")
+    assert "64 bytes from 10.252." in out
+    info = json.loads(ok(darsed, "network", "inspect", "monreseau0"))[0]
+    assert {c["Name"] for c in info["Containers"].values()} == {"c1", "c2"}
+    # On the default bridge, names do not resolve (as in Docker).
+    ok(darsed, "run", "-d", "--name", "d1", "busybox", "sleep", "1000")
+    bad = darse(darsed, "run", "--rm", "busybox", "ping", "-c1", "-W1", "d1")
+    assert bad.returncode != 0 and "bad address" in bad.stderr
+    # Networks are isolated: d1 (default bridge) cannot reach c1.
+    c1_ip = json.loads(ok(darsed, "inspect", "c1"))[0]["NetworkSettings"]["Networks"][
+        "monreseau0"]["IPAddress"]
+    assert darse(darsed, "exec", "d1", "ping", "-c1", "-W1", c1_ip).returncode != 0
+    # Connected to monreseau0 as well, d1 gets eth1 and reaches c1 by name.
+    ok(darsed, "network", "connect", "monreseau0", "d1")
+    assert "eth1" in ok(darsed, "exec", "d1", "ip", "-o", "link")
+    assert "64 bytes" in ok(darsed, "exec", "d1", "ping", "-c1", "-W2", "c1")
+    refused = darse(darsed, "network", "rm", "monreseau0")
+    assert refused.returncode == 1 and "has active endpoints" in refused.stderr
+    ok(darsed, "network", "disconnect", "monreseau0", "d1")
+    assert "eth1" not in ok(darsed, "exec", "d1", "ip", "-o", "link")
+    ok(darsed, "rm", "-f", "c1", "c2", "d1")
+    assert ok(darsed, "network", "rm", "monreseau0") == "monreseau0\n"
+
+
+def test_host_and_none(darsed: Darsed) -> None:
+    assert ok(darsed, "run", "--rm", "--network", "none", "busybox", "ls",
+              "/sys/class/net") == "lo\n"
+    host = ok(darsed, "run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net")
+    assert sorted(host.split()) == sorted(os.listdir("/sys/class/net"))
+    info = json.loads(ok(darsed, "inspect", "-f", "{{json .NetworkSettings}}",
+                         ok(darsed, "create", "--network", "host", "busybox").strip()))
+    assert info["IPAddress"] == "" and list(info["Networks"]) == ["host"]
+
+
+def test_bridge_name_option_and_bip(busybox_rootfs: str) -> None:
+    """daemon.json "bip" sets the default bridge's address; a network's bridge can be
+    named with com.docker.network.bridge.name."""
+    d = new_daemon()
+    n = os.getpid() % 200
+    name = f"titi{n}"
+    (d.base / "daemon.json").write_text(json.dumps({"bip": f"10.253.{n}.1/24",
+                                                    "bridge": f"dzb{n}"}))
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        out = ok(d, "run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0")
+        assert f"10.253.{n}." in out
+        ok(d, "network", "create", "-o", f"com.docker.network.bridge.name={name}", name)
+        assert subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
+        ok(d, "network", "rm", name)
+        assert subprocess.run(["ip", "link", "show", name], capture_output=True).returncode != 0
+    finally:
+        d.stop()
+    assert subprocess.run(["ip", "link", "show", f"dzb{n}"], capture_output=True
+                          ).returncode != 0  # --cleanup took the default bridge too
+
+
+def test_docker_cli_network(docker: Darsed, www: str) -> None:
+    n = os.getpid() % 200
+    assert docker.docker("network", "create", "--subnet", f"10.254.{n}.0/24", "dnet"
+                         ).returncode == 0
+    port = free_port()
+    done = docker.docker("run", "-d", "--name", "dw", "--network", "dnet", "-p",
+                         f"127.0.0.1:{port}:80", "-v", f"{www}:/www", "busybox", "httpd", "-f",
+                         "-p", "80", "-h", "/www")
+    assert done.returncode == 0, done.stderr
+    assert http_get(f"http://127.0.0.1:{port}/") == "hello from a darse container\n"
+    out = docker.docker("run", "--rm", "--network", "dnet", "busybox", "wget", "-qO-",
+                        "http://dw/").stdout
+    assert out == "hello from a darse container\n"
+    ps = docker.docker("ps", "--format", "{{.Ports}}").stdout
+    assert f"127.0.0.1:{port}->80/tcp" in ps
+    docker.docker("rm", "-f", "dw")
+    assert docker.docker("network", "rm", "dnet").returncode == 0
