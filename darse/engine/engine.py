@@ -101,6 +101,14 @@ class Engine:
                 self._on_exit(doc["Id"], rec["exit_code"], rec["finished_at"])
             else:
                 self._on_exit(doc["Id"], 255, now())
+        # Namespaces pinned for containers that are gone (a crash, a reboot of darse).
+        running = {d["Id"] for d in self.containers.all() if d["State"]["Running"]}
+        if os.path.isdir(self.networks.netns_dir):
+            for name in os.listdir(self.networks.netns_dir):
+                if name not in running:
+                    from darse.network import netns as netns_files
+
+                    netns_files.delete(os.path.join(self.networks.netns_dir, name))
 
     def _listen(self) -> None:
         while not self._closed:

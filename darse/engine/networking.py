@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from darse.engine import etc_files
 from darse.errors import Conflict, InvalidArgument, NotFound
-from darse.network import netns, nftables
+from darse.network import netns
 from darse.network.manager import PREDEFINED
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def start(engine: Engine, doc: dict[str, Any]) -> str | None:
         ports = port_map(engine, doc)
         bindings = [(b["HostIp"], int(b["HostPort"]), key.split("/")[1], int(key.split("/")[0]))
                     for key, bs in ports.items() for b in bs or []]
-        nftables.add_ports(cid, primary["IPAddress"], bindings)
+        engine.networks.publish(cid, primary["IPAddress"], bindings)
         settings.update(IPAddress=primary["IPAddress"], IPPrefixLen=primary["IPPrefixLen"],
                         Gateway=primary["Gateway"], MacAddress=primary["MacAddress"],
                         Ports=ports, SandboxKey=path, SandboxID=cid,
@@ -159,7 +159,7 @@ def readopt(engine: Engine, doc: dict[str, Any]) -> None:
         bindings = [(b["HostIp"], int(b["HostPort"]), key.split("/")[1],
                      int(key.split("/")[0]))
                     for key, bs in (settings.get("Ports") or {}).items() for b in bs or []]
-        nftables.add_ports(doc["Id"], settings["IPAddress"], bindings)
+        engine.networks.publish(doc["Id"], settings["IPAddress"], bindings)
     for name, ep in (doc["NetworkSettings"].get("Networks") or {}).items():
         if ep.get("IPAddress") and ep.get("HostInterface"):
             # The bridge may be new (a cleaned-up host): put the veth back on it.

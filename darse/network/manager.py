@@ -51,6 +51,14 @@ class NetworkManager:
         nftables.TABLE = "darse" if default_bridge == "darse0" else f"darse_{default_bridge}"
         self.lock = threading.RLock()
         self.endpoints: dict[tuple[str, str], dict[str, Any]] = {}  # (net id, cid) -> ep
+        self._ipr: IPRoute | None = None
+        self.published: set[str] = set()  # containers with DNAT rules
+
+    def ipr(self) -> IPRoute:
+        """One host-side netlink connection, kept (opening one costs milliseconds)."""
+        if self._ipr is None:
+            self._ipr = IPRoute()
+        return self._ipr
 
     # --- records ----------------------------------------------------------------------
 
@@ -253,20 +261,20 @@ class NetworkManager:
             path = self.netns_path(container_id)
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                with IPRoute() as ipr:
-                    ipr.link("add", ifname=host_if, kind="veth",
-                             peer={"ifname": peer, "net_ns_fd": fd, "address": mac})
-                    bridge = ipr.link_lookup(ifname=self.bridge_name(net))[0]
-                    h = ipr.link_lookup(ifname=host_if)[0]
-                    ipr.link("set", index=h, master=bridge, state="up")
+                ipr = self.ipr()
+                ipr.link("add", ifname=host_if, kind="veth",
+                         peer={"ifname": peer, "net_ns_fd": fd, "address": mac})
+                bridge = ipr.link_lookup(ifname=self.bridge_name(net))[0]
+                h = ipr.link_lookup(ifname=host_if)[0]
+                ipr.link("set", index=h, master=bridge, state="up")
             finally:
                 os.close(fd)
-            with netns.Inside(path) as inside:
+            with netns.Inside(path, (peer, "lo")) as inside:
                 idx = inside.link_up(peer, rename=f"eth{index}")
                 inside.link_up("lo")
                 inside.addr(idx, ip, subnet.prefixlen)
-                if index == 0:
-                    inside.default_route(cfg["Gateway"])
+                if index == 0 and not net["Internal"]:
+                    inside.default_route(cfg["Gateway"])  # internal: no way out at all
             ep = {"IPAddress": ip, "IPPrefixLen": subnet.prefixlen, "Gateway": cfg["Gateway"],
                   "MacAddress": mac, "NetworkID": net["Id"], "EndpointID": secrets.token_hex(32),
                   "HostInterface": host_if}
@@ -274,7 +282,8 @@ class NetworkManager:
             return ep
 
     def enslave(self, host_if: str, net: dict[str, Any]) -> None:
-        with IPRoute() as ipr:
+        with self.lock:
+            ipr = self.ipr()
             idx = ipr.link_lookup(ifname=host_if)
             bridge = ipr.link_lookup(ifname=self.bridge_name(net))
             if idx and bridge:
@@ -284,18 +293,29 @@ class NetworkManager:
         with self.lock:
             ep = self.endpoints.pop((net_id, container_id), None)
         if ep:
-            with IPRoute() as ipr:
+            with self.lock:
+                ipr = self.ipr()
                 idx = ipr.link_lookup(ifname=ep["HostInterface"])
                 if idx:
                     ipr.link("del", index=idx[0])
 
     def release_container(self, container_id: str) -> None:
-        """The container is gone: its endpoints, published ports and namespace too."""
-        for net_id, cid in list(self.endpoints):
-            if cid == container_id:
-                self.detach(cid, net_id)
-        nftables.remove_ports(container_id)
+        """The container is gone: its endpoints, published ports and namespace too. The
+        veths are not deleted one by one: when the namespace goes, the kernel deletes
+        them with it (and a synchronous veth delete costs milliseconds)."""
+        with self.lock:
+            for key in [k for k in self.endpoints if k[1] == container_id]:
+                del self.endpoints[key]
+        if container_id in self.published:
+            self.published.discard(container_id)
+            nftables.remove_ports(container_id)
         netns.delete(self.netns_path(container_id))
+
+    def publish(self, container_id: str, ip: str, bindings: list[tuple[str, int, str, int]]
+                ) -> None:
+        if bindings:
+            nftables.add_ports(container_id, ip, bindings)
+            self.published.add(container_id)
 
     def users(self, net_id: str) -> list[str]:
         return [cid for nid, cid in self.endpoints if nid == net_id]

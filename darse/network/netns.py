@@ -77,16 +77,17 @@ def delete(path: str) -> None:
 class Inside:
     """A netlink socket inside a network namespace, and the few calls darse needs there."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, names: tuple[str, ...] = ()) -> None:
+        """names: interfaces whose index is looked up while in there (one thread)."""
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            def open_socket() -> socket.socket:
+            def open_socket() -> tuple[socket.socket, dict[str, int]]:
                 syscalls.setns(fd, syscalls.CLONE_NEWNET)
                 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
                 s.bind((0, 0))
-                return s
+                return s, {n: socket.if_nametoindex(n) for n in names}
 
-            self.sock: socket.socket = in_thread(open_socket)
+            self.sock, self.indexes = in_thread(open_socket)
             self.path = path
         finally:
             os.close(fd)
@@ -122,6 +123,8 @@ class Inside:
 
     def index(self, name: str) -> int:
         """The interface index, asked in the namespace (if_nametoindex is per-netns)."""
+        if name in self.indexes:
+            return self.indexes[name]
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             def lookup() -> int:

@@ -102,8 +102,11 @@ def add_network(bridge: str, subnet: str, internal: bool) -> None:
     rules = [f"add element ip {TABLE} bridges {{ \"{bridge}\" }}",
              f"add rule ip {TABLE} cross iifname \"{bridge}\" oifname \"{bridge}\" accept {c}"]
     if internal:
-        rules += [f"add rule ip {TABLE} internal iifname \"{bridge}\" drop {c}",
-                  f"add rule ip {TABLE} internal oifname \"{bridge}\" drop {c}"]
+        # (Same-bridge traffic reaches this hook too when br_netfilter is loaded.)
+        rules += [f"add rule ip {TABLE} internal iifname \"{bridge}\" oifname != "
+                  f"\"{bridge}\" drop {c}",
+                  f"add rule ip {TABLE} internal oifname \"{bridge}\" iifname != "
+                  f"\"{bridge}\" drop {c}"]
     else:
         rules += [
             f"add rule ip {TABLE} postrouting ip saddr {subnet} oifname != \"{bridge}\" "

@@ -200,3 +200,28 @@ def test_docker_cli_network(docker: Darsed, www: str) -> None:
     assert f"127.0.0.1:{port}->80/tcp" in ps
     docker.docker("rm", "-f", "dw")
     assert docker.docker("network", "rm", "dnet").returncode == 0
+
+
+def test_internal_network_static_ip_and_alias(darsed: Darsed) -> None:
+    n = os.getpid() % 200
+    ok(darsed, "network", "create", "--internal", "--subnet", f"10.248.{n}.0/24", "inner")
+    ok(darsed, "run", "-d", "--name", "srv", "--network", "inner", "--ip", f"10.248.{n}.50",
+       "--network-alias", "db", "busybox", "sleep", "1000")
+    out = ok(darsed, "run", "--rm", "--network", "inner", "busybox", "ping", "-c1", "-W2", "db")
+    assert f"10.248.{n}.50" in out
+    # No way out of an internal network: no default route, and other networks' containers
+    # are out of reach.
+    routes = ok(darsed, "run", "--rm", "--network", "inner", "busybox", "ip", "route")
+    assert "default" not in routes
+    ok(darsed, "run", "-d", "--name", "outsider", "busybox", "sleep", "1000")
+    out_ip = json.loads(ok(darsed, "inspect", "outsider"))[0]["NetworkSettings"]["IPAddress"]
+    assert darse(darsed, "exec", "srv", "ping", "-c1", "-W1", out_ip).returncode != 0
+    assert darse(darsed, "exec", "outsider", "ping", "-c1", "-W1", f"10.248.{n}.50"
+                 ).returncode != 0
+    ok(darsed, "rm", "-f", "outsider")
+    taken = darse(darsed, "run", "--rm", "--network", "inner", "--ip", f"10.248.{n}.50",
+                  "busybox", "true")
+    assert taken.returncode != 0 and "Address already in use" in taken.stderr
+    ok(darsed, "rm", "-f", "srv")
+    ok(darsed, "network", "rm", "inner")
+    assert darse(darsed, "network", "rm", "inner").returncode == 1  # gone: not found
