@@ -4,7 +4,6 @@ attach, top, rename, pause, unpause, prune, inspect, export."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import select
 import signal
@@ -16,6 +15,7 @@ from typing import Any
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
+from darse.cli.common import confirm, done, each, filters_query
 from darse.cli.output import ago, render
 
 # --- run and create -------------------------------------------------------------
@@ -431,15 +431,7 @@ def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool
 
 def _each(client: Client, names: list[str], method: str, path: str,
           query: dict[str, Any] | None = None) -> int:
-    code = 0
-    for name in names:
-        try:
-            client.request(method, path.format(name), query).read()
-            print(name)
-        except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
-            code = 1
-    return code
+    return each(names, lambda name: done(client.request(method, path.format(name), query)))
 
 
 def start(client: Client, argv: list[str]) -> int:
@@ -522,25 +514,16 @@ def rename(client: Client, argv: list[str]) -> int:
 def wait(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse wait")
     p.add_argument("containers", nargs="+")
-    code = 0
-    for name in p.parse_args(argv).containers:
-        try:
-            print(client.json("POST", f"/containers/{name}/wait")["StatusCode"])
-        except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
-            code = 1
-    return code
+    return each(p.parse_args(argv).containers,
+                lambda name: client.json("POST", f"/containers/{name}/wait")["StatusCode"])
 
 
 def prune(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse container prune")
     p.add_argument("-f", "--force", action="store_true")
     args = p.parse_args(argv)
-    if not args.force:
-        answer = input("WARNING! This will remove all stopped containers.\n"
-                       "Are you sure you want to continue? [y/N] ")
-        if answer.lower() not in ("y", "yes"):
-            return 0
+    if not args.force and not confirm("This will remove all stopped containers."):
+        return 0
     out = client.json("POST", "/containers/prune")
     if out.get("ContainersDeleted"):
         print("Deleted Containers:")
@@ -627,13 +610,9 @@ def ps(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--filter", action="append", default=[])
     p.add_argument("--format")
     args = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in args.filter:
-        key, _, value = f.partition("=")
-        filters.setdefault(key, []).append(value)
     limit = 1 if args.latest else args.last
     query = {"all": args.all, "limit": limit if limit > 0 else None,
-             "filters": json.dumps(filters) if filters else None}
+             "filters": filters_query(args.filter)}
     items = [_ps_item(c, args.no_trunc) for c in client.json("GET", "/containers/json", query)]
     render(args.format, PS_COLUMNS, items, "ID", args.quiet)
     return 0

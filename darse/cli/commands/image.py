@@ -9,6 +9,8 @@ from typing import Any
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
+from darse.cli.common import confirm
+from darse.cli.common import filters as common_filters
 from darse.cli.output import ago, render, short
 from darse.units import human_size
 
@@ -131,10 +133,7 @@ def images(client: Client, argv: list[str]) -> int:
     p.add_argument("--format")
     p.add_argument("reference", nargs="?")
     args = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in args.filter:
-        key, _, value = f.partition("=")
-        filters.setdefault(key, []).append(value)
+    filters = common_filters(args.filter)
     if args.reference:
         filters.setdefault("reference", []).append(args.reference)
     rows = client.json("GET", "/images/json", {"all": args.all, "filters": json.dumps(filters)
@@ -267,11 +266,8 @@ def prune(client: Client, argv: list[str]) -> int:
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("-f", "--force", action="store_true")
     args = p.parse_args(argv)
-    if not args.force:
-        answer = input("WARNING! This will remove all dangling images.\n"
-                       "Are you sure you want to continue? [y/N] ")
-        if answer.lower() not in ("y", "yes"):
-            return 0
+    if not args.force and not confirm("This will remove all dangling images."):
+        return 0
     out = client.json("POST", "/images/prune", {"filters": json.dumps(
         {"dangling": ["false" if args.all else "true"]})})
     if out.get("ImagesDeleted"):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
+from darse.cli.common import confirm, filters_query, inspect_each
 from darse.cli.output import render
-from darse.cli.template import Template
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -26,11 +25,7 @@ def ls(client: Client, argv: list[str]) -> int:
     p.add_argument("--format")
     p.add_argument("--no-trunc", action="store_true")
     args = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in args.filter:
-        key, _, value = f.partition("=")
-        filters.setdefault(key, []).append(value)
-    nets = client.json("GET", "/networks", {"filters": json.dumps(filters) if filters else None})
+    nets = client.json("GET", "/networks", {"filters": filters_query(args.filter)})
     items = [{"ID": n["Id"] if args.no_trunc else n["Id"][:12], "Name": n["Name"],
               "Driver": n["Driver"], "Scope": n["Scope"], "Internal": n["Internal"]}
              for n in sorted(nets, key=lambda n: n["Name"])]
@@ -44,20 +39,7 @@ def inspect(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--format")
     p.add_argument("networks", nargs="+")
     args = p.parse_args(argv)
-    found, code = [], 0
-    for name in args.networks:
-        try:
-            found.append(client.json("GET", f"/networks/{name}"))
-        except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
-            code = 1
-    if args.format:
-        tmpl = Template(args.format)
-        for n in found:
-            print(tmpl.render(n))
-    else:
-        print(json.dumps(found, indent=4))
-    return code
+    return inspect_each(client, args.networks, "/networks/{}", args.format)
 
 
 def create(client: Client, argv: list[str]) -> int:
@@ -128,11 +110,9 @@ def prune(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse network prune")
     p.add_argument("-f", "--force", action="store_true")
     args = p.parse_args(argv)
-    if not args.force:
-        answer = input("WARNING! This will remove all custom networks not used by at least "
-                       "one container.\nAre you sure you want to continue? [y/N] ")
-        if answer.lower() not in ("y", "yes"):
-            return 0
+    if not args.force and not confirm("This will remove all custom networks not used by at "
+                                      "least one container."):
+        return 0
     out = client.json("POST", "/networks/prune")
     if out.get("NetworksDeleted"):
         print("Deleted Networks:")

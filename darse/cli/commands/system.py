@@ -11,6 +11,7 @@ from typing import Any
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
+from darse.cli.common import filters_query
 from darse.cli.template import Template
 
 
@@ -197,16 +198,11 @@ def events(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--filter", action="append", default=[])
     p.add_argument("--format")
     args = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in args.filter:
-        key, _, value = f.partition("=")
-        filters.setdefault(key, []).append(value)
     tmpl = Template(args.format) if args.format and args.format != "json" else None
     import datetime
 
     for e in client.lines("GET", "/events", {"since": args.since, "until": args.until,
-                                             "filters": json.dumps(filters) if filters
-                                             else None}):
+                                             "filters": filters_query(args.filter)}):
         if args.format == "json":
             print(json.dumps(e), flush=True)
         elif tmpl:

@@ -6,9 +6,9 @@ import json
 import sys
 
 from darse.cli import Parser
-from darse.cli.client import APIError, Client
+from darse.cli.client import Client
+from darse.cli.common import confirm, done, each, filters_query, inspect_each
 from darse.cli.output import render
-from darse.cli.template import Template
 from darse.units import human_size
 
 
@@ -41,12 +41,8 @@ def ls(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--filter", action="append", default=[])
     p.add_argument("--format")
     args = p.parse_args(argv)
-    filters: dict[str, list[str]] = {}
-    for f in args.filter:
-        key, _, value = f.partition("=")
-        filters.setdefault(key, []).append(value)
-    vols = client.json("GET", "/volumes", {"filters": json.dumps(filters) if filters
-                                           else None})["Volumes"] or []
+    vols = client.json("GET", "/volumes", {"filters": filters_query(args.filter)}
+                       )["Volumes"] or []
     items = [{"Driver": v["Driver"], "Name": v["Name"], "Mountpoint": v["Mountpoint"],
               "Scope": v["Scope"], "Labels": ",".join(f"{k}={val}" for k, val in
                                                       (v.get("Labels") or {}).items())}
@@ -61,20 +57,7 @@ def inspect(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--format")
     p.add_argument("volumes", nargs="+")
     args = p.parse_args(argv)
-    found, code = [], 0
-    for name in args.volumes:
-        try:
-            found.append(client.json("GET", f"/volumes/{name}"))
-        except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
-            code = 1
-    if args.format:
-        tmpl = Template(args.format)
-        for v in found:
-            print(tmpl.render(v))
-    else:
-        print(json.dumps(found, indent=4))
-    return code
+    return inspect_each(client, args.volumes, "/volumes/{}", args.format)
 
 
 def rm(client: Client, argv: list[str]) -> int:
@@ -82,15 +65,8 @@ def rm(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("volumes", nargs="+")
     args = p.parse_args(argv)
-    code = 0
-    for name in args.volumes:
-        try:
-            client.request("DELETE", f"/volumes/{name}", {"force": args.force}).read()
-            print(name)
-        except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
-            code = 1
-    return code
+    return each(args.volumes, lambda name: done(client.request(
+        "DELETE", f"/volumes/{name}", {"force": args.force})))
 
 
 def prune(client: Client, argv: list[str]) -> int:
@@ -98,11 +74,9 @@ def prune(client: Client, argv: list[str]) -> int:
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("-f", "--force", action="store_true")
     args = p.parse_args(argv)
-    if not args.force:
-        answer = input("WARNING! This will remove anonymous local volumes not used by at "
-                       "least one container.\nAre you sure you want to continue? [y/N] ")
-        if answer.lower() not in ("y", "yes"):
-            return 0
+    if not args.force and not confirm("This will remove anonymous local volumes not used "
+                                      "by at least one container."):
+        return 0
     out = client.json("POST", "/volumes/prune", {"filters": json.dumps(
         {"all": ["true"]}) if args.all else None})
     if out.get("VolumesDeleted"):

@@ -1,0 +1,64 @@
+"""What several command families do the same way: --filter, the prune confirmation, a
+verb applied to each named object, inspect of each named object."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from darse.cli.client import APIError, Client
+from darse.cli.template import Template
+
+
+def filters(items: list[str]) -> dict[str, list[str]]:
+    """-f key=value ... as the API's filters object."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def filters_query(items: list[str]) -> str | None:
+    f = filters(items)
+    return json.dumps(f) if f else None
+
+
+def confirm(warning: str) -> bool:
+    answer = input(f"WARNING! {warning}\nAre you sure you want to continue? [y/N] ")
+    return answer.lower() in ("y", "yes")
+
+
+def done(response: Any) -> None:
+    """Read a response to its end and give nothing back (each() then prints the name)."""
+    response.read()
+
+
+def each(names: list[str], call: Callable[[str], Any], echo: bool = True) -> int:
+    """call(name) for each; docker prints each name done, and goes on after an error."""
+    code = 0
+    for name in names:
+        try:
+            result = call(name)
+            if echo:
+                print(name if result is None else result)
+        except APIError as exc:
+            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def inspect_each(client: Client, names: list[str], path: str, fmt: str | None) -> int:
+    """`... inspect`: a JSON array (indent 4), or one --format line per object."""
+    found: list[Any] = []
+    code = each(names, lambda n: found.append(client.json("GET", path.format(n))),
+                echo=False)
+    if fmt:
+        tmpl = Template(fmt)
+        for obj in found:
+            print(tmpl.render(obj))
+    else:
+        print(json.dumps(found, indent=4))
+    return code
