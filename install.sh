@@ -18,7 +18,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-pip libseccomp2 busybox-static iproute2 nftables procps \
   ca-certificates \
-  runc crun docker-registry skopeo golang-github-containers-common docker.io
+  runc crun docker-registry skopeo golang-github-containers-common docker.io debootstrap
 
 /usr/bin/python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip

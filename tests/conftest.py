@@ -30,3 +30,32 @@ def unique_network() -> tuple[str, str]:
     _net_counter[0] += 1
     n, pid = _net_counter[0], os.getpid()
     return f"dz{pid % 10000}x{n}", f"10.{200 + n % 50}.{pid % 250}.1/24"
+
+
+DEBIAN_CACHE = "/var/cache/darse-test/debian-bookworm-minbase.tar"
+
+
+@pytest.fixture(scope="session")
+def debian_tar() -> str:
+    """A Debian 12 root filesystem (debootstrap minbase, from Debian's mirror), as a tar,
+    cached between runs."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if os.path.exists(DEBIAN_CACHE):
+        return DEBIAN_CACHE
+    os.makedirs(os.path.dirname(DEBIAN_CACHE), exist_ok=True)
+    work = tempfile.mkdtemp(dir=os.path.dirname(DEBIAN_CACHE))
+    try:
+        root = os.path.join(work, "rootfs")
+        subprocess.run(["debootstrap", "--variant=minbase", "bookworm", root,
+                        "http://deb.debian.org/debian"], check=True, capture_output=True)
+        subprocess.run(["tar", "-C", root, "--exclude=./proc/*", "--exclude=./sys/*",
+                        "-cf", os.path.join(work, "debian.tar"), "."], check=True)
+        os.rename(os.path.join(work, "debian.tar"), DEBIAN_CACHE)
+    finally:
+        subprocess.run(["umount", "-R", os.path.join(work, "rootfs", "proc")],
+                       capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return DEBIAN_CACHE

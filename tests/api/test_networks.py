@@ -225,3 +225,13 @@ def test_internal_network_static_ip_and_alias(darsed: Darsed) -> None:
     ok(darsed, "rm", "-f", "srv")
     ok(darsed, "network", "rm", "inner")
     assert darse(darsed, "network", "rm", "inner").returncode == 1  # gone: not found
+
+
+def test_debian_container_reaches_its_mirror(darsed: Darsed, debian_tar: str) -> None:
+    """Masquerade and DNS: apt-get update in a Debian container on the default bridge
+    (outbound traffic to Debian's package mirror is allowed on this workplace)."""
+    ok(darsed, "import", debian_tar, "debian:bookworm")
+    done = darse(darsed, "run", "--rm", "debian:bookworm", "apt-get", "update")
+    assert done.returncode == 0, done.stderr
+    assert "Reading package lists" in done.stdout
+    ok(darsed, "rmi", "debian:bookworm")
