@@ -56,7 +56,8 @@ class Engine:
         self.networks = NetworkManager(self.db, config.exec_root,
                                        config.raw.get("bridge") or "darse0", config.bip,
                                        config.default_address_pools)
-        self.dns = Resolver(lambda asker, name: networking.lookup(self, asker, name))
+        self.dns = Resolver(lambda asker, name: networking.lookup(self, asker, name),
+                            lambda asker, ip: networking.reverse_lookup(self, asker, ip))
         self.containers_dir = os.path.join(config.data_root, "containers")
         os.makedirs(self.containers_dir, exist_ok=True)
         self.shim = ShimClient(config.exec_root)

@@ -195,6 +195,20 @@ def lookup(engine: Engine, asker: str, name: str) -> str | None:
     return None
 
 
+def reverse_lookup(engine: Engine, asker: str, address: str) -> str | None:
+    """DNS PTR: `name.network` for an address on a network the asker is on (what
+    iputils' ping prints: 64 bytes from c1.monreseau0 (192.168.0.2))."""
+    doc = engine.containers.get(asker)
+    if doc is None:
+        return None
+    mine = {n for n in (doc["NetworkSettings"].get("Networks") or {}) if n not in PREDEFINED}
+    for other in engine.containers.all():
+        for net_name, ep in (other["NetworkSettings"].get("Networks") or {}).items():
+            if net_name in mine and ep.get("IPAddress") == address:
+                return f"{other['Name'].lstrip('/')}.{net_name}"
+    return None
+
+
 def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | None,
             aliases: list[str]) -> None:
     wanted = doc.setdefault(INTERNAL, [])

@@ -25,7 +25,7 @@ from darse import syscalls
 from darse.network import netns
 
 ADDRESS = "127.0.0.11"
-# (asker container id, name) -> IPv4 address or None
+# (asker container id, name) -> IPv4 address or None; (asker, address) -> name or None
 Lookup = Callable[[str, str], "str | None"]
 
 
@@ -43,8 +43,9 @@ def _upstreams() -> list[str]:
 
 
 class Resolver:
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, reverse: Lookup | None = None) -> None:
         self.lookup = lookup
+        self.reverse = reverse or (lambda _asker, _ip: None)
         self.selector = selectors.DefaultSelector()
         self.socks: dict[str, socket.socket] = {}
         self.lock = threading.Lock()
@@ -98,6 +99,15 @@ class Resolver:
         if query.question:
             q = query.question[0]
             name = q.name.to_text().rstrip(".").lower()
+            if q.rdtype == dns.rdatatype.PTR and name.endswith(".in-addr.arpa"):
+                address = ".".join(reversed(name[:-len(".in-addr.arpa")].split(".")))
+                target = self.reverse(container_id, address)
+                if target is not None:
+                    resp = dns.message.make_response(query)
+                    resp.answer.append(dns.rrset.from_text(q.name, 600, "IN", "PTR",
+                                                           target + "."))
+                    self._send(sock, resp.to_wire(), peer)
+                    return
             ip = self.lookup(container_id, name)
             if ip is not None:
                 resp = dns.message.make_response(query)

@@ -128,6 +128,10 @@ def test_user_network_names_and_isolation(darsed: Darsed) -> None:
        "1000")
     out = ok(darsed, "exec", "c2", "ping", "-c1", "-W2", "c1")
     assert "64 bytes from 10.252." in out
+    # The reverse lookup iputils' ping makes (the seed's "64 bytes from c1.monreseau0").
+    c1_addr = out.split("(")[1].split(")")[0]
+    ptr = ok(darsed, "exec", "c2", "nslookup", c1_addr)
+    assert "c1.monreseau0" in ptr
     info = json.loads(ok(darsed, "network", "inspect", "monreseau0"))[0]
     assert {c["Name"] for c in info["Containers"].values()} == {"c1", "c2"}
     # On the default bridge, names do not resolve (as in Docker).
@@ -235,3 +239,14 @@ def test_debian_container_reaches_its_mirror(darsed: Darsed, debian_tar: str) ->
     assert done.returncode == 0, done.stderr
     assert "Reading package lists" in done.stdout
     ok(darsed, "rmi", "debian:bookworm")
+
+
+def test_container_network_mode(darsed: Darsed) -> None:
+    ok(darsed, "run", "-d", "--name", "netowner", "busybox", "sleep", "1000")
+    pid = json.loads(ok(darsed, "inspect", "netowner"))[0]["State"]["Pid"]
+    out = ok(darsed, "run", "--rm", "--network", "container:netowner", "busybox", "readlink",
+             "/proc/self/ns/net")
+    assert out.strip() == os.readlink(f"/proc/{pid}/ns/net")
+    missing = darse(darsed, "run", "--rm", "--network", "container:nosuch", "busybox", "true")
+    assert missing.returncode == 125 and "No such container: nosuch" in missing.stderr
+    ok(darsed, "rm", "-f", "netowner")
