@@ -26,6 +26,7 @@ COMMANDS = {
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
+    "build": ("image", "build"),
     "login": ("system", "login"), "logout": ("system", "logout"),
     "version": ("system", "version"), "info": ("system", "info"),
     "inspect": ("system", "inspect"), "events": ("system", "events"),
@@ -53,6 +54,7 @@ A container engine that speaks Docker's language
 
 Common Commands:
   run         Create and run a new container from an image
+  build       Build an image from a Dockerfile
   exec        Execute a command in a running container
   ps          List containers
   images      List images

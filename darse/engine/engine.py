@@ -348,6 +348,13 @@ class Engine:
         try:
             cfg, hc = doc["Config"], doc["HostConfig"]
             user = users.resolve(rootfs, cfg.get("User") or "")
+            if cfg.get("WorkingDir"):
+                # As dockerd: a missing working directory is made (mkdir -p) at start.
+                from darse.runtime.mounts import secure_join
+
+                workdir = secure_join(rootfs, cfg["WorkingDir"])
+                if not os.path.isdir(workdir):
+                    os.makedirs(workdir, 0o755)
             mode = hc.get("NetworkMode", "bridge")
             netns: str | None = networking.start(self, doc)
             if mode == "host":

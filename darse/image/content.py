@@ -30,10 +30,14 @@ class BlobWriter:
         self.hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes) -> int:
         self.hash.update(chunk)
         self.file.write(chunk)
         self.size += len(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        pass
 
     @property
     def digest(self) -> str:

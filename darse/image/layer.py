@@ -295,3 +295,73 @@ def unpack(stream, dest: str) -> tuple[str, int]:  # noqa: ANN001
         ex.close()
     plain.drain()  # tar's end-of-archive blocks count in the DiffID
     return plain.digest, plain.size
+
+
+class _HashWriter:
+    """write() that hashes and counts what passes on to target."""
+
+    def __init__(self, target) -> None:  # noqa: ANN001
+        self.target = target
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        self.target.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def pack(diff_dir: str, out, skip: tuple[str, ...] = ()) -> tuple[str, int]:  # noqa: ANN001
+    """Write a snapshot directory (overlay upper) as a layer tar to out, overlay whiteouts
+    turned back into Docker's (.wh.NAME, .wh..wh..opq); returns (DiffID, size)."""
+    hashed = _HashWriter(out)
+    with tarfile.open(fileobj=hashed, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        for root, dirs, files in os.walk(diff_dir):
+            dirs.sort()
+            rel = os.path.relpath(root, diff_dir)
+            rel = "" if rel == "." else rel
+            if rel:
+                tf.add(root, arcname=rel, recursive=False)
+            try:
+                if os.getxattr(root, "trusted.overlay.opaque") == b"y":
+                    ti = tarfile.TarInfo(os.path.join(rel, OPAQUE))
+                    tf.addfile(ti)
+            except OSError:
+                pass
+            for name in sorted(files) + [d for d in dirs if os.path.islink(
+                    os.path.join(root, d))]:
+                path = os.path.join(root, name)
+                arc = os.path.join(rel, name)
+                if arc in skip:
+                    continue
+                st = os.lstat(path)
+                if _is_whiteout(st):
+                    tf.addfile(tarfile.TarInfo(os.path.join(rel, WHITEOUT_PREFIX + name)))
+                    continue
+                tf.add(path, arcname=arc, recursive=False)
+    return hashed.digest, hashed.size
+
+
+def pack_to_blob(content, diff_dir: str, skip: tuple[str, ...] = ()  # noqa: ANN001
+                 ) -> tuple[str, int, str, int]:
+    """pack() gzip-compressed into the content store: (blob digest, blob size, DiffID,
+    tar size)."""
+    import gzip
+
+    with content.writer() as w:
+        with gzip.GzipFile(fileobj=w, mode="wb", compresslevel=6, mtime=0) as gz:
+            diff_id, size = pack(diff_dir, gz, skip)
+        blob = w.commit()
+    return blob, content.size(blob), diff_id, size

@@ -150,7 +150,7 @@ class Registry:
                     self._base, self.host = base, host
                     return base
                 errors.append(f"{base}: {resp.status_code}")
-        raise Unavailable(f"Error response from daemon: Get \"https://{self.hosts[-1]}/v2/\": "
+        raise Unavailable(f"Get \"https://{self.hosts[-1]}/v2/\": "
                           + "; ".join(errors))
 
     def _auth_header(self, scope: str) -> dict[str, str]:

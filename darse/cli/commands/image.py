@@ -284,3 +284,48 @@ def inspect(client: Client, argv: list[str]) -> int:
     from darse.cli.commands.system import inspect_objects
 
     return inspect_objects(client, argv, "image", "darse image inspect")
+
+
+def build(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse build")
+    p.add_argument("-t", "--tag", action="append", default=[])
+    p.add_argument("-f", "--file")
+    p.add_argument("--build-arg", action="append", default=[])
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--rm", default="true")
+    p.add_argument("path")
+    args = p.parse_args(argv)
+    import os
+    import tarfile
+    import tempfile
+
+    if not os.path.isdir(args.path):
+        print(f"unable to prepare context: path \"{args.path}\" not found", file=sys.stderr)
+        return 1
+    dockerfile = "Dockerfile"
+    body = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=body, mode="w") as tf:
+        for name in sorted(os.listdir(args.path)):
+            tf.add(os.path.join(args.path, name), arcname=name)
+        if args.file:
+            dockerfile = ".darse-dockerfile"
+            tf.add(args.file, arcname=dockerfile)
+    body.seek(0)
+    build_args = dict(a.split("=", 1) if "=" in a else (a, os.environ.get(a, ""))
+                      for a in args.build_arg)
+    query = {"t": args.tag, "dockerfile": dockerfile, "q": args.quiet,
+             "buildargs": json.dumps(build_args) if build_args else None}
+    image_id = ""
+    for event in client.lines("POST", "/build", query, body=body):
+        if "error" in event:
+            print(event["error"], file=sys.stderr)
+            return 1
+        if "aux" in event:
+            image_id = event["aux"].get("ID", "")
+        elif "stream" in event and not args.quiet:
+            sys.stdout.write(event["stream"])
+            sys.stdout.flush()
+    if args.quiet:
+        print(image_id)
+    return 0

@@ -1,0 +1,52 @@
+"""POST /build: the context as a tar body, the classic builder's JSON stream back."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+
+from aiohttp import web
+
+from darse.api.images import _progress_stream
+from darse.api.server import Routes, engine_of
+from darse.errors import InvalidArgument
+
+
+def routes(r: Routes) -> None:
+    r.add_post("/build", build)
+
+
+async def build(request: web.Request) -> web.StreamResponse:
+    from darse.build.builder import Builder
+    from darse.image import layer as layers
+
+    engine = engine_of(request)
+    tags = request.query.getall("t", [])
+    dockerfile = request.query.get("dockerfile") or "Dockerfile"
+    try:
+        build_args = json.loads(request.query.get("buildargs") or "{}")
+    except ValueError:
+        raise InvalidArgument("invalid buildargs: not JSON") from None
+    context = tempfile.mkdtemp(prefix="build-", dir=engine.images.content.tmpdir)
+    tar = tempfile.TemporaryFile(dir=engine.images.content.tmpdir)
+    while chunk := await request.content.readany():
+        tar.write(chunk)
+    tar.seek(0)
+
+    def work(emit: Callable[[dict], None]) -> None:
+        try:
+            with tar:
+                layers.unpack(tar, context)  # the context is untrusted: same safe unpack
+            path = os.path.join(context, dockerfile)
+            if not os.path.isfile(path):
+                raise InvalidArgument(f"Cannot locate specified Dockerfile: {dockerfile}")
+            with open(path) as f:
+                text = f.read()
+            Builder(engine, context, emit, build_args).build(text, tags)
+        finally:
+            shutil.rmtree(context, ignore_errors=True)
+
+    return await _progress_stream(request, work)
