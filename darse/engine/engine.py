@@ -50,12 +50,16 @@ class Engine:
         self.images = ImageStore(config.data_root, self.db, RegistryConfig(
             config.insecure_registries, config.registry_mirrors), self._image_users)
         self.images.layer_users = self._layers_in_use
+        self.images.layer_removed = self._drop_remapped_layer
         self.images.snapshots.clean_scratch()
         self.containers = ContainerStore(self.db)
         self.volumes = VolumeStore(config.data_root, self.db)
         self.networks = NetworkManager(self.db, config.exec_root,
                                        config.raw.get("bridge") or "darse0", config.bip,
                                        config.default_address_pools)
+        from darse.engine import remap
+
+        self.remap = remap.resolve(config.userns_remap)
         self.dns = Resolver(lambda asker, name: networking.lookup(self, asker, name),
                             lambda asker, ip: networking.reverse_lookup(self, asker, ip))
         self.containers_dir = os.path.join(config.data_root, "containers")
@@ -242,9 +246,12 @@ class Engine:
             mounts.remove_anonymous(self, doc)  # what prepare() made for nothing
             raise
         try:
-            os.makedirs(cdir, mode=0o710)
+            # 0711: a remapped root must be able to walk to its rootfs and /etc files.
+            os.makedirs(cdir, mode=0o711)
             for sub in ("upper", "work", "rootfs"):
                 os.mkdir(os.path.join(cdir, sub), 0o755)
+                if self.remap is not None:
+                    os.chown(os.path.join(cdir, sub), self.remap.uid, self.remap.gid)
             self._write_etc(doc)
         except BaseException:
             self.containers.remove(container_id)
@@ -369,6 +376,10 @@ class Engine:
             oci = spec.build(container_id=cid, config=cfg, host_config=hc, rootfs=rootfs,
                              container_dir=cdir, args=[doc["Path"], *doc["Args"]],
                              env=cfg["Env"], user=user, netns=netns, extra_mounts=extra)
+            if self.remap is not None and hc.get("UsernsMode") != "host":
+                uid_maps, gid_maps = self.remap.mappings()
+                oci["linux"]["namespaces"].append({"type": "user"})
+                oci["linux"]["uidMappings"], oci["linux"]["gidMappings"] = uid_maps, gid_maps
             with open(os.path.join(cdir, "config.json"), "w") as f:
                 json.dump(oci, f)
             log = hc.get("LogConfig", {}).get("Config") or {}
@@ -409,8 +420,27 @@ class Engine:
         chain = self.images.chain(doc["Image"])
         if not chain:
             raise SystemFailure("image has no layers")
+        lowers = None
+        if self.remap is not None:
+            lowers = [self._remapped_layer(c) for c in chain]
         self.images.snapshots.mount(chain, target, os.path.join(cdir, "upper"),
-                                    os.path.join(cdir, "work"))
+                                    os.path.join(cdir, "work"), lowers=lowers)
+
+    def _drop_remapped_layer(self, chain_id: str) -> None:
+        if self.remap is not None:
+            shutil.rmtree(os.path.join(self.config.data_root, f"remap-{self.remap.tag}",
+                                       chain_id.split(":", 1)[1]), ignore_errors=True)
+
+    def _remapped_layer(self, chain_id: str) -> str:
+        from darse.engine import remap
+
+        path = os.path.join(self.config.data_root, f"remap-{self.remap.tag}",
+                            chain_id.split(":", 1)[1])
+        if not os.path.isdir(path):
+            with self._lock:
+                if not os.path.isdir(path):
+                    remap.shifted_copy(self.images.snapshots.diff(chain_id), path, self.remap)
+        return path
 
     def _unmount_rootfs(self, container_id: str) -> None:
         target = os.path.join(self._dir(container_id), "rootfs")

@@ -37,12 +37,17 @@ def prepare(engine: Engine, config: dict[str, Any], host_config: dict[str, Any],
             specs.append(copy)
     for m in specs:
         if m["Type"] == "volume":
+            made = False
             if not m.get("Name"):
                 m["Name"] = engine.volumes.create(anonymous=True)["Name"]
-                m["Anonymous"] = True
+                m["Anonymous"] = made = True
             elif not engine.volumes.exists(m["Name"]):
                 engine.volumes.create(m["Name"], m.get("Driver") or "local",
                                       m.get("DriverOptions"), m.get("Labels"))
+                made = True
+            if made and engine.remap is not None:
+                # A new volume belongs to the remapped root, as with Docker.
+                os.chown(engine.volumes.path(m["Name"]), engine.remap.uid, engine.remap.gid)
         elif m["Type"] == "bind" and m.pop("CreateSource", False) and \
                 not os.path.exists(m["Source"]):
             os.makedirs(m["Source"], mode=0o755)  # -v creates it, --mount does not

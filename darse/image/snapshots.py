@@ -63,9 +63,10 @@ class Snapshots:
                 shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
 
     def mount(self, chain: list[str], target: str, upper: str | None = None,
-              work: str | None = None) -> None:
-        """overlay of the chain (lowest first) on target, writable if upper/work given."""
-        lowers = [self.diff(c) for c in reversed(chain)]
+              work: str | None = None, lowers: list[str] | None = None) -> None:
+        """overlay of the chain (lowest first) on target, writable if upper/work given;
+        lowers, if given, replace the chain's directories (same order)."""
+        lowers = list(reversed(lowers)) if lowers else [self.diff(c) for c in reversed(chain)]
         if upper is None:
             if len(lowers) == 1:
                 sc.mount(lowers[0], target, None, sc.MS_BIND | sc.MS_RDONLY)

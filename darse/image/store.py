@@ -86,6 +86,7 @@ class ImageStore:
         self.registry_config = registry_config or RegistryConfig()
         self.image_users: ImageUsers = image_users or (lambda _id: [])
         self.layer_users: Callable[[], set[str]] = lambda: set()
+        self.layer_removed: Callable[[str], None] = lambda _chain_id: None
 
     # --- records -------------------------------------------------------------
 
@@ -409,6 +410,7 @@ class ImageStore:
             if row["chain_id"] not in keep_layers:
                 self.db.execute("DELETE FROM layers WHERE chain_id=?", (row["chain_id"],))
                 self.snapshots.remove(row["chain_id"])
+                self.layer_removed(row["chain_id"])
                 removed.append(row["chain_id"])
         keep_blobs = self.referenced_blobs()
         for digest in list(self.content.digests()):

@@ -53,15 +53,16 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
     Returns True in the process that goes on as the container's process; the
     intermediate parent reports that process's pid and exits.
     """
-    if "user" in joined:
-        namespaces.join({"user": joined.pop("user")})
+    # As runc's nsexec: join every namespace given by path first (while we still have
+    # the rights over those the host owns, e.g. a network namespace made by the engine),
+    # then make the new user namespace, then the others inside it.
+    namespaces.join(joined)
     if "user" in new:
         namespaces.unshare({"user"})
         chan.send("userns")
         chan.expect("userns-mapped")
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
-    namespaces.join(joined)
     namespaces.unshare(new - {"user"})
     if "pid" in new or "pid" in joined or "time" in new:
         child = os.fork()

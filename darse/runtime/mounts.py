@@ -135,8 +135,10 @@ def mount_one(rootfs: str, bundle: str, m: dict, cgroup_paths: dict[str, str],
     if opts.is_bind or kind == "bind":
         if not source.startswith("/"):
             source = os.path.join(bundle, source)
-        if not os.path.exists(source):
-            raise OSError(errno.ENOENT, "bind mount source does not exist", source)
+        try:
+            os.stat(source)
+        except OSError as exc:  # ENOENT, or EACCES for a remapped root
+            raise OSError(exc.errno, f"bind mount source: {exc.strerror}", source) from None
         _make_target(dest, os.path.isdir(source))
         opts.flags |= sc.MS_BIND
         bind(source, dest, opts)
