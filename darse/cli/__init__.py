@@ -1,16 +1,18 @@
 """darse: Docker's command line, as a thin client of darsed's Engine API.
 
-It imports no engine code: a command costs the interpreter, argparse, darse.cli.http and
+It imports no engine code: a command costs the interpreter, darse.cli.flags, darse.cli.http and
 its own module. Commands are looked up by name (and by docker's management form,
 `darse container ls`), so only one command module is imported.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from darse.cli.client import APIError, Client
+from darse.cli.flags import Parser
+
+__all__ = ["Parser", "main", "entry"]
 
 # command -> (module, function)
 COMMANDS = {
@@ -131,23 +133,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with docker's wording and exit status 125 for usage errors; no -h (run
-    uses it for --hostname), no abbreviated long options (docker has none)."""
-
-    def __init__(self, prog: str, **kwargs: object) -> None:
-        super().__init__(prog=prog, add_help=False, allow_abbrev=False, **kwargs)
-        self.add_argument("--help", action="help", help="Print usage")
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        if "unrecognized arguments" in message:
-            message = "unknown flag: " + message.split(": ", 1)[1].split()[0]
-        elif "the following arguments are required" in message:
-            message = f'"{self.prog}" requires at least 1 argument.'
-        print(f"{message}\nSee '{self.prog} --help'.", file=sys.stderr)
-        sys.exit(125)
 
 
 def entry() -> None:

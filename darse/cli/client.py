@@ -9,10 +9,12 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import quote, urlencode
 
-from darse.cli.http import Response, send_request
+from darse.cli.http import Response, quote, send_request, urlencode
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_HOST = "unix:///run/darse.sock"
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from darse.cli.client import APIError, Client
 from darse.cli.template import Template
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def filters(items: list[str]) -> dict[str, list[str]]:

@@ -110,3 +110,17 @@ def send_request(sock: socket.socket, method: str, url: str, headers: dict[str, 
         sock.sendall(b"0\r\n\r\n")
     elif body:
         sock.sendall(body)
+
+
+# urllib.parse costs 2 ms a command for the two functions below.
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(text: str, safe: str = "/") -> str:
+    ok = _SAFE | frozenset(safe.encode())
+    return "".join(chr(b) if b in ok else f"%{b:02X}" for b in str(text).encode())
+
+
+def urlencode(pairs: list[tuple[str, object]] | dict[str, object]) -> str:
+    items = pairs.items() if isinstance(pairs, dict) else pairs
+    return "&".join(f"{quote(str(k), '')}={quote(str(v), '')}" for k, v in items)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
 
 from darse.cli.template import Template, go_format
 from darse.units import human_duration
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def ago(unix_ts: float) -> str:

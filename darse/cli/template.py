@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from darse.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 _ACTION = re.compile(r"{{(-?)\s*(.*?)\s*(-?)}}", re.S)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\(|\)|\||:=|[^\s()|]+')

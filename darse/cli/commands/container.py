@@ -3,7 +3,6 @@ attach, top, rename, pause, unpause, prune, inspect, export."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import select
 import signal
@@ -11,12 +10,16 @@ import socket
 import struct
 import sys
 import threading
-from typing import Any
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
 from darse.cli.common import confirm, done, each, filters_query
+from darse.cli.flags import REMAINDER, Namespace
 from darse.cli.output import ago, render
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 # --- run and create -------------------------------------------------------------
 
@@ -72,7 +75,7 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--tmpfs", action="append", default=[])
     p.add_argument("--volumes-from", action="append", default=[])
     p.add_argument("image")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("command", nargs=REMAINDER)
     return p
 
 
@@ -84,7 +87,7 @@ def _size(text: str | None) -> int | None:
     return int(float(t[:-1]) * units[t[-1]]) if t[-1] in units else int(t)
 
 
-def _env(args: argparse.Namespace) -> list[str]:
+def _env(args: Namespace) -> list[str]:
     env = []
     for path in args.env_file:
         with open(path) as f:
@@ -95,7 +98,7 @@ def _env(args: argparse.Namespace) -> list[str]:
     return env
 
 
-def _body(args: argparse.Namespace) -> dict[str, Any]:
+def _body(args: Namespace) -> dict[str, Any]:
     restart, _, retries = args.restart.partition(":")
     attach = set(args.attach) or ({"stdout", "stderr"} | ({"stdin"} if args.interactive
                                                           else set()))
@@ -262,7 +265,7 @@ def _fail125(prog: str, message: str) -> int:
     return 125
 
 
-def _create(client: Client, args: argparse.Namespace, prog: str) -> str:
+def _create(client: Client, args: Namespace, prog: str) -> str:
     body = _body(args)
     query = {"name": args.name} if args.name else {}
     if args.platform:
@@ -332,7 +335,7 @@ def _start_error(exc: APIError) -> int:
     return 125
 
 
-def _run_attached(client: Client, cid: str, args: argparse.Namespace) -> int:
+def _run_attached(client: Client, cid: str, args: Namespace) -> int:
     sock = client.hijack(f"/containers/{cid}/attach", {
         "stream": True, "stdin": args.interactive, "stdout": True, "stderr": True,
         "detachKeys": args.detach_keys})
@@ -537,7 +540,7 @@ def prune(client: Client, argv: list[str]) -> int:
 def top(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse top")
     p.add_argument("container")
-    p.add_argument("ps_args", nargs=argparse.REMAINDER)
+    p.add_argument("ps_args", nargs=REMAINDER)
     args = p.parse_args(argv)
     out = client.json("GET", f"/containers/{args.container}/top",
                       {"ps_args": " ".join(args.ps_args) or None})
@@ -665,7 +668,7 @@ def exec_(client: Client, argv: list[str]) -> int:
     p.add_argument("--privileged", action="store_true")
     p.add_argument("--detach-keys")
     p.add_argument("container")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("command", nargs=REMAINDER)
     args = p.parse_args(argv)
     if not args.command:
         print('"darse exec" requires at least 2 arguments.', file=sys.stderr)

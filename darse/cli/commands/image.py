@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
@@ -13,6 +12,10 @@ from darse.cli.common import confirm
 from darse.cli.common import filters as common_filters
 from darse.cli.output import ago, render, short
 from darse.units import human_size
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"),
                  ("CREATED", "CreatedSince"), ("SIZE", "Size")]

@@ -7,12 +7,15 @@ import getpass
 import json
 import os
 import sys
-from typing import Any
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
 from darse.cli.common import filters_query
 from darse.cli.template import Template
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def config_path() -> str:

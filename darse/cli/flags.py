@@ -1,0 +1,170 @@
+"""Docker's flag grammar (spf13/pflag as the docker CLI uses it), small enough to load
+in no time: importing argparse costs 13 ms here, more than the whole of `docker ps`
+(bench/engine.py), and it parses differently from docker anyway.
+
+--flag value, --flag=value, -f value, -fvalue, combined booleans (-qa, -ti), repeated
+flags, `--` ends flags; flags may follow positionals (`rm c1 -f`) until a positional
+that takes the rest (`run IMAGE CMD...`). Usage errors print docker's words and exit 125.
+"""
+
+from __future__ import annotations
+
+import sys
+
+REMAINDER = "..."
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+class Namespace:
+    def __repr__(self) -> str:
+        return f"Namespace({vars(self)})"
+
+
+class _Opt:
+    def __init__(self, names: tuple[str, ...], dest: str, action: str | None, default: Any,
+                 type: Callable[[str], Any] | None, choices: tuple | None) -> None:
+        self.names, self.dest, self.action = names, dest, action
+        self.default, self.type, self.choices = default, type, choices
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.names)
+
+
+class Parser:
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+        self.options: dict[str, _Opt] = {}
+        self.all: list[_Opt] = []
+        self.positionals: list[tuple[str, str | None]] = []  # (dest, nargs)
+        self.add_argument("--help", action="help")
+
+    def add_argument(self, *names: str, action: str | None = None, default: Any = None,
+                     type: Callable[[str], Any] | None = None, choices: tuple | None = None,
+                     dest: str | None = None, nargs: str | None = None,
+                     metavar: str | None = None, help: str | None = None) -> None:
+        if not names[0].startswith("-"):
+            self.positionals.append((names[0], nargs))
+            return
+        longest = max(names, key=len).lstrip("-")
+        opt = _Opt(names, dest or longest.replace("-", "_"), action, default, type,
+                   tuple(choices) if choices else None)
+        for name in names:
+            self.options[name] = opt
+        self.all.append(opt)
+
+    def error(self, message: str) -> None:
+        print(f"{message}\nSee '{self.prog} --help'.", file=sys.stderr)
+        sys.exit(125)
+
+    def usage(self) -> None:
+        pos = " ".join(d.upper() + ("..." if n in ("+", REMAINDER) else "")
+                       for d, n in self.positionals)
+        print(f"Usage:  {self.prog} [OPTIONS] {pos}\n\nOptions:")
+        for opt in self.all:
+            print(f"  {opt.label}")
+        sys.exit(0)
+
+    def _store(self, ns: Namespace, opt: _Opt, value: str, shown: str) -> None:
+        if opt.type is not None:
+            try:
+                value = opt.type(value)
+            except ValueError:
+                self.error(f'invalid argument "{value}" for "{shown}" flag')
+        if opt.choices and value not in opt.choices:
+            self.error(f'invalid argument "{value}" for "{shown}" flag: must be one of '
+                       f"{', '.join(map(str, opt.choices))}")
+        if opt.action == "append":
+            getattr(ns, opt.dest).append(value)
+        else:
+            setattr(ns, opt.dest, value)
+
+    def parse_args(self, argv: list[str]) -> Namespace:
+        ns = Namespace()
+        for opt in self.all:
+            if opt.action == "store_true":
+                setattr(ns, opt.dest, bool(opt.default))
+            elif opt.action == "append":
+                setattr(ns, opt.dest, list(opt.default or []))
+            else:
+                setattr(ns, opt.dest, opt.default)
+        values: list[str] = []
+        rest: list[str] = []
+        takes_rest = [i for i, (_, n) in enumerate(self.positionals) if n == REMAINDER]
+        stop_at = takes_rest[0] if takes_rest else None
+        i = 0
+        while i < len(argv):
+            arg = argv[i]
+            if stop_at is not None and len(values) >= stop_at:
+                rest = argv[i:]
+                break
+            if arg == "--":
+                values += argv[i + 1:]
+                break
+            if arg.startswith("--"):
+                name, eq, value = arg.partition("=")
+                opt = self.options.get(name)
+                if opt is None:
+                    self.error(f"unknown flag: {name}")
+                if opt.action == "help":
+                    self.usage()
+                if opt.action == "store_true":
+                    setattr(ns, opt.dest, value.lower() not in ("false", "0") if eq else True)
+                else:
+                    if not eq:
+                        i += 1
+                        if i >= len(argv):
+                            self.error(f"flag needs an argument: {name}")
+                        value = argv[i]
+                    self._store(ns, opt, value, name)
+            elif arg.startswith("-") and len(arg) > 1:
+                for j, char in enumerate(arg[1:], 1):
+                    opt = self.options.get("-" + char)
+                    if opt is None:
+                        self.error(f"unknown shorthand flag: '{char}' in {arg}")
+                    if opt.action == "help":
+                        self.usage()
+                    if opt.action == "store_true":
+                        setattr(ns, opt.dest, True)
+                        continue
+                    value = arg[j + 1:]
+                    if not value:
+                        i += 1
+                        if i >= len(argv):
+                            self.error(f"flag needs an argument: '{char}' in -{char}")
+                        value = argv[i]
+                    self._store(ns, opt, value, "-" + char)
+                    break
+            else:
+                values.append(arg)
+            i += 1
+        self._assign(ns, values, rest)
+        return ns
+
+    def _assign(self, ns: Namespace, values: list[str], rest: list[str]) -> None:
+        for index, (dest, nargs) in enumerate(self.positionals):
+            if nargs == REMAINDER:
+                setattr(ns, dest, values + rest)
+                values = []
+            elif nargs == "?":
+                setattr(ns, dest, values.pop(0) if values else None)
+            elif nargs == "+":
+                later = sum(1 for _, n in self.positionals[index + 1:] if n is None)
+                take = len(values) - later
+                if take < 1:
+                    self.error(f'"{self.prog}" requires at least 1 argument.')
+                setattr(ns, dest, values[:take])
+                values = values[take:]
+            else:
+                if not values:
+                    needed = sum(1 for _, n in self.positionals if n in (None, "+"))
+                    self.error(f'"{self.prog}" requires at least {needed} argument'
+                               f'{"s" if needed > 1 else ""}.')
+                setattr(ns, dest, values.pop(0))
+        if values:
+            self.error(f'"{self.prog}" accepts no argument{"s" if len(values) > 1 else ""}: '
+                       f"{' '.join(values)}")
