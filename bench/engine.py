@@ -64,10 +64,12 @@ class Engine:
 
 
 def start_darse(base: Path) -> tuple[Engine, subprocess.Popen]:
+    """A darsed of the bench's own: its bridge and table, all removed on exit."""
     sock = base / "darse.sock"
     proc = subprocess.Popen([f"{VENV_BIN}/darsed", "-H", f"unix://{sock}", "--data-root",
                              str(base / "data"), "--exec-root", str(base / "exec"),
-                             "--config-file", str(base / "none.json")],
+                             "--config-file", str(base / "none.json"), "--bridge",
+                             "dzbencheng0", "--bip", "10.245.0.1/24", "--cleanup"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_socket(sock)
     return Engine("darse", [f"{VENV_BIN}/darse", "-H", f"unix://{sock}"]), proc

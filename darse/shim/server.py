@@ -99,6 +99,10 @@ class Shim:
             if not proc.out_fds and proc.exit_code is not None:
                 self._finish(proc)
             return
+        self._deliver(proc, stream, data)
+
+    def _deliver(self, proc: Proc, stream: int, data: bytes) -> None:
+        """Output to the log and to every attached client."""
         if proc.logger:
             proc.logger.write("stdout" if stream == STDOUT else "stderr", data)
         packet = frame(stream, data)
@@ -134,6 +138,15 @@ class Shim:
         if proc.done.is_set():
             return
         for fd in list(proc.out_fds):
+            # Whatever is still in the pipe goes out first: a busy loop may not have read it.
+            while fd in proc.out_fds:
+                try:
+                    data = os.read(fd, 65536)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                self._deliver(proc, proc.out_fds[fd], data)
             self.loop.remove_reader(fd)
             if fd != proc.master:
                 os.close(fd)
