@@ -14,11 +14,18 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+had_docker=$(dpkg-query -W -f='${Status}' docker.io 2>/dev/null | grep -c "ok installed" || true)
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-pip libseccomp2 busybox-static iproute2 nftables procps \
   ca-certificates \
   runc crun docker-registry skopeo golang-github-containers-common docker.io debootstrap
+
+# docker.io is here for its CLI and for the tests' private dockerd: a dockerd that the
+# package itself starts would set the FORWARD policy to DROP and cut darse's bridges.
+if [ "$had_docker" = 0 ] && [ -d /run/systemd/system ]; then
+  systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true
+fi
 
 /usr/bin/python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
