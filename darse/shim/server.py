@@ -28,6 +28,7 @@ import struct
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from darse import syscalls
@@ -201,25 +202,14 @@ class Shim:
         self._watch(proc, r_err, STDERR)
         return (r_in, w_out, w_err), None, [r_in, w_out, w_err]
 
-    def _take_console(self, proc: Proc) -> None:
-        sock: socket.socket = proc._console  # type: ignore[attr-defined]
-        _, master = console.recv_fd(sock)
-        sock.close()
-        proc.master = master
-        self._watch(proc, master, STDOUT)
-
-    def op_create(self, req: dict[str, Any]) -> dict[str, Any]:
-        cid = req["id"]
-        if cid in self.procs and self.procs[cid].exit_code is None:
-            raise DarseError(f"container {cid} is already running")
-        proc = Proc(cid, req.get("tty", False))
-        if req.get("log_path"):
-            proc.logger = JsonFileLogger(req["log_path"], req.get("log_max_size", 10_000_000),
-                                         req.get("log_max_file", 3))
-        stdio, console_sock, to_close = self._stdio(proc, proc.tty, req.get("stdin", False))
+    def _spawn(self, proc: Proc, with_stdin: bool,
+               start: Callable[[tuple[int, int, int] | None, socket.socket | None], int]
+               ) -> int:
+        """Give a new process its stdio (pipes, or a pty through a console socketpair),
+        start it, and watch its output; nothing is left open if it fails."""
+        stdio, console_sock, to_close = self._stdio(proc, proc.tty, with_stdin)
         try:
-            st = runtime_create(self.runtime_root, cid, req["bundle"], stdio=stdio,
-                                console_sock=console_sock)
+            pid = start(stdio, console_sock)
         except BaseException:
             for fd in list(proc.out_fds):
                 self.loop.remove_reader(fd)
@@ -236,9 +226,28 @@ class Shim:
                 console_sock.close()
         if proc.tty:
             self._take_console(proc)
-        proc.pid = st.pid
+        proc.pid = pid
+        self.by_pid[pid] = proc
+        return pid
+
+    def _take_console(self, proc: Proc) -> None:
+        sock: socket.socket = proc._console  # type: ignore[attr-defined]
+        _, master = console.recv_fd(sock)
+        sock.close()
+        proc.master = master
+        self._watch(proc, master, STDOUT)
+
+    def op_create(self, req: dict[str, Any]) -> dict[str, Any]:
+        cid = req["id"]
+        if cid in self.procs and self.procs[cid].exit_code is None:
+            raise DarseError(f"container {cid} is already running")
+        proc = Proc(cid, req.get("tty", False))
+        if req.get("log_path"):
+            proc.logger = JsonFileLogger(req["log_path"], req.get("log_max_size", 10_000_000),
+                                         req.get("log_max_file", 3))
+        pid = self._spawn(proc, req.get("stdin", False), lambda stdio, console: runtime_create(
+            self.runtime_root, cid, req["bundle"], stdio=stdio, console_sock=console).pid)
         self.procs[cid] = proc
-        self.by_pid[st.pid] = proc
         for fut in self.waiting.pop(cid, []):
             if not fut.done():
                 fut.set_result(proc)
@@ -246,7 +255,7 @@ class Shim:
             os.unlink(os.path.join(self.exits_dir, cid))
         except FileNotFoundError:
             pass
-        return {"pid": st.pid}
+        return {"pid": pid}
 
     def op_ping(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}
@@ -312,28 +321,10 @@ class Shim:
         key = f"{req['id']}/{req['exec_id']}"
         process = req["process"]
         proc = Proc(key, bool(process.get("terminal")))
-        stdio, console_sock, to_close = self._stdio(proc, proc.tty, req.get("stdin", False))
-        try:
-            pid = exec_in(self.runtime_root, req["id"], process, console_sock=console_sock,
-                          stdio=stdio)
-        except BaseException:
-            for fd in list(proc.out_fds):
-                self.loop.remove_reader(fd)
-                os.close(fd)
-            if proc.stdin_fd is not None:
-                os.close(proc.stdin_fd)
-            raise
-        finally:
-            for fd in to_close:
-                os.close(fd)
-            if console_sock is not None:
-                console_sock.close()
-        if proc.tty:
-            self._take_console(proc)
-        proc.pid = pid
+        self._spawn(proc, req.get("stdin", False), lambda stdio, console: exec_in(
+            self.runtime_root, req["id"], process, console_sock=console, stdio=stdio))
         proc.started_at = state.now()
         self.procs[key] = proc
-        self.by_pid[pid] = proc
         return proc
 
     # --- connections ---------------------------------------------------------
