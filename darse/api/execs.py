@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from aiohttp import web
 
 from darse.api.containers import DEFAULT_DETACH_KEYS, bridge, parse_detach_keys
-from darse.api.hijack import hijack
+from darse.api.hijack import docker_frame, hijack
 from darse.api.server import Routes, call, engine_of, json_response, read_json
+from darse.errors import DarseError
 
 
 def routes(r: Routes) -> None:
@@ -48,6 +51,12 @@ async def start(request: web.Request) -> web.StreamResponse:
                                                        2: ex["OpenStderr"] or True}, detach)
         if record and "exit_code" in record:
             await call(engine.exec_finished, exec_id, record["exit_code"])
+    except DarseError as exc:
+        # The 101 is sent: the error can only go down the stream, as dockerd does.
+        message = f"{exc}\n".encode()
+        print(f"darsed: exec {exec_id[:12]} failed: {exc}", file=sys.stderr, flush=True)
+        await conn.send(message if tty else docker_frame(2, message))
+        await call(engine.exec_finished, exec_id, 126)
     finally:
         conn.close()
     return resp
