@@ -8,6 +8,7 @@ import socket
 
 from darse.errors import Conflict, InvalidArgument, SystemFailure
 from darse.runtime import cgroups, console, namespaces, process, seccomp, spec, state
+from darse.runtime.init import fork_reporting_pid
 from darse.runtime.sync import Channel
 
 TYPE_CHECKING = False  # typing costs milliseconds at every container start
@@ -70,10 +71,7 @@ def _child(chan: Channel, ns_paths: dict[str, str], proc: dict[str, Any],
     try:
         chan.expect("go")
         namespaces.join(ns_paths)
-        child = os.fork()
-        if child:
-            chan.send("pid", pid=child)
-            os._exit(0)
+        fork_reporting_pid(chan)
         if proc.get("terminal"):
             os.setsid()
             console.setup_in_container(console_sock.fileno(), proc.get("consoleSize"),

@@ -65,13 +65,24 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
         os.setresuid(0, 0, 0)
     namespaces.unshare(new - {"user"})
     if "pid" in new or "pid" in joined or "time" in new:
-        child = os.fork()
-        if child:
-            chan.send("pid", pid=child)
-            os._exit(0)
+        fork_reporting_pid(chan)
         return True
     chan.send("pid", pid=os.getpid())
     return True
+
+
+def fork_reporting_pid(chan: Channel) -> None:
+    """Fork; the parent reports the child's pid and exits, the child goes on only after
+    that report — both write on one channel, and the runtime reads "pid" first."""
+    r, w = os.pipe()
+    child = os.fork()
+    if child:
+        os.close(r)
+        chan.send("pid", pid=child)
+        os._exit(0)  # closing w: the child's read ends
+    os.close(w)
+    os.read(r, 1)
+    os.close(r)
 
 
 def bootstrap(chan: Channel, ctx: InitContext) -> NoReturn:
