@@ -1,0 +1,1 @@
+"""docker build: the Dockerfile, and the builder that runs it over the engine."""
