@@ -30,7 +30,7 @@ _MOUNT_POINTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 class Builder:
