@@ -63,16 +63,48 @@ class Engine:
         return time.perf_counter() - t0
 
 
-def start_darse(base: Path) -> tuple[Engine, subprocess.Popen]:
+def start_darse(base: Path, bridge: str = "dzbencheng0",
+                bip: str = "10.245.0.1/24") -> tuple[Engine, subprocess.Popen]:
     """A darsed of the bench's own: its bridge and table, all removed on exit."""
     sock = base / "darse.sock"
     proc = subprocess.Popen([f"{VENV_BIN}/darsed", "-H", f"unix://{sock}", "--data-root",
                              str(base / "data"), "--exec-root", str(base / "exec"),
-                             "--config-file", str(base / "none.json"), "--bridge",
-                             "dzbencheng0", "--bip", "10.245.0.1/24", "--cleanup"],
+                             "--config-file", str(base / "none.json"), "--bridge", bridge,
+                             "--bip", bip, "--cleanup"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_socket(sock)
     return Engine("darse", [f"{VENV_BIN}/darse", "-H", f"unix://{sock}"]), proc
+
+
+def import_busybox(e: Engine, tarball: Path) -> None:
+    with open(tarball, "rb") as f:
+        subprocess.run([*e.cli, "import", "-", "busybox:latest"], stdin=f, check=True,
+                       capture_output=True)
+
+
+def print_results(results: dict[str, dict[str, str]]) -> None:
+    for name, r in results.items():
+        print(f"{name}:")
+        for k, v in r.items():
+            print(f"  {k:28s} {v}")
+
+
+def stop(procs: list[subprocess.Popen], base: Path) -> None:
+    """Stops the daemons, then any shim they left, and removes the bench's files."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for pid_file in base.glob("*/exec/shim.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+    subprocess.run(["umount", "-R", str(base / "docker" / "data")], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def start_docker(base: Path) -> tuple[Engine, subprocess.Popen] | None:
@@ -98,9 +130,7 @@ def _wait_socket(sock: Path) -> None:
 
 
 def measure(e: Engine, n: int, tarball: Path) -> dict[str, str]:
-    with open(tarball, "rb") as f:
-        subprocess.run([*e.cli, "import", "-", "busybox:latest"], stdin=f, check=True,
-                       capture_output=True)
+    import_busybox(e, tarball)
     e.run("run", "--rm", "--network", "none", "busybox", "true")  # warm up
     out: dict[str, str] = {}
     runs = [e.timed("run", "--rm", "--network", "none", "busybox", "true") for _ in range(n)]
@@ -157,26 +187,9 @@ def main() -> None:
             procs.append(docker[1])
             results["docker"] = measure(docker[0], n, tarball)
             results["docker"]["idle memory"] = memory(docker[0])
-        for name, r in results.items():
-            print(f"{name}:")
-            for k, v in r.items():
-                print(f"  {k:28s} {v}")
+        print_results(results)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for pid_file in base.glob("darse/exec/shim.pid"):
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
-        subprocess.run(["umount", "-R", str(base / "docker" / "data")], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-
+        stop(procs, base)
 
 if __name__ == "__main__":
     main()

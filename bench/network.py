@@ -1,4 +1,5 @@
-"""Networking costs, side by side with docker when dockerd is installed:
+"""Networking costs of darse (docker is not run here: its bridge and iptables rules
+would set the host's FORWARD policy to DROP):
 
 - HTTP transfer of a 200 MB file from a container (busybox httpd), through a published
   port on 127.0.0.1 versus straight to the container's address (docker goes through
@@ -13,11 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.engine import Engine, start_docker  # noqa: E402
+from bench.engine import Engine, import_busybox, print_results, start_darse, stop  # noqa: E402
 from darse.image.busybox import make_rootfs  # noqa: E402
 from tests.ocilayout import tar_of_dir  # noqa: E402
 
@@ -49,25 +47,8 @@ def fetch_mbps(url: str) -> float:
     return total / (time.perf_counter() - t0) / 1e6
 
 
-def start_darse(base: Path) -> tuple[Engine, subprocess.Popen]:
-    sock = base / "darse.sock"
-    base.mkdir(parents=True, exist_ok=True)
-    (base / "daemon.json").write_text(json.dumps({"bridge": "dzbench0",
-                                                  "bip": "10.249.0.1/24"}))
-    proc = subprocess.Popen([f"{VENV_BIN}/darsed", "-H", f"unix://{sock}", "--data-root",
-                             str(base / "data"), "--exec-root", str(base / "exec"),
-                             "--config-file", str(base / "daemon.json"), "--cleanup"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not sock.exists():
-        time.sleep(0.05)
-    time.sleep(0.3)
-    return Engine("darse", [f"{VENV_BIN}/darse", "-H", f"unix://{sock}"]), proc
-
-
 def measure(e: Engine, n: int, tarball: Path, www: Path) -> dict[str, str]:
-    with open(tarball, "rb") as f:
-        subprocess.run([*e.cli, "import", "-", "busybox:latest"], stdin=f, check=True,
-                       capture_output=True)
+    import_busybox(e, tarball)
     out = {}
     port = free_port()
     cid = e.run("run", "-d", "-p", f"{port}:80", "-v", f"{www}:/www", "busybox", "httpd",
@@ -106,30 +87,11 @@ def main() -> None:
         www.mkdir()
         with open(www / "big", "wb") as f:
             f.write(os.urandom(SIZE))
-        results = {}
-        d, proc = start_darse(base / "darse")
+        d, proc = start_darse(base / "darse", "dzbench0", "10.249.0.1/24")
         procs.append(proc)
-        results["darse"] = measure(d, n, tarball, www)
-        docker = start_docker(base / "docker") if False else None  # needs its bridge on
-        if docker:
-            procs.append(docker[1])
-            results["docker"] = measure(docker[0], n, tarball, www)
-        for name, r in results.items():
-            print(f"{name}:")
-            for k, v in r.items():
-                print(f"  {k:28s} {v}")
+        print_results({"darse": measure(d, n, tarball, www)})
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-        for pid_file in base.glob("*/exec/shim.pid"):
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
-        shutil.rmtree(base, ignore_errors=True)
-
+        stop(procs, base)
 
 if __name__ == "__main__":
     main()

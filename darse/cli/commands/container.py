@@ -7,7 +7,6 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
 import threading
 
@@ -16,6 +15,7 @@ from darse.cli.client import APIError, Client
 from darse.cli.common import confirm, done, each, filters_query
 from darse.cli.flags import REMAINDER, Namespace
 from darse.cli.output import ago, render
+from darse.cli.stream import Demuxer
 
 TYPE_CHECKING = False  # typing costs milliseconds on every command
 if TYPE_CHECKING:
@@ -393,8 +393,7 @@ def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool
         _resize(client, cid, exec_id)
         signal.signal(signal.SIGWINCH, lambda *_: _resize(client, cid, exec_id))
     fds = [sock] + ([0] if stdin else [])
-    buf = b""
-    header = struct.Struct(">BxxxL")
+    demux = Demuxer()
     try:
         while True:
             ready, _, _ = select.select(fds, [], [])
@@ -415,14 +414,7 @@ def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool
                 if tty:
                     os.write(1, data)
                     continue
-                buf += data
-                while len(buf) >= header.size:
-                    kind, length = header.unpack_from(buf)
-                    if len(buf) < header.size + length:
-                        break
-                    payload = buf[header.size:header.size + length]
-                    buf = buf[header.size + length:]
-                    os.write(2 if kind == 2 else 1, payload)
+                demux.feed(data)
     finally:
         if saved is not None:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
@@ -634,20 +626,13 @@ def logs(client: Client, argv: list[str]) -> int:
     resp = client.request("GET", f"/containers/{args.container}/logs", {
         "stdout": True, "stderr": True, "follow": args.follow, "tail": args.tail,
         "since": args.since, "until": args.until, "timestamps": args.timestamps})
-    header = struct.Struct(">BxxxL")
     tty = info["Config"]["Tty"]
-    buf = b""
+    demux = Demuxer()
     while chunk := resp.read1(65536):
         if tty:
             os.write(1, chunk)
-            continue
-        buf += chunk
-        while len(buf) >= 8:
-            kind, length = header.unpack_from(buf)
-            if len(buf) < 8 + length:
-                break
-            os.write(2 if kind == 2 else 1, buf[8:8 + length])
-            buf = buf[8 + length:]
+        else:
+            demux.feed(chunk)
     return 0
 
 

@@ -11,6 +11,7 @@ from darse.cli.client import APIError, Client
 from darse.cli.common import confirm
 from darse.cli.common import filters as common_filters
 from darse.cli.output import ago, render, short
+from darse.cli.stream import print_progress
 from darse.units import human_size
 
 TYPE_CHECKING = False  # typing costs milliseconds on every command
@@ -42,21 +43,9 @@ def pull_stream(client: Client, image: str, platform: str | None, quiet: bool,
     elif "@" not in image:
         name, tag = image.rsplit(":", 1)
     query = {"fromImage": name, "tag": tag, "platform": platform}
-    seen: dict[str, str] = {}
-    for event in client.lines("POST", "/images/create", query,
-                              headers=_auth_header(client, image)):
-        if "error" in event:
-            raise APIError(500, event["error"])
-        status = event.get("status", "")
-        if quiet or status in ("Downloading", "Extracting", "Pushing"):
-            continue
-        if "id" in event and event.get("id"):
-            if seen.get(event["id"]) == status:
-                continue
-            seen[event["id"]] = status
-            print(f"{event['id']}: {status}", file=out)
-        else:
-            print(status, file=out)
+    events = client.lines("POST", "/images/create", query,
+                          headers=_auth_header(client, image))
+    print_progress(events, quiet, ("Downloading", "Extracting", "Pushing"), out)
     if (not quiet or out is sys.stdout) and not all_tags:
         from darse.image.reference import parse
 
@@ -90,21 +79,14 @@ def push(client: Client, argv: list[str]) -> int:
     elif not args.all_tags:
         print("Using default tag: latest")
         tag = "latest"
-    seen: dict[str, str] = {}
-    for event in client.lines("POST", f"/images/{name}/push", {"tag": tag},
-                              headers=_auth_header(client, args.image)):
-        if "error" in event:
-            print(event["error"], file=sys.stderr)
-            return 1
-        status = event.get("status", "")
-        if args.quiet or status == "Pushing":
-            continue
-        if event.get("id"):
-            if seen.get(event["id"]) != status:
-                seen[event["id"]] = status
-                print(f"{event['id']}: {status}")
-        else:
-            print(status)
+    events = client.lines("POST", f"/images/{name}/push", {"tag": tag},
+                          headers=_auth_header(client, args.image))
+    try:
+        print_progress(events, args.quiet, ("Pushing",))
+    except APIError as exc:
+        # docker prints a push stream's error as is, not as a daemon response
+        print(exc.message, file=sys.stderr)
+        return 1
     return 0
 
 
