@@ -82,6 +82,15 @@ def import_busybox(e: Engine, tarball: Path) -> None:
                        capture_output=True)
 
 
+def busybox_tarball(base: Path) -> Path:
+    """A busybox image's filesystem, as a tar for `import`, made from busybox-static."""
+    rootfs = base / "rootfs"
+    make_rootfs(str(rootfs))
+    tarball = base / "busybox.tar"
+    tarball.write_bytes(tar_of_dir(str(rootfs)))
+    return tarball
+
+
 def print_results(results: dict[str, dict[str, str]]) -> None:
     for name, r in results.items():
         print(f"{name}:")
@@ -173,10 +182,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="darse-bench-engine-", dir="/var/lib"))
     procs = []
     try:
-        rootfs = base / "rootfs"
-        make_rootfs(str(rootfs))
-        tarball = base / "busybox.tar"
-        tarball.write_bytes(tar_of_dir(str(rootfs)))
+        tarball = busybox_tarball(base)
         results = {}
         d, proc = start_darse(base / "darse")
         procs.append(proc)

@@ -24,9 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.engine import Engine, import_busybox, print_results, start_darse, stop  # noqa: E402
-from darse.image.busybox import make_rootfs  # noqa: E402
-from tests.ocilayout import tar_of_dir  # noqa: E402
+from bench.engine import (  # noqa: E402
+    Engine,
+    busybox_tarball,
+    import_busybox,
+    print_results,
+    start_darse,
+    stop,
+)
 
 VENV_BIN = os.path.dirname(sys.executable)
 SIZE = 200 * 1024 * 1024
@@ -79,10 +84,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="darse-bench-net-", dir="/var/lib"))
     procs = []
     try:
-        rootfs = base / "rootfs"
-        make_rootfs(str(rootfs))
-        tarball = base / "busybox.tar"
-        tarball.write_bytes(tar_of_dir(str(rootfs)))
+        tarball = busybox_tarball(base)
         www = base / "www"
         www.mkdir()
         with open(www / "big", "wb") as f:

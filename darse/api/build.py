@@ -11,7 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from darse.api.images import _progress_stream
-from darse.api.server import Routes, engine_of
+from darse.api.server import Routes, engine_of, spool_body
 from darse.errors import InvalidArgument
 
 
@@ -30,11 +30,8 @@ async def build(request: web.Request) -> web.StreamResponse:
         build_args = json.loads(request.query.get("buildargs") or "{}")
     except ValueError:
         raise InvalidArgument("invalid buildargs: not JSON") from None
+    tar = await spool_body(request)
     context = tempfile.mkdtemp(prefix="build-", dir=engine.images.content.tmpdir)
-    tar = tempfile.TemporaryFile(dir=engine.images.content.tmpdir)
-    while chunk := await request.content.readany():
-        tar.write(chunk)
-    tar.seek(0)
 
     def work(emit: Callable[[dict], None]) -> None:
         try:

@@ -6,14 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from darse.api.server import Routes, call, engine_of, filters_of, json_response, query_bool
+from darse.api.server import (
+    Routes,
+    call,
+    engine_of,
+    filters_of,
+    json_response,
+    query_bool,
+    spool_body,
+)
 from darse.errors import DarseError, InvalidArgument
 from darse.image import archive
 from darse.image import reference as refs
@@ -102,10 +109,7 @@ async def _import(request: web.Request) -> web.StreamResponse:
     changes = request.query.getall("changes", [])
     message = request.query.get("message", "")
     platform = request.query.get("platform") or None
-    tmp = tempfile.TemporaryFile(dir=engine.images.content.tmpdir)
-    while chunk := await request.content.readany():
-        tmp.write(chunk)
-    tmp.seek(0)
+    tmp = await spool_body(request)
 
     def work(emit: Callable[[dict], None]) -> None:
         with tmp:
@@ -210,10 +214,7 @@ async def save_one(request: web.Request) -> web.StreamResponse:
 
 async def load(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
-    tmp = tempfile.TemporaryFile(dir=engine.images.content.tmpdir)
-    while chunk := await request.content.readany():
-        tmp.write(chunk)
-    tmp.seek(0)
+    tmp = await spool_body(request)
 
     def work(emit: Callable[[dict], None]) -> None:
         with tmp:

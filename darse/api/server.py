@@ -12,8 +12,9 @@ import functools
 import grp
 import json
 import os
+import tempfile
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import IO, Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -151,6 +152,20 @@ def filters_of(request: web.Request) -> dict[str, list[str]]:
     except ValueError:
         raise errors.InvalidArgument(f"invalid filter: {raw}") from None
     return {k: (list(v) if isinstance(v, dict) else v) for k, v in data.items()}
+
+
+async def spool_body(request: web.Request) -> IO[bytes]:
+    """The request's body (an archive, possibly large) in an unnamed file of the store's
+    temporary folder, rewound: workers in threads read it without holding the loop."""
+    tmp = tempfile.TemporaryFile(dir=engine_of(request).images.content.tmpdir)
+    try:
+        while chunk := await request.content.readany():
+            tmp.write(chunk)
+    except BaseException:
+        tmp.close()
+        raise
+    tmp.seek(0)
+    return tmp
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

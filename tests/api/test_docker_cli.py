@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import time
 
 from tests.daemon import DOCKER, Darsed
+from tests.terminal import read_until
 
 
 def ok(d: Darsed, *args: str, input: str | None = None) -> str:
@@ -94,22 +94,9 @@ def test_run_ti_through_a_terminal(docker: Darsed) -> None:
     import termios
 
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
-    out = b""
-    deadline = time.monotonic() + 20
-    sent = False
-    while time.monotonic() < deadline:
-        if not sent and b"# " in out:
-            os.write(fd, b"hostname; stty size; tty; exit 7\r")
-            sent = True
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+    out = read_until(fd, b"# ", 20)
+    os.write(fd, b"hostname; stty size; tty; exit 7\r")
+    out += read_until(fd, None, 20)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 7

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import socket
 import subprocess
 import time
 
 from darse.runtime import console
 from tests.runtime.conftest import RUNTIME, Runtime
-
-
-def read_until(fd: int, needle: bytes, timeout: float = 10) -> bytes:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while needle not in out and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
+from tests.terminal import read_until
 
 
 def console_server(path: str) -> socket.socket:
