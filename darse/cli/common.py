@@ -1,5 +1,5 @@
-"""What several command families do the same way: --filter, the prune confirmation, a
-verb applied to each named object, inspect of each named object."""
+"""What several command families do the same way: --filter, the prune confirmation and
+report, a verb applied to each named object, inspect of each named object."""
 
 from __future__ import annotations
 
@@ -32,6 +32,19 @@ def filters_query(items: list[str]) -> str | None:
 def confirm(warning: str) -> bool:
     answer = input(f"WARNING! {warning}\nAre you sure you want to continue? [y/N] ")
     return answer.lower() in ("y", "yes")
+
+
+def print_pruned(title: str, lines: list[str], space: int | None) -> None:
+    """docker's prune report: what went, then (but for networks) the space it freed."""
+    from darse.units import human_size
+
+    if lines:
+        print(f"Deleted {title}:")
+        for line in lines:
+            print(line)
+        print()
+    if space is not None:
+        print(f"Total reclaimed space: {human_size(space)}")
 
 
 def done(response: Any) -> None:

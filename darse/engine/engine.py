@@ -703,12 +703,16 @@ class Engine:
         self._event(doc, "rename")
 
     def prune(self) -> dict[str, Any]:
-        deleted = []
+        from darse.engine.views import rw_size
+
+        deleted, space = [], 0
         for doc in self.containers.all():
             if not doc["State"]["Running"]:
+                size = rw_size(doc)
                 self._remove(doc)
                 deleted.append(doc["Id"])
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+                space += size
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
 
     # --- views -------------------------------------------------------------------
 
@@ -724,7 +728,7 @@ class Engine:
 
     def list(self, all: bool = False, filters: dict[str, list[str]] | None = None,
              limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
-        from darse.engine.views import container_summary, matches
+        from darse.engine.views import container_summary, matches, rw_size
 
         docs = sorted(self.containers.all(), key=lambda d: d["Created"], reverse=True)
         out = []
@@ -733,10 +737,14 @@ class Engine:
                 continue
             if filters and not matches(doc, filters, self):
                 continue
-            out.append(container_summary(doc, self))
+            out.append((doc, container_summary(doc, self)))
         if limit > 0:
             out = out[:limit]
-        return out
+        if size:  # a walk of each upper folder: only for what is shown
+            for doc, summary in out:
+                summary["SizeRw"] = rw_size(doc)
+                summary["SizeRootFs"] = summary["SizeRw"] + self.images.size(doc["Image"])
+        return [summary for _, summary in out]
 
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         import subprocess

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import os
 from typing import TYPE_CHECKING, Any
 
 from darse.engine.containers import ZERO_TIME
@@ -47,6 +48,28 @@ def command(doc: dict[str, Any]) -> str:
         return arg if arg and " " not in arg and "'" not in arg else f"'{arg}'"
 
     return " ".join([doc["Path"], *[quote(a) for a in doc["Args"]]])
+
+
+def rw_size(doc: dict[str, Any]) -> int:
+    """Bytes the container wrote (its overlay upper folder), as docker's SizeRw counts
+    them: the sizes of what is not a folder, a hard-linked file once."""
+    seen: set[int] = set()
+    total = 0
+    stack = [doc["GraphDriver"]["Data"]["UpperDir"]]
+    while stack:
+        try:
+            entries = os.scandir(stack.pop())
+        except OSError:  # removed meanwhile, or never made
+            continue
+        with entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif st.st_ino not in seen:
+                    seen.add(st.st_ino)
+                    total += st.st_size
+    return total
 
 
 def container_summary(doc: dict[str, Any], engine: Engine) -> dict[str, Any]:

@@ -198,6 +198,11 @@ class ImageStore:
 
     # --- the Engine API's views ----------------------------------------------
 
+    def size(self, image_id: str) -> int:
+        """The image's unpacked size; 0 for an image that is gone."""
+        row = self.db.execute("SELECT size FROM images WHERE id=?", (image_id,)).fetchone()
+        return row["size"] if row else 0
+
     def summary(self, image_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT * FROM images WHERE id=?", (image_id,)).fetchone()
         config = self.config(image_id)

@@ -99,3 +99,15 @@ def test_export_then_import(darsed: Darsed, tmp_path) -> None:
     assert ok(darsed, "run", "--rm", "exported:1", "cat", "/made-here") == "made\n"
     ok(darsed, "rm", "exp1")
     ok(darsed, "rmi", "exported:1")
+
+
+def test_sizes_of_what_containers_wrote(darsed: Darsed) -> None:
+    ok(darsed, "container", "prune", "-f")
+    ok(darsed, "run", "--name", "writer", "busybox", "sh", "-c",
+       "head -c 5000 /dev/zero > /f; ln /f /g")
+    cid = ok(darsed, "inspect", "--format", "{{.Id}}", "writer").strip()
+    assert ok(darsed, "ps", "-s").splitlines()[0].split()[-1] == "SIZE"
+    size = ok(darsed, "ps", "-a", "-s", "--filter", "name=writer", "--format", "{{.Size}}")
+    assert size.startswith("5kB (virtual ") and size.rstrip().endswith("MB)")
+    assert ok(darsed, "container", "prune", "-f").splitlines() == [
+        "Deleted Containers:", cid, "", "Total reclaimed space: 5kB"]

@@ -12,10 +12,11 @@ import threading
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
-from darse.cli.common import confirm, done, each, filters_query
+from darse.cli.common import confirm, done, each, filters_query, print_pruned
 from darse.cli.flags import REMAINDER, Namespace
 from darse.cli.output import ago, render
 from darse.cli.stream import Demuxer
+from darse.units import human_size
 
 TYPE_CHECKING = False  # typing costs milliseconds on every command
 if TYPE_CHECKING:
@@ -520,12 +521,8 @@ def prune(client: Client, argv: list[str]) -> int:
     if not args.force and not confirm("This will remove all stopped containers."):
         return 0
     out = client.json("POST", "/containers/prune")
-    if out.get("ContainersDeleted"):
-        print("Deleted Containers:")
-        for cid in out["ContainersDeleted"]:
-            print(cid)
-        print()
-    print(f"Total reclaimed space: {out.get('SpaceReclaimed', 0)}B")
+    print_pruned("Containers", out.get("ContainersDeleted") or [],
+                 out.get("SpaceReclaimed", 0))
     return 0
 
 
@@ -591,7 +588,9 @@ def _ps_item(c: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
             "Names": ",".join(n.lstrip("/") for n in c["Names"]),
             "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
             "Mounts": "", "Networks": ",".join(c.get("NetworkSettings", {}).get("Networks")
-                                               or {})}
+                                               or {}),
+            "Size": (f"{human_size(c['SizeRw'])} (virtual {human_size(c['SizeRootFs'])})"
+                     if "SizeRw" in c else "")}
 
 
 def ps(client: Client, argv: list[str]) -> int:
@@ -607,9 +606,10 @@ def ps(client: Client, argv: list[str]) -> int:
     args = p.parse_args(argv)
     limit = 1 if args.latest else args.last
     query = {"all": args.all, "limit": limit if limit > 0 else None,
-             "filters": filters_query(args.filter)}
+             "filters": filters_query(args.filter), "size": args.size}
     items = [_ps_item(c, args.no_trunc) for c in client.json("GET", "/containers/json", query)]
-    render(args.format, PS_COLUMNS, items, "ID", args.quiet)
+    columns = [*PS_COLUMNS, ("SIZE", "Size")] if args.size else PS_COLUMNS
+    render(args.format, columns, items, "ID", args.quiet)
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
-from darse.cli.common import confirm
+from darse.cli.common import confirm, print_pruned
 from darse.cli.common import filters as common_filters
 from darse.cli.output import ago, render, short
 from darse.cli.stream import print_progress
@@ -255,13 +255,8 @@ def prune(client: Client, argv: list[str]) -> int:
         return 0
     out = client.json("POST", "/images/prune", {"filters": json.dumps(
         {"dangling": ["false" if args.all else "true"]})})
-    if out.get("ImagesDeleted"):
-        print("Deleted Images:")
-        for item in out["ImagesDeleted"]:
-            for k, v in item.items():
-                print(f"{k.lower()}: {v}")
-        print()
-    print(f"Total reclaimed space: {human_size(out.get('SpaceReclaimed', 0))}")
+    print_pruned("Images", [f"{k.lower()}: {v}" for item in out.get("ImagesDeleted") or []
+                            for k, v in item.items()], out.get("SpaceReclaimed", 0))
     return 0
 
 

@@ -6,7 +6,7 @@ import sys
 
 from darse.cli import Parser
 from darse.cli.client import APIError, Client
-from darse.cli.common import confirm, filters_query, inspect_each
+from darse.cli.common import confirm, filters_query, inspect_each, print_pruned
 from darse.cli.output import render
 
 
@@ -114,8 +114,5 @@ def prune(client: Client, argv: list[str]) -> int:
                                       "least one container."):
         return 0
     out = client.json("POST", "/networks/prune")
-    if out.get("NetworksDeleted"):
-        print("Deleted Networks:")
-        for name in out["NetworksDeleted"]:
-            print(name)
+    print_pruned("Networks", out.get("NetworksDeleted") or [], None)
     return 0

@@ -7,9 +7,8 @@ import sys
 
 from darse.cli import Parser
 from darse.cli.client import Client
-from darse.cli.common import confirm, done, each, filters_query, inspect_each
+from darse.cli.common import confirm, done, each, filters_query, inspect_each, print_pruned
 from darse.cli.output import render
-from darse.units import human_size
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -79,10 +78,5 @@ def prune(client: Client, argv: list[str]) -> int:
         return 0
     out = client.json("POST", "/volumes/prune", {"filters": json.dumps(
         {"all": ["true"]}) if args.all else None})
-    if out.get("VolumesDeleted"):
-        print("Deleted Volumes:")
-        for name in out["VolumesDeleted"]:
-            print(name)
-        print()
-    print(f"Total reclaimed space: {human_size(out.get('SpaceReclaimed', 0))}")
+    print_pruned("Volumes", out.get("VolumesDeleted") or [], out.get("SpaceReclaimed", 0))
     return 0
