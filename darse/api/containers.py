@@ -65,7 +65,8 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def inspect(request: web.Request) -> web.Response:
-    return json_response(await call(engine_of(request).inspect, request.match_info["id"]))
+    return json_response(await call(engine_of(request).inspect, request.match_info["id"],
+                                    query_bool(request, "size")))
 
 
 async def start(request: web.Request) -> web.Response:

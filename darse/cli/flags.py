@@ -128,6 +128,13 @@ class Parser:
                         self.error(f"unknown shorthand flag: '{char}' in {arg}")
                     if opt.action == "help":
                         self.usage()
+                    if arg[j + 1:j + 2] == "=":  # pflag's -d=false, -t=5: the rest is the value
+                        value = arg[j + 2:]
+                        if opt.action == "store_true":
+                            setattr(ns, opt.dest, value.lower() not in ("false", "0"))
+                        else:
+                            self._store(ns, opt, value, "-" + char)
+                        break
                     if opt.action == "store_true":
                         setattr(ns, opt.dest, True)
                         continue

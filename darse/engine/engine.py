@@ -716,8 +716,13 @@ class Engine:
 
     # --- views -------------------------------------------------------------------
 
-    def inspect(self, ref: str) -> dict[str, Any]:
+    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        from darse.engine.views import rw_size
+
         doc = self.containers.find(ref)
+        if size:
+            doc["SizeRw"] = rw_size(doc)
+            doc["SizeRootFs"] = doc["SizeRw"] + self.images.size(doc["Image"])
         doc["ExecIDs"] = [e for e, x in self.execs.items() if x["ContainerID"] == doc["Id"]] \
             or None
         doc.pop(mounts.INTERNAL, None)

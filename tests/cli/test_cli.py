@@ -109,5 +109,16 @@ def test_sizes_of_what_containers_wrote(darsed: Darsed) -> None:
     assert ok(darsed, "ps", "-s").splitlines()[0].split()[-1] == "SIZE"
     size = ok(darsed, "ps", "-a", "-s", "--filter", "name=writer", "--format", "{{.Size}}")
     assert size.startswith("5kB (virtual ") and size.rstrip().endswith("MB)")
+    assert ok(darsed, "inspect", "-s", "--format", "{{.SizeRw}}", "writer") == "5000\n"
     assert ok(darsed, "container", "prune", "-f").splitlines() == [
         "Deleted Containers:", cid, "", "Total reclaimed space: 5kB"]
+
+
+def test_history_machine_readable(darsed: Darsed) -> None:
+    human = ok(darsed, "history", "--format", "{{.Size}}|{{.CreatedSince}}", "busybox")
+    raw = ok(darsed, "history", "-H=false", "--format", "{{.Size}}|{{.CreatedSince}}",
+             "busybox")
+    size, created = raw.splitlines()[0].split("|")
+    assert size.isdigit() and int(size) > 1_000_000
+    assert human.splitlines()[0].split("|")[0].endswith("MB")
+    assert created[:4].isdigit() and "T" in created

@@ -3,6 +3,7 @@ inspect."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 
@@ -169,22 +170,33 @@ def rmi(client: Client, argv: list[str]) -> int:
     return code
 
 
+def _rfc3339(ts: int) -> str:
+    """Go's time.RFC3339 in local time: a zero offset is written Z."""
+    text = datetime.datetime.fromtimestamp(ts).astimezone().isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def history(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse history")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("-H", "--human", default="true")
+    p.add_argument("-H", "--human", action="store_true", default=True)
     p.add_argument("--format")
     p.add_argument("image")
     args = p.parse_args(argv)
+    human = args.human
     items = []
     for h in client.json("GET", f"/images/{args.image}/history"):
         created_by = h["CreatedBy"]
         if not args.no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
         items.append({"ID": h["Id"] if h["Id"] == "<missing>" or args.no_trunc
-                      else short(h["Id"]), "CreatedSince": ago(h["Created"]),
-                      "CreatedBy": created_by, "Size": human_size(h["Size"]),
+                      else short(h["Id"]),
+                      # -H=false: docker's machine-readable forms, RFC 3339 and bytes
+                      "CreatedSince": ago(h["Created"]) if human else
+                      _rfc3339(h["Created"]),
+                      "CreatedBy": created_by,
+                      "Size": human_size(h["Size"]) if human else str(h["Size"]),
                       "Comment": h["Comment"]})
     render(args.format, [("IMAGE", "ID"), ("CREATED", "CreatedSince"),
                          ("CREATED BY", "CreatedBy"), ("SIZE", "Size"),
@@ -273,7 +285,7 @@ def build(client: Client, argv: list[str]) -> int:
     p.add_argument("--build-arg", action="append", default=[])
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--rm", default="true")
+    p.add_argument("--rm", action="store_true", default=True)  # no container outlives a step
     p.add_argument("path")
     args = p.parse_args(argv)
     import os

@@ -170,7 +170,8 @@ def inspect_objects(client: Client, argv: list[str], kind: str | None, prog: str
         for t in ([args.type] if args.type else ["container", "image"]):
             path = f"/containers/{name}/json" if t == "container" else f"/images/{name}/json"
             try:
-                found = client.json("GET", path)
+                found = client.json("GET", path, {"size": True} if args.size and
+                                    t == "container" else None)
                 break
             except APIError as exc:
                 if exc.status != 404:
