@@ -16,7 +16,7 @@ from typing import Any
 
 from darse import syscalls
 from darse.db import Database
-from darse.engine import etc_files, names, networking, spec, users
+from darse.engine import dataroot, etc_files, names, networking, spec, users
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
@@ -45,7 +45,11 @@ NETWORK_MODES = ("default", "bridge", "none", "host")
 class Engine:
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
-        os.makedirs(config.data_root, mode=0o711, exist_ok=True)
+        from darse.engine import remap
+
+        self.remap = remap.resolve(config.userns_remap)
+        dataroot.secure(config.data_root, config.exec_root,
+                        self.remap.gid if self.remap is not None else 0)
         self.db = Database(os.path.join(config.data_root, "state.db"))
         self.images = ImageStore(config.data_root, self.db, RegistryConfig(
             config.insecure_registries, config.registry_mirrors), self._image_users)
@@ -57,13 +61,9 @@ class Engine:
         self.networks = NetworkManager(self.db, config.exec_root,
                                        config.raw.get("bridge") or "darse0", config.bip,
                                        config.default_address_pools)
-        from darse.engine import remap
-
-        self.remap = remap.resolve(config.userns_remap)
         self.dns = Resolver(lambda asker, name: networking.lookup(self, asker, name),
                             lambda asker, ip: networking.reverse_lookup(self, asker, ip))
         self.containers_dir = os.path.join(config.data_root, "containers")
-        os.makedirs(self.containers_dir, exist_ok=True)
         self.shim = ShimClient(config.exec_root)
         self.events = EventBus()
         self.execs: dict[str, dict[str, Any]] = {}
@@ -246,8 +246,10 @@ class Engine:
             mounts.remove_anonymous(self, doc)  # what prepare() made for nothing
             raise
         try:
-            # 0711: a remapped root must be able to walk to its rootfs and /etc files.
-            os.makedirs(cdir, mode=0o711)
+            # A remapped root walks to its rootfs and /etc files through its group.
+            os.mkdir(cdir, dataroot.TRAVERSE)
+            os.chown(cdir, 0, self.remap.gid if self.remap is not None else 0)
+            os.chmod(cdir, dataroot.TRAVERSE)
             for sub in ("upper", "work", "rootfs"):
                 os.mkdir(os.path.join(cdir, sub), 0o755)
                 if self.remap is not None:
@@ -380,8 +382,7 @@ class Engine:
                 uid_maps, gid_maps = self.remap.mappings()
                 oci["linux"]["namespaces"].append({"type": "user"})
                 oci["linux"]["uidMappings"], oci["linux"]["gidMappings"] = uid_maps, gid_maps
-            with open(os.path.join(cdir, "config.json"), "w") as f:
-                json.dump(oci, f)
+            dataroot.write_private(os.path.join(cdir, "config.json"), json.dumps(oci).encode())
             log = hc.get("LogConfig", {}).get("Config") or {}
             self.shim.call("create", id=cid, bundle=cdir, tty=bool(cfg.get("Tty")),
                            stdin=bool(cfg.get("OpenStdin")), log_path=doc["LogPath"],

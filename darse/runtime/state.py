@@ -75,9 +75,10 @@ def fifo_path(root: str, container_id: str) -> str:
 def reserve(root: str, container_id: str) -> str:
     """Make the container's directory; fail if the id is taken."""
     path = container_dir(root, container_id)
-    os.makedirs(root, mode=0o711, exist_ok=True)
+    # Root's only, as runc's: state.json carries the container's environment.
+    os.makedirs(root, mode=0o700, exist_ok=True)
     try:
-        os.mkdir(path, 0o711)
+        os.mkdir(path, 0o700)
     except FileExistsError:
         raise AlreadyExists(f"container with id exists: {container_id}") from None
     return path
@@ -86,7 +87,8 @@ def reserve(root: str, container_id: str) -> str:
 def save(root: str, st: ContainerState) -> None:
     path = os.path.join(container_dir(root, st.id), "state.json")
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
         json.dump(st.to_dict(), f)
     os.rename(tmp, path)
 

@@ -22,6 +22,14 @@ def parse_size(text: str) -> int:
     return int(t)
 
 
+def _open_log(path: str):  # noqa: ANN202 - a binary file
+    """Root's, group-readable as dockerd's: a container's output is often secret."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o640)
+    os.fchmod(fd, 0o640)
+    return os.fdopen(fd, "ab")  # lives as long as the container
+
+
 def timestamp() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -30,7 +38,7 @@ class JsonFileLogger:
     def __init__(self, path: str, max_size: int = DEFAULT_MAX_SIZE,
                  max_file: int = DEFAULT_MAX_FILE) -> None:
         self.path, self.max_size, self.max_file = path, max_size, max(max_file, 1)
-        self.file = open(path, "ab")  # noqa: SIM115 - lives as long as the container
+        self.file = _open_log(path)
         self.size = self.file.tell()
         self.partial = {"stdout": b"", "stderr": b""}
 
@@ -60,9 +68,9 @@ class JsonFileLogger:
                 src = self.path if i == 1 else f"{self.path}.{i - 1}"
                 if os.path.exists(src):
                     os.replace(src, f"{self.path}.{i}")
-            self.file = open(self.path, "wb")  # noqa: SIM115
         else:
-            self.file = open(self.path, "wb")  # noqa: SIM115
+            os.unlink(self.path)
+        self.file = _open_log(self.path)
         self.size = 0
 
     def close(self) -> None:

@@ -44,7 +44,7 @@ def validate_name(name: str) -> None:
 class VolumeStore:
     def __init__(self, data_root: str, db: Database) -> None:
         self.dir = os.path.join(data_root, "volumes")
-        os.makedirs(self.dir, mode=0o701, exist_ok=True)
+        os.makedirs(self.dir, mode=0o710, exist_ok=True)  # tightened by engine.dataroot
         self.db = db
         self.db.schema(SCHEMA)
         self.lock = threading.RLock()
