@@ -249,8 +249,9 @@ def users(engine: Engine, net: dict[str, Any]) -> list[str]:
 
 
 def network_view(engine: Engine, net: dict[str, Any]) -> dict[str, Any]:
-    """network inspect: the record and the containers attached now."""
-    out = dict(net)
+    """network inspect: the record (less darse's private keys) and the containers
+    attached now."""
+    out = {k: v for k, v in net.items() if not k.startswith("_")}
     containers = {}
     for d in engine.containers.all():
         ep = (d["NetworkSettings"].get("Networks") or {}).get(net["Name"])

@@ -14,14 +14,15 @@ import ipaddress
 import json
 import os
 import secrets
+import sys
 import threading
 from typing import Any
 
 from pyroute2 import IPRoute
 
 from darse.db import Database
-from darse.errors import Conflict, InvalidArgument, NotFound
-from darse.network import ipam, netns, nftables
+from darse.errors import Conflict, DarseError, InvalidArgument, NotFound
+from darse.network import bridge, ipam, netns, nftables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS networks (
@@ -53,6 +54,13 @@ class NetworkManager:
         self.endpoints: dict[tuple[str, str], dict[str, Any]] = {}  # (net id, cid) -> ep
         self._ipr: IPRoute | None = None
         self.published: set[str] = set()  # containers with DNAT rules
+        # Refused before anything starts (the shim, the table): a default bridge name that
+        # names an interface which is not a bridge, a table of someone else's.
+        try:
+            bridge.inspect(self.ipr(), default_bridge)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f'Error creating default "bridge" network: {exc}') from None
+        nftables.check()
 
     def ipr(self) -> IPRoute:
         """One host-side netlink connection, kept (opening one costs milliseconds)."""
@@ -105,33 +113,58 @@ class NetworkManager:
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
             f.write("1")
         existing = {d["Name"]: d for d in self.all()}
-        if "bridge" not in existing:
-            if self.bip:
-                iface = ipaddress.ip_interface(self.bip)
-                subnet, gateway = str(iface.network), str(iface.ip)
-            else:
-                net = ipam.choose_subnet(self.pools, self._taken())
-                subnet, gateway = str(net), str(next(net.hosts()))
-            doc = self._doc("bridge", "bridge", subnet, gateway, {
+        doc = existing.get("bridge")
+        if doc is None:
+            doc = self._doc("bridge", "bridge", None, None, {
                 "com.docker.network.bridge.default_bridge": "true",
                 "com.docker.network.bridge.enable_icc": "true",
                 "com.docker.network.bridge.enable_ip_masquerade": "true",
                 "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
                 BRIDGE_NAME_OPT: self.default_bridge,
                 "com.docker.network.driver.mtu": "1500"}, {}, False)
-            self._save(doc)
-            existing["bridge"] = doc
-        elif self.bip:
-            doc = existing["bridge"]
-            iface = ipaddress.ip_interface(self.bip)
-            doc["IPAM"]["Config"] = [{"Subnet": str(iface.network), "Gateway": str(iface.ip)}]
-            self._save(doc)
+            doc[bridge.HOST] = bridge.fresh()
+        elif self.bridge_name(doc) != self.default_bridge:
+            # daemon.json names another bridge now: leave the former one as darse found it.
+            self._bridge_down(doc)
+            doc["Options"][BRIDGE_NAME_OPT] = self.default_bridge
+            doc[bridge.HOST] = bridge.fresh()
+        self._default_address(doc)
+        self._save(doc)
         for name in ("host", "none"):
             if name not in existing:
                 self._save(self._doc(name, name, None, None, {}, {}, False))
         for doc in self.all():
-            if doc["Driver"] == "bridge":
+            if doc["Driver"] != "bridge":
+                continue
+            try:
                 self._bridge_up(doc)
+            except DarseError as exc:
+                if doc["Name"] == "bridge":
+                    raise InvalidArgument(f'Error creating default "bridge" network: {exc}'
+                                          ) from None
+                # One network's bridge gone wrong (its name taken by someone else's
+                # interface) must not keep darsed and the other networks down.
+                print(f"darsed: network {doc['Name']}: {exc}", file=sys.stderr)
+
+    def _default_address(self, doc: dict[str, Any]) -> None:
+        """The default bridge's subnet: "bip"; else, as dockerd does with its -b, the
+        address of a bridge someone else made; else the one it had, or a free pool."""
+        if self.bip:
+            iface = ipaddress.ip_interface(self.bip)
+            subnet, gateway = str(iface.network), str(iface.ip)
+        else:
+            host = bridge.record(doc, self.default_bridge)
+            found = bridge.theirs(self.ipr(), self.default_bridge, host)
+            config = doc["IPAM"]["Config"]
+            if found and not any(f"{c['Gateway']}/{ipaddress.ip_network(c['Subnet']).prefixlen}"
+                                 == str(a) for c in config for a in found):
+                subnet, gateway = str(found[0].network), str(found[0].ip)
+            elif config:
+                return
+            else:
+                net = ipam.choose_subnet(self.pools, self._taken())
+                subnet, gateway = str(net), str(next(net.hosts()))
+        doc["IPAM"]["Config"] = [{"Subnet": subnet, "Gateway": gateway}]
 
     def _taken(self) -> list[ipaddress.IPv4Network]:
         return [ipaddress.ip_network(c["Subnet"]) for d in self.all()
@@ -143,19 +176,14 @@ class NetworkManager:
     def _bridge_up(self, doc: dict[str, Any]) -> None:
         name = self.bridge_name(doc)
         cfg = doc["IPAM"]["Config"][0]
-        prefix = ipaddress.ip_network(cfg["Subnet"]).prefixlen
-        with IPRoute() as ipr:
-            idx = ipr.link_lookup(ifname=name)
-            if not idx:
-                ipr.link("add", ifname=name, kind="bridge")
-                idx = ipr.link_lookup(ifname=name)
-            idx = idx[0]
-            have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)}
-            for stale in have - {cfg["Gateway"]}:
-                ipr.addr("del", index=idx, address=stale, prefixlen=prefix)
-            if cfg["Gateway"] not in have:
-                ipr.addr("add", index=idx, address=cfg["Gateway"], prefixlen=prefix)
-            ipr.link("set", index=idx, state="up")
+        gateway = ipaddress.IPv4Interface(
+            f"{cfg['Gateway']}/{ipaddress.ip_network(cfg['Subnet']).prefixlen}")
+        host = bridge.record(doc, name)
+        try:
+            with self.lock:
+                bridge.up(self.ipr(), name, gateway, host)
+        finally:
+            self._save(doc)  # what darse made, even if a later step failed
         # 127.0.0.1:PORT published into this bridge: local sources may be routed out.
         with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
             f.write("1")
@@ -163,12 +191,11 @@ class NetworkManager:
         nftables.add_network(name, cfg["Subnet"], doc["Internal"])
 
     def _bridge_down(self, doc: dict[str, Any]) -> None:
+        """What darse made for the network, and only that (see darse.network.bridge)."""
         name = self.bridge_name(doc)
         nftables.remove_network(name)
-        with IPRoute() as ipr:
-            idx = ipr.link_lookup(ifname=name)
-            if idx:
-                ipr.link("del", index=idx[0])
+        with self.lock:
+            bridge.down(self.ipr(), name, bridge.record(doc, name))
 
     # --- networks ------------------------------------------------------------------------
 
@@ -186,6 +213,17 @@ class NetworkManager:
         options = dict(options or {})
         with self.lock:
             taken = self._taken()
+            name_opt = options.get(BRIDGE_NAME_OPT)
+            if name_opt:
+                if len(name_opt) > 15:
+                    raise InvalidArgument(f"bridge name {name_opt} is too long: at most 15 "
+                                          f"characters")
+                if any(self.bridge_name(d) == name_opt for d in self.all()):
+                    raise Conflict(f"bridge name {name_opt} is already in use")
+                found = bridge.theirs(self.ipr(), name_opt, bridge.fresh())  # not a bridge?
+                if found and not subnet:
+                    # Someone else's bridge, addressed: its subnet, as it is.
+                    subnet, gateway = str(found[0].network), gateway or str(found[0].ip)
             if subnet:
                 net = ipam.parse_subnet(subnet)
                 if ipam.overlaps(net, taken):
@@ -199,13 +237,9 @@ class NetworkManager:
                 gateway = str(next(net.hosts()))
             if ip_range and not ipaddress.ip_network(ip_range, strict=False).subnet_of(net):
                 raise InvalidArgument(f"no matching subnet for range {ip_range}")
-            bridge = options.get(BRIDGE_NAME_OPT)
-            if bridge and len(bridge) > 15:
-                raise InvalidArgument(f"bridge name {bridge} is too long: at most 15 characters")
-            if bridge and any(self.bridge_name(d) == bridge for d in self.all()):
-                raise Conflict(f"bridge name {bridge} is already in use")
             doc = self._doc(name, driver, str(net), gateway, options, labels or {}, internal,
                             ip_range)
+            doc[bridge.HOST] = bridge.fresh()
             self._save(doc)
             try:
                 self._bridge_up(doc)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import ctypes
 import threading
 
-from darse.errors import SystemFailure, Unavailable
+from darse.errors import Conflict, SystemFailure, Unavailable
 
 TABLE = "darse"
+MARK = "made by darse"  # the table's comment: darse replaces and deletes only its own
 _lib: ctypes.CDLL | None = None
 _lock = threading.Lock()
 
@@ -60,16 +61,37 @@ def run(commands: str, handles: bool = False) -> str:
     return out
 
 
+def owned() -> bool | None:
+    """Whether the table is darse's; None when there is no such table. A table made
+    before darse marked its own is known by its set and chains."""
+    try:
+        listing = run(f"list table ip {TABLE}")
+    except SystemFailure:
+        return None
+    legacy = all(f"{what} {{" in listing for what in
+                 ("set bridges", "chain publish", "chain cross", "chain internal"))
+    return f'comment "{MARK}"' in listing or legacy
+
+
+def check() -> None:
+    """Refuse to run over a table of someone else's that has darse's name."""
+    if owned() is False:
+        raise Conflict(f"nftables table ip {TABLE} exists and was not made by darse: darse "
+                       f"will not replace it")
+
+
 def setup() -> None:
     """The table and its chains, made anew (darse owns all of it).
 
     forward: internal networks drop all routed traffic; replies and published (DNAT'd)
     traffic pass; between two darse bridges only same-bridge traffic passes (`cross`
     holds one accept per network), the rest drops — networks are isolated."""
+    check()
     run(f"""
 table ip {TABLE}
 delete table ip {TABLE}
 table ip {TABLE} {{
+    comment "{MARK}";
     set bridges {{ type ifname; }}
     chain prerouting {{ type nat hook prerouting priority -100; policy accept;
         fib daddr type local jump publish; }}
@@ -92,7 +114,8 @@ table ip {TABLE} {{
 
 def teardown() -> None:
     try:
-        run(f"table ip {TABLE}\ndelete table ip {TABLE}")
+        if owned():
+            run(f"delete table ip {TABLE}")
     except (SystemFailure, Unavailable):
         pass
 
