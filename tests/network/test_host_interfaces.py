@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -213,3 +214,32 @@ def test_startup_leaves_a_namespace_it_did_not_pin(busybox_rootfs: str) -> None:
             os.unlink(foreign)
         assert leftover_mounts(str(d.base)) == []
         shutil.rmtree(d.base, ignore_errors=True)
+
+
+def test_daemon_bridge_renamed_between_runs() -> None:
+    """daemon.json's "bridge" changed: the default network moves to the new bridge (here
+    someone else's, whose address it takes); darse's former bridge goes, theirs stays."""
+    from tests.conftest import unique_network
+
+    d = new_daemon()
+    mine, bip = unique_network()
+    (d.base / "daemon.json").write_text(json.dumps({"bridge": mine, "bip": bip}))
+    with host_link("bridge", f"10.251.{N}.1/24") as br:
+        try:
+            d.start()
+            d.kill(signal.SIGKILL)  # no --cleanup: the bridge stays, as after a plain stop
+            assert exists(mine)
+            (d.base / "daemon.json").write_text(json.dumps({"bridge": br}))
+            d.start()
+            info = json.loads(ok(d, "network", "inspect", "bridge"))[0]
+            assert info["Options"]["com.docker.network.bridge.name"] == br
+            assert info["IPAM"]["Config"] == [{"Subnet": f"10.251.{N}.0/24",
+                                               "Gateway": f"10.251.{N}.1"}]
+            assert not exists(mine)
+        finally:
+            d.stop()
+            ip("link", "del", mine)
+            subprocess.run(["nft", "delete", "table", "ip", f"darse_{mine}"],
+                           capture_output=True)
+            shutil.rmtree(d.base, ignore_errors=True)
+        assert exists(br) and ipv4(br) == [f"10.251.{N}.1/24"]
