@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,6 +20,7 @@ def routes(r: Routes) -> None:
 
 async def build(request: web.Request) -> web.StreamResponse:
     from darse.build.builder import Builder
+    from darse.build.dockerfile import read_dockerfile
     from darse.image import layer as layers
 
     engine = engine_of(request)
@@ -37,11 +37,7 @@ async def build(request: web.Request) -> web.StreamResponse:
         try:
             with tar:
                 layers.unpack(tar, context)  # the context is untrusted: same safe unpack
-            path = os.path.join(context, dockerfile)
-            if not os.path.isfile(path):
-                raise InvalidArgument(f"Cannot locate specified Dockerfile: {dockerfile}")
-            with open(path) as f:
-                text = f.read()
+            text = read_dockerfile(context, dockerfile)
             Builder(engine, context, emit, build_args).build(text, tags)
         finally:
             shutil.rmtree(context, ignore_errors=True)

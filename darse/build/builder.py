@@ -7,11 +7,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from darse.build import copy
 from darse.build.dockerfile import Instruction, parse, substitute
 from darse.errors import DarseError, InvalidArgument, NotFound
 from darse.image import changes as config_changes
@@ -19,7 +18,6 @@ from darse.image import layer as layers
 from darse.image import reference as refs
 from darse.image.pull import pull
 from darse.image.snapshots import chain_ids
-from darse.runtime.mounts import secure_join
 
 if TYPE_CHECKING:
     from darse.engine.engine import Engine
@@ -207,31 +205,11 @@ class Builder:
         cfg = self.config.get("config") or {}
         if not dest.startswith("/"):
             dest = os.path.join(cfg.get("WorkingDir") or "/", dest)
-        uid = gid = 0
+        owner = (0, 0)
         if "chown" in ins.flags:
             user, _, group = ins.flags["chown"].partition(":")
-            uid, gid = int(user), int(group or user)
-        work = tempfile.mkdtemp(dir=self.engine.images.snapshots.dir, prefix=".build-")
-        try:
-            many = len(sources) > 1 or dest.endswith("/")
-            for src in sources:
-                path = secure_join(self.context, src)
-                if not os.path.lexists(path):
-                    raise NotFound(f"COPY failed: file not found in build context or "
-                                   f"excluded by .dockerignore: stat {src}: file does not "
-                                   "exist")
-                target = secure_join(work, dest)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.copytree(path, target, symlinks=True, dirs_exist_ok=True)
-                else:
-                    if many:
-                        os.makedirs(target, exist_ok=True)
-                        target = os.path.join(target, os.path.basename(src))
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    shutil.copy2(path, target, follow_symlinks=False)
-            for root, dirs, files in os.walk(work):
-                for name in dirs + files:
-                    os.lchown(os.path.join(root, name), uid, gid)
-            self._add_layer(work, f"/bin/sh -c #(nop) {ins.original}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            owner = (int(user), int(group or user))
+        op = copy.Copy(ins.cmd, sources, dest, owner)
+        chain = chain_ids(((self.config.get("rootfs") or {}).get("diff_ids")) or [])
+        with copy.layer(self.engine.images.snapshots, chain, self.context, op) as upper:
+            self._add_layer(upper, f"/bin/sh -c #(nop) {ins.original}")

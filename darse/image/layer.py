@@ -4,13 +4,13 @@ Docker's whiteouts become overlayfs ones (`.wh.NAME` -> a 0/0 character device N
 `.wh..wh..opq` -> the trusted.overlay.opaque xattr). Every entry is created through
 directory file descriptors opened with O_NOFOLLOW, so no entry can write outside the
 snapshot: not through `..`, not through a symlink or a hardlink the layer itself made.
-Such a layer is refused. The digests of the compressed and uncompressed streams are
-computed while the bytes flow, in one pass.
+Such a layer is refused. The writes are darse.fs.root's, as are those of every other
+copy into a folder that content controls. The digests of the compressed and uncompressed
+streams are computed while the bytes flow, in one pass.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import stat
@@ -19,14 +19,14 @@ import zlib
 from collections.abc import Callable
 
 from darse.errors import InvalidArgument
+from darse.fs.root import Meta, Parts, Root, UnsafePath, clean
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class UnsafeLayer(InvalidArgument):
+class UnsafeLayer(UnsafePath):
     """A layer entry that would write outside its snapshot."""
 
 
@@ -116,161 +116,66 @@ def decompressed(raw):  # noqa: ANN001, ANN201 - file-like in, file-like out
     return src
 
 
-def _clean(name: str) -> list[str]:
-    """Entry name -> path components inside the snapshot; refuse any way out."""
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                raise UnsafeLayer(f"layer entry {name!r} points outside the image")
-            parts.pop()
-            continue
-        parts.append(part)
-    return parts
-
-
 class _Extractor:
+    """Tar entries into a Root: each made through directory fds, never through a link."""
+
     def __init__(self, dest: str) -> None:
-        self.root = os.open(dest, _O_DIR)
-        self.fds: dict[tuple[str, ...], int] = {(): self.root}
-        self.dir_times: list[tuple[tuple[str, ...], float]] = []
+        self.root = Root(dest)
+        self.dir_times: list[tuple[Parts, int]] = []
 
     def close(self) -> None:
-        for fd in self.fds.values():
-            os.close(fd)
-        self.fds.clear()
-
-    def dir_fd(self, parts: tuple[str, ...], create: bool = True) -> int:
-        """An fd for a directory inside the snapshot, never through a symlink."""
-        fd = self.fds.get(parts)
-        if fd is not None:
-            return fd
-        parent = self.dir_fd(parts[:-1], create)
-        name = parts[-1]
-        try:
-            fd = os.open(name, _O_DIR, dir_fd=parent)
-        except FileNotFoundError:
-            if not create:
-                raise
-            os.mkdir(name, 0o755, dir_fd=parent)
-            fd = os.open(name, _O_DIR, dir_fd=parent)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafeLayer(f"layer entry goes through the link or file "
-                                  f"{'/'.join(parts)!r}") from None
-            raise
-        self.fds[parts] = fd
-        return fd
-
-    def _forget(self, parts: tuple[str, ...]) -> None:
-        for key in [k for k in self.fds if k[:len(parts)] == parts and k]:
-            os.close(self.fds.pop(key))
-
-    def _remove(self, parent: int, name: str, parts: tuple[str, ...]) -> None:
-        try:
-            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if stat.S_ISDIR(st.st_mode):
-            import shutil
-
-            self._forget(parts)
-            shutil.rmtree(name, dir_fd=parent)  # fd-based: never follows a symlink
-        else:
-            os.unlink(name, dir_fd=parent)
+        self.root.close()
 
     def entry(self, tf: tarfile.TarFile, ti: tarfile.TarInfo) -> None:
-        parts = _clean(ti.name)
+        try:
+            self._entry(tf, ti)
+        except UnsafePath as exc:
+            raise UnsafeLayer(f"layer entry {ti.name!r}: {exc}") from None
+
+    def _entry(self, tf: tarfile.TarFile, ti: tarfile.TarInfo) -> None:
+        parts = clean(ti.name)
         if not parts:
             return  # the root itself
         *dirs, name = parts
-        parent = self.dir_fd(tuple(dirs))
         if name == OPAQUE:
-            fd = self.dir_fd(tuple(dirs))
-            os.setxattr(fd, "trusted.overlay.opaque", b"y")
+            self.root.dir_fd(tuple(dirs), create=True)
+            self.root.set_xattr(tuple(dirs), "trusted.overlay.opaque", b"y")
             return
         if name.startswith(WHITEOUT_PREFIX):
-            target = name[len(WHITEOUT_PREFIX):]
-            self._remove(parent, target, tuple(parts[:-1]) + (target,))
-            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+            self.root.mknod((*dirs, name[len(WHITEOUT_PREFIX):]), stat.S_IFCHR,
+                            os.makedev(0, 0))
             return
-        key = tuple(parts)
+        xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
+                  for k, v in (ti.pax_headers or {}).items() if k.startswith("SCHILY.xattr.")}
+        mtime = int(ti.mtime * 1_000_000_000)
+        meta = Meta(ti.uid, ti.gid, ti.mode & 0o7777, xattrs, mtime, mtime)
         if ti.isdir():
+            meta.atime_ns = meta.mtime_ns = None  # set once its entries are in
+            self.root.mkdir(parts, meta)
+            self.dir_times.append((parts, mtime))
+        elif ti.isreg():
+            self.root.write(parts, tf.extractfile(ti), meta)
+        elif ti.issym():
+            meta.mode, meta.xattrs = None, {}
+            self.root.symlink(parts, ti.linkname, meta)
+        elif ti.islnk():
+            # A hard link shares its target's inode: the metadata is the target's.
             try:
-                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-                if not stat.S_ISDIR(st.st_mode):
-                    self._remove(parent, name, key)
-                    os.mkdir(name, 0o755, dir_fd=parent)
+                self.root.hardlink(parts, clean(ti.linkname))
             except FileNotFoundError:
-                os.mkdir(name, 0o755, dir_fd=parent)
-            self.dir_times.append((key, ti.mtime))
-        else:
-            self._remove(parent, name, key)
-            if ti.isreg():
-                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, 0o600, dir_fd=parent)
-                try:
-                    src = tf.extractfile(ti)
-                    while True:
-                        chunk = src.read(CHUNK)
-                        if not chunk:
-                            break
-                        os.write(fd, chunk)
-                finally:
-                    os.close(fd)
-            elif ti.issym():
-                os.symlink(ti.linkname, name, dir_fd=parent)
-            elif ti.islnk():
-                self._hardlink(ti, parent, name)
-                return  # a hard link shares the target's inode: metadata is the target's
-            elif ti.ischr() or ti.isblk() or ti.isfifo():
-                kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
-                os.mknod(name, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=parent)
-            else:
-                return  # sockets and unknown types carry no data
-        os.chown(name, ti.uid, ti.gid, dir_fd=parent, follow_symlinks=False)
-        if not ti.issym():
-            os.chmod(name, ti.mode & 0o7777, dir_fd=parent)
-            # After chown, which drops file capabilities (security.capability).
-            if ti.isdir():
-                self._xattrs(self.dir_fd(key), ti)
-            elif ti.isreg() and any(k.startswith("SCHILY.xattr.") for k in ti.pax_headers):
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-                try:
-                    self._xattrs(fd, ti)
-                finally:
-                    os.close(fd)
-        os.utime(name, (ti.mtime, ti.mtime), dir_fd=parent, follow_symlinks=False)
-
-    def _hardlink(self, ti: tarfile.TarInfo, parent: int, name: str) -> None:
-        target = _clean(ti.linkname)
-        if not target:
-            raise UnsafeLayer(f"layer entry {ti.name!r} links to the image root")
-        tparent = self.dir_fd(tuple(target[:-1]), create=False)
-        try:
-            os.link(target[-1], name, src_dir_fd=tparent, dst_dir_fd=parent,
-                    follow_symlinks=False)
-        except FileNotFoundError:
-            raise InvalidArgument(f"layer entry {ti.name!r}: hard link target "
-                                  f"{ti.linkname!r} is not in the layer") from None
-
-    @staticmethod
-    def _xattrs(fd: int, ti: tarfile.TarInfo) -> None:
-        for key, value in (ti.pax_headers or {}).items():
-            if key.startswith("SCHILY.xattr."):
-                raw = value.encode("utf-8", "surrogateescape")
-                os.setxattr(fd, key[len("SCHILY.xattr."):], raw)
+                raise InvalidArgument(f"layer entry {ti.name!r}: hard link target "
+                                      f"{ti.linkname!r} is not in the layer") from None
+        elif ti.ischr() or ti.isblk() or ti.isfifo():
+            kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
+            self.root.mknod(parts, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), meta)
+        # sockets and unknown types carry no data
 
     def finish(self) -> None:
-        for key, mtime in reversed(self.dir_times):
-            *dirs, name = key
+        for parts, mtime in reversed(self.dir_times):
             try:
-                os.utime(name, (mtime, mtime), dir_fd=self.dir_fd(tuple(dirs), create=False),
-                         follow_symlinks=False)
-            except OSError:
-                pass
+                self.root.set_times(parts, mtime, mtime)
+            except (OSError, UnsafePath):
+                pass  # replaced by a later entry
 
 
 def unpack(stream, dest: str) -> tuple[str, int]:  # noqa: ANN001

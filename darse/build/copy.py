@@ -1,0 +1,152 @@
+"""COPY and ADD: files of the build context into a new layer, as Docker's classic builder
+makes it.
+
+The copy is written into the image as it stands (an overlay of its layers, the new
+layer its upper directory), so the destination's links resolve the way the image's own
+processes see them: inside the image, never on the host. Sources resolve inside the
+context, as if it were '/' (a link to /etc/passwd is the context's etc/passwd); a `..`
+that climbs out of it is refused. Every write is made through darse.fs, so a link one
+source leaves in the destination is replaced by the next source, never written through.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from darse import syscalls as sc
+from darse.errors import InvalidArgument, NotFound
+from darse.fs import copy as fscopy
+from darse.fs.root import Meta, Parts, Root, UnsafePath, clean
+from darse.image.snapshots import Snapshots
+
+
+def _capability_only(name: str) -> bool:
+    return name == "security.capability"  # the one attribute Docker's copy carries
+
+
+@dataclass
+class Copy:
+    """One COPY or ADD: cmd is its name for the messages, dest absolute already."""
+
+    cmd: str
+    sources: list[str]
+    dest: str
+    owner: tuple[int, int] = (0, 0)
+
+    def check(self) -> None:
+        """What is wrong without looking at any file, before any work."""
+        if len(self.sources) > 1 and not self.dest.endswith("/"):
+            raise InvalidArgument(f"When using {self.cmd} with more than one source file, "
+                                  "the destination must be a directory and end with a /")
+        for src in self.sources:
+            rel = src.lstrip("/")
+            try:
+                clean(rel)
+            except UnsafePath:
+                raise InvalidArgument(f"{self.cmd} failed: forbidden path outside the build "
+                                      f"context: {rel} ()") from None
+
+
+@contextmanager
+def layer(snapshots: Snapshots, chain: list[str], context: str, op: Copy) -> Iterator[str]:
+    """The directory holding what op changed in the image whose layers are chain (an
+    overlay's upper directory), while the block lasts."""
+    op.check()
+    work = tempfile.mkdtemp(dir=snapshots.dir, prefix=".build-")
+    mounted = False
+    try:
+        upper = os.path.join(work, "upper")
+        os.mkdir(upper, 0o755)
+        image_root = upper
+        if chain:
+            image_root = os.path.join(work, "merged")
+            os.mkdir(image_root)
+            os.mkdir(os.path.join(work, "work"))
+            snapshots.mount(chain, image_root, upper, os.path.join(work, "work"))
+            mounted = True
+        try:
+            with Root(context) as ctx, Root(image_root) as image:
+                for src in op.sources:
+                    _copy_one(ctx, image, src, op)
+        finally:
+            if mounted:
+                _unmount(image_root)
+                mounted = False
+        yield upper
+    finally:
+        if not mounted:  # never delete through a mount that is still there
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _unmount(target: str) -> None:
+    try:
+        sc.umount2(target)
+    except OSError:
+        sc.umount2(target, sc.MNT_DETACH)
+
+
+def _copy_one(ctx: Root, image: Root, src: str, op: Copy) -> None:
+    source = _source(ctx, src, op.cmd)
+    st = ctx.lstat(source)
+    if st is None:
+        raise _not_found(src, op.cmd)
+    is_dir = stat.S_ISDIR(st.st_mode)
+    try:
+        if is_dir:
+            # As Docker: the folders made on the way are root's, the destination the
+            # owner's if it is new; what exists keeps its owner and mode.
+            where, made = image.makedirs(op.dest)
+        else:
+            target = _file_target(image, op, posixpath.basename(src.rstrip("/")))
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ENOENT, errno.ELOOP):
+            raise InvalidArgument(f"failed to copy files: mkdir {exc.filename}: "
+                                  f"{exc.strerror.lower()}") from None
+        raise
+    owner = fscopy.fixed_owner(*op.owner)
+    if is_dir:
+        if made:
+            image.set_meta(where, Meta(*op.owner))
+        fscopy.copy_tree(ctx, source, image, where, owner, _capability_only)
+    else:
+        fscopy.copy_entry(ctx, source, image, target, owner, _capability_only)
+
+
+def _source(ctx: Root, src: str, cmd: str) -> Parts:
+    try:
+        return ctx.resolve(src)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _not_found(src, cmd) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidArgument(f"{cmd} failed: {src}: too many levels of symbolic "
+                                  "links") from None
+        raise
+
+
+def _not_found(src: str, cmd: str) -> NotFound:
+    return NotFound(f"{cmd} failed: file not found in build context or excluded by "
+                    f".dockerignore: stat {src}: file does not exist")
+
+
+def _file_target(image: Root, op: Copy, name: str) -> Parts:
+    """Where a file source goes: into the destination if it ends with '/' or is a folder
+    already, else at it (its links followed, as Docker does: COPY onto an image's link
+    to /etc/passwd writes the image's /etc/passwd). New folders on the way are the
+    owner's."""
+    if op.dest.endswith("/"):
+        where, _ = image.makedirs(op.dest, owner=op.owner)
+        return (*where, name)
+    where = image.resolve(op.dest, create=True, owner=op.owner)
+    st = image.lstat(where)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        return (*where, name)
+    return where
