@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 from collections.abc import Iterator
 
 from darse.cli.http import Response, quote, send_request, urlencode
@@ -31,7 +30,10 @@ class APIError(Exception):
 class Client:
     def __init__(self, host: str | None = None) -> None:
         self.host = host or os.environ.get("DARSE_HOST") or DEFAULT_HOST
-        self.default = self.host == DEFAULT_HOST
+        # darsed's arguments when root finds nobody on the socket: only the default one is
+        # started (another socket may be anyone's, with any data root).
+        self.autostart: list[str] | None = [] if self.host == DEFAULT_HOST else None
+        self.autostart_log = "/run/darse/darsed.log"
 
     def _raw_socket(self) -> socket.socket:
         if self.host.startswith("unix://"):
@@ -154,26 +156,26 @@ class Client:
         try:
             return self._raw_socket()
         except (FileNotFoundError, ConnectionRefusedError) as exc:
-            if not (self.default and os.geteuid() == 0):
+            if self.autostart is None or os.geteuid() != 0:
                 raise APIError(0, self._unreachable(exc)) from None
         self._start_daemon()
         return self._raw_socket()
 
     def _start_daemon(self) -> None:
-        """Root and nothing on the default socket: start darsed, as its own session."""
-        import subprocess
+        """Root and nothing on the socket: start darsed, apart from this shell (see
+        darse.daemonize: nothing of the caller's directory or environment)."""
         import time
 
-        os.makedirs("/run/darse", exist_ok=True)
-        log = open("/run/darse/darsed.log", "ab")  # noqa: SIM115
-        subprocess.Popen([sys.executable, "-m", "darse.daemon"], stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=log, start_new_session=True)
-        log.close()
+        from darse import daemonize
+
+        os.makedirs(os.path.dirname(self.autostart_log), exist_ok=True)
+        with open(self.autostart_log, "ab") as log:
+            proc = daemonize.spawn("darse.daemon", self.autostart or [], log)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 self._raw_socket().close()
                 return
             except OSError:
                 time.sleep(0.02)
-        raise APIError(0, "darsed did not start (see /run/darse/darsed.log)")
+        raise APIError(0, f"darsed did not start (see {self.autostart_log})")

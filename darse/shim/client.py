@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 from typing import Any
 
-from darse import errors
+from darse import daemonize, errors
 
 
 class ShimClient:
@@ -26,12 +24,11 @@ class ShimClient:
         except OSError:
             pass
         os.makedirs(self.exec_root, exist_ok=True)
-        log = open(os.path.join(self.exec_root, "shim.log"), "ab")  # noqa: SIM115
-        subprocess.run([sys.executable, "-m", "darse.shim", "--daemon",
-                        "--exec-root", self.exec_root],
-                       stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                       start_new_session=True, close_fds=True, check=True)
-        log.close()
+        with open(os.path.join(self.exec_root, "shim.log"), "ab") as log:
+            # --daemon: the child exits once the shim has forked off (nobody's child).
+            if daemonize.spawn("darse.shim", ["--daemon", "--exec-root", self.exec_root],
+                               log).wait() != 0:
+                raise errors.Unavailable(f"darse-shim did not start (see {log.name})")
         deadline = time.monotonic() + 10
         while True:
             try:

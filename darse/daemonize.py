@@ -1,0 +1,54 @@
+"""Starting darse's daemons (darsed from the CLI, darse-shim from darsed) apart from
+whoever asked for them.
+
+A daemon must not run code from the caller's working directory (`python -m` puts the
+cwd first on sys.path: a `darse/` package left there by another user would run as
+root), nor keep the caller's environment, directory, files or terminal. So: `python -I`
+(no cwd, PYTHONPATH nor user site on sys.path) on the darse package this process runs
+(the installed one, or a checkout under test: passed explicitly, never found through
+the cwd), in /, with a minimal environment, stdin /dev/null, no inherited descriptor,
+its own session and umask 022."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import IO
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Puts the package's folder first on sys.path, then runs the module as `python -m` does.
+_BOOT = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+         "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+
+
+def package_root() -> str:
+    """The folder holding the darse package this process runs."""
+    import darse
+
+    return os.path.dirname(os.path.dirname(os.path.realpath(darse.__file__)))
+
+
+def command(module: str, *args: str) -> list[str]:
+    """The argv running darse's `module` in an isolated interpreter, from the same
+    sources as this process."""
+    import sysconfig
+
+    root = package_root()
+    installed = {os.path.realpath(p) for p in (sysconfig.get_path("purelib"),
+                                               sysconfig.get_path("platlib"))}
+    if root in installed:  # -I finds it by itself, and ps shows a plain command
+        return [sys.executable, "-I", "-m", module, *args]
+    return [sys.executable, "-I", "-c", _BOOT, root, module, *args]
+
+
+def environment() -> dict[str, str]:
+    """All a daemon needs: a PATH for the programs it runs, a UTF-8 locale."""
+    return {"PATH": PATH, "LANG": "C.UTF-8"}
+
+
+def spawn(module: str, args: list[str], log: IO[bytes]) -> subprocess.Popen:
+    """Start the module as a daemon, its output appended to log."""
+    return subprocess.Popen(command(module, *args), cwd="/", env=environment(),
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            close_fds=True, start_new_session=True, umask=0o022)
