@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -183,6 +184,7 @@ def test_bridge_name_option_and_bip(busybox_rootfs: str) -> None:
         assert subprocess.run(["ip", "link", "show", name], capture_output=True).returncode != 0
     finally:
         d.stop()
+        shutil.rmtree(d.base, ignore_errors=True)
     assert subprocess.run(["ip", "link", "show", f"dzb{n}"], capture_output=True
                           ).returncode != 0  # --cleanup took the default bridge too
 
