@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 
 from darse.errors import InvalidArgument, SystemFailure
+from darse.fs import copy as fscopy
+from darse.fs.root import Meta, Root
 
 DEFAULT_USER = "darseremap"
 SIZE = 65536
@@ -85,29 +88,22 @@ def resolve(setting: str) -> Remap | None:
 
 
 def shifted_copy(source: str, target: str, remap: Remap) -> None:
-    """A layer's copy with every owner moved into the range (modes, xattrs, whiteouts
-    kept; chown clears set-id bits and file capabilities, so they are put back)."""
+    """A layer's copy with every owner moved into the range (modes, xattrs, whiteouts,
+    hard links kept; the owner is set first, as chown clears set-id bits and file
+    capabilities). Written through darse.fs: the layer's links are copied, not followed."""
     tmp = target + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    done = subprocess.run(["cp", "-a", source, tmp], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemFailure(f"userns-remap: copying a layer failed: {done.stderr.strip()}")
-    for root, dirs, files in os.walk(tmp):
-        for name in [*dirs, *files, None]:
-            path = root if name is None else os.path.join(root, name)
-            if name is not None and name in dirs and not os.path.islink(path):
-                continue  # a directory is done when walked into
-            st = os.lstat(path)
-            caps = None
-            try:
-                caps = os.getxattr(path, "security.capability", follow_symlinks=False)
-            except OSError:
-                pass
-            os.chown(path, st.st_uid + remap.uid, st.st_gid + remap.gid,
-                     follow_symlinks=False)
-            if not os.path.islink(path):
-                os.chmod(path, st.st_mode & 0o7777)
-                if caps:
-                    os.setxattr(path, "security.capability", caps)
+    os.mkdir(tmp, 0o700)
+    owner = fscopy.shifted_owner(remap.uid, remap.gid)
+    try:
+        with Root(source) as src, Root(tmp) as dst:
+            fscopy.copy_tree(src, (), dst, (), owner)
+            st = src.lstat(())
+            dst.set_meta((), Meta(*owner(st.st_uid, st.st_gid), stat.S_IMODE(st.st_mode),
+                                  src.xattrs(()), st.st_atime_ns, st.st_mtime_ns))
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SystemFailure(f"userns-remap: copying a layer failed: {exc.strerror}: "
+                            f"{exc.filename}") from None
     os.rename(tmp, target)

@@ -4,11 +4,12 @@ and at removal. The parsing lives in darse.volume.mountspec, the volumes in its 
 from __future__ import annotations
 
 import os
-import subprocess
+import stat
 from typing import TYPE_CHECKING, Any
 
 from darse.errors import InvalidArgument, SystemFailure
-from darse.runtime.mounts import secure_join
+from darse.fs import copy as fscopy
+from darse.fs.root import Meta, Root
 from darse.volume import mountspec
 
 if TYPE_CHECKING:
@@ -80,19 +81,27 @@ def oci_mounts(engine: Engine, doc: dict[str, Any], rootfs: str) -> list[dict[st
 
 def copy_up(rootfs: str, target: str, volume_dir: str) -> None:
     """The first time an empty volume is mounted over a path the image has files in,
-    those files go into the volume (owners, modes, links kept), as Docker does."""
+    those files go into the volume (owners, modes, times, links kept), as Docker does.
+    The image's links resolve inside the image, and nothing is written through a link:
+    the copy goes through darse.fs like every write into content-controlled folders."""
     if os.listdir(volume_dir):
         return
-    src = secure_join(rootfs, target)
-    if not os.path.isdir(src) or not os.listdir(src):
-        return
-    st = os.stat(src)
-    os.chown(volume_dir, st.st_uid, st.st_gid)
-    os.chmod(volume_dir, st.st_mode & 0o7777)
-    done = subprocess.run(["cp", "-a", "--", f"{src}/.", volume_dir], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        raise SystemFailure(f"copying {target} into its volume failed: {done.stderr.strip()}")
+    with Root(rootfs) as image:
+        try:
+            src = image.resolve(target)
+        except OSError:
+            return  # the image has nothing there (or a file on the way)
+        st = image.lstat(src)
+        if st is None or not stat.S_ISDIR(st.st_mode) or not image.listdir(src):
+            return
+        try:
+            with Root(volume_dir) as volume:
+                volume.set_meta((), Meta(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)))
+                fscopy.copy_tree(image, src, volume, ())
+                volume.set_times((), st.st_atime_ns, st.st_mtime_ns)
+        except OSError as exc:
+            raise SystemFailure(f"copying {target} into its volume failed: "
+                                f"{exc.strerror}: {exc.filename}") from None
 
 
 def release(engine: Engine, doc: dict[str, Any]) -> None:
