@@ -110,7 +110,10 @@ class Builder:
                 text = os.path.join((self.config.get("config") or {}).get("WorkingDir") or "/",
                                     text)
             config_changes.apply(self.config, f"{ins.cmd} {text}")
-            self._commit_config(ins)
+            if ins.cmd == "WORKDIR":
+                self._workdir(ins, self.config["config"]["WorkingDir"])
+            else:
+                self._commit_config(ins)
 
     def _from(self, name: str) -> None:
         images = self.engine.images
@@ -209,7 +212,24 @@ class Builder:
         if "chown" in ins.flags:
             user, _, group = ins.flags["chown"].partition(":")
             owner = (int(user), int(group or user))
-        op = copy.Copy(ins.cmd, sources, dest, owner)
-        chain = chain_ids(((self.config.get("rootfs") or {}).get("diff_ids")) or [])
-        with copy.layer(self.engine.images.snapshots, chain, self.context, op) as upper:
+        change = copy.copy(self.context, copy.Copy(ins.cmd, sources, dest, owner))
+        with copy.changed(self.engine.images.snapshots, self._chain(), change) as upper:
             self._add_layer(upper, f"/bin/sh -c #(nop) {ins.original}")
+
+    def _chain(self) -> list[str]:
+        return chain_ids((self.config.get("rootfs") or {}).get("diff_ids") or [])
+
+    def _workdir(self, ins: Instruction, path: str) -> None:
+        """As Docker: a working directory the image lacks is made (root's, 0755) in a
+        layer of its own, so that `COPY file .` lands in it; one it has costs no layer."""
+        made: list[bool] = []
+        change = lambda image: made.append(image.makedirs(path)[1])  # noqa: E731
+        try:
+            with copy.changed(self.engine.images.snapshots, self._chain(), change) as upper:
+                if made[0]:
+                    self._add_layer(upper, f"/bin/sh -c #(nop) WORKDIR {path}")
+                    return
+        except NotADirectoryError as exc:
+            raise InvalidArgument(f"failed to create the working directory {path}: mkdir "
+                                  f"{exc.filename}: not a directory") from None
+        self._commit_config(ins)

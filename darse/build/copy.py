@@ -1,8 +1,8 @@
-"""COPY and ADD: files of the build context into a new layer, as Docker's classic builder
-makes it.
+"""COPY and ADD (and WORKDIR's folder): changes written into the image as it stands, an
+overlay of its layers whose upper directory becomes the new layer, as Docker's classic
+builder makes them.
 
-The copy is written into the image as it stands (an overlay of its layers, the new
-layer its upper directory), so the destination's links resolve the way the image's own
+Writing into the whole image means the destination's links resolve the way the image's own
 processes see them: inside the image, never on the host. Sources resolve inside the
 context, as if it were '/' (a link to /etc/passwd is the context's etc/passwd); a `..`
 that climbs out of it is refused. Every write is made through darse.fs, so a link one
@@ -17,7 +17,7 @@ import posixpath
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -56,10 +56,10 @@ class Copy:
 
 
 @contextmanager
-def layer(snapshots: Snapshots, chain: list[str], context: str, op: Copy) -> Iterator[str]:
-    """The directory holding what op changed in the image whose layers are chain (an
-    overlay's upper directory), while the block lasts."""
-    op.check()
+def changed(snapshots: Snapshots, chain: list[str], change: Callable[[Root], None]
+            ) -> Iterator[str]:
+    """change() applied to the image whose layers are chain, through an overlay of them;
+    the directory of what it changed (the overlay's upper one) while the block lasts."""
     work = tempfile.mkdtemp(dir=snapshots.dir, prefix=".build-")
     mounted = False
     try:
@@ -73,9 +73,8 @@ def layer(snapshots: Snapshots, chain: list[str], context: str, op: Copy) -> Ite
             snapshots.mount(chain, image_root, upper, os.path.join(work, "work"))
             mounted = True
         try:
-            with Root(context) as ctx, Root(image_root) as image:
-                for src in op.sources:
-                    _copy_one(ctx, image, src, op)
+            with Root(image_root) as image:
+                change(image)
         finally:
             if mounted:
                 _unmount(image_root)
@@ -84,6 +83,18 @@ def layer(snapshots: Snapshots, chain: list[str], context: str, op: Copy) -> Ite
     finally:
         if not mounted:  # never delete through a mount that is still there
             shutil.rmtree(work, ignore_errors=True)
+
+
+def copy(context: str, op: Copy) -> Callable[[Root], None]:
+    """op as a change of the image: each source from the context into it."""
+    op.check()
+
+    def run(image: Root) -> None:
+        with Root(context) as ctx:
+            for src in op.sources:
+                _copy_one(ctx, image, src, op)
+
+    return run
 
 
 def _unmount(target: str) -> None:

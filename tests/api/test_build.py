@@ -3,6 +3,7 @@ the host boundary through a bind mount."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -84,3 +85,19 @@ def test_seed_dockerfile_on_debian(darsed: Darsed, debian_tar: str, tmp_path,
     ok(darsed, "build", "-t", "seedimage:v1.0", str(tmp_path))
     name, uid = users
     assert ok(darsed, "run", "--rm", "-u", name, "seedimage:v1.0", "id", "-u") == f"{uid}\n"
+
+
+def test_workdir_is_made_and_copy_dot_lands_in_it(darsed: Darsed, tmp_path) -> None:
+    """As Docker: WORKDIR makes a missing folder in a layer of its own (an existing one
+    costs no layer), so `COPY file .` puts the file in it instead of making a file of it."""
+    (tmp_path / "motd").write_text("MOTD\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nWORKDIR /app/sub\nCOPY motd .\nWORKDIR /etc\nCOPY motd ./m2\n"
+        "RUN pwd && test -d /app/sub && cat /app/sub/motd /etc/m2\n")
+    out = ok(darsed, "build", "-t", "workdir:1", str(tmp_path))
+    assert "/etc\nMOTD\nMOTD\n" in out
+    layers = [json.loads(ok(darsed, "image", "inspect", name))[0]["RootFS"]["Layers"]
+              for name in ("busybox", "workdir:1")]
+    assert len(layers[1]) == len(layers[0]) + 4  # WORKDIR /app/sub, 2 COPY, RUN
+    assert ok(darsed, "run", "--rm", "workdir:1", "pwd") == "/etc\n"
+    ok(darsed, "rmi", "workdir:1")
