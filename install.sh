@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install darse on Debian 12, as root: the system packages it and its tests need (docker.io
 # for the docker CLI the tests drive darsed with, docker-registry and skopeo as the other
-# side of image tests), darse in its own virtual environment (/opt/darse/venv; Debian's
-# python3 refuses system-wide pip, PEP 668), its commands linked into /usr/local/bin.
+# side of image tests, golang-github-docker-docker-dev for moby's default seccomp
+# profile), darse in its own virtual environment (/opt/darse/venv; Debian's python3
+# refuses system-wide pip, PEP 668), its commands linked into /usr/local/bin.
 # Then darse's main job: a busybox container, from an image made from busybox-static.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +20,8 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-pip libseccomp2 busybox-static iproute2 nftables procps \
   ca-certificates \
-  runc crun docker-registry skopeo golang-github-containers-common docker.io debootstrap
+  runc crun docker-registry skopeo golang-github-containers-common docker.io debootstrap \
+  golang-github-docker-docker-dev
 
 # docker.io is here for its CLI and for the tests' private dockerd: a dockerd that the
 # package itself starts would set the FORWARD policy to DROP and cut darse's bridges.

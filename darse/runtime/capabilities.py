@@ -81,3 +81,13 @@ def apply(sets: CapSets) -> None:
     for n in range(last_cap() + 1):
         if sets.ambient & (1 << n):
             syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, n)
+
+
+def bounding_of_self() -> list[str]:
+    """The capabilities still in this process's bounding set: all that a process it
+    starts can hold (what a privileged container gets; a host may withhold some)."""
+    out = []
+    for n in range(min(last_cap(), len(NAMES) - 1) + 1):
+        if syscalls.prctl(syscalls.PR_CAPBSET_READ, n) == 1:
+            out.append(NAMES[n])
+    return out

@@ -30,21 +30,6 @@ def _rootfs_path(bundle: str, config: dict[str, Any]) -> str:
     return path
 
 
-def _resources(config: dict[str, Any]) -> dict[str, Any]:
-    """linux.resources, with the devices listed in linux.devices allowed (as runc does)."""
-    linux = config.get("linux") or {}
-    res = dict(linux.get("resources") or {})
-    rules = list(res.get("devices") or [])
-    for dev in linux.get("devices") or []:
-        if dev["type"] in ("c", "b"):
-            rule = {"allow": True, "type": dev["type"], "major": dev["major"],
-                    "minor": dev["minor"], "access": "rwm"}
-            rules.append(rule)
-    if rules:
-        res["devices"] = rules
-    return res
-
-
 def _connect_console(path: str) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -91,7 +76,10 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
         # Opened here and inherited: the init may not be able to reach the state dir (a
         # remapped root cannot), and O_RDWR keeps a writer so its read() waits for start.
         fifo_fd = os.open(os.path.join(directory, "exec.fifo"), os.O_RDWR | os.O_CLOEXEC)
-        cgroups.create(paths, _resources(config))
+        # linux.devices are made, not allowed: the device cgroup allows what
+        # linux.resources.devices says (and the defaults), as with runc; Docker adds a
+        # rule of its own for each --device, with the permissions the user gave.
+        cgroups.create(paths, linux.get("resources") or {})
         if console_socket:
             console_sock = _connect_console(console_socket)
         if linux.get("seccomp"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from darse import syscalls as sc
-from darse.runtime import console, hooks, mounts, namespaces, process, rootfs
+from darse.runtime import console, hooks, mounts, namespaces, process, rootfs, sysctl
 from darse.runtime.sync import Channel
 
 TYPE_CHECKING = False  # typing costs milliseconds at every container start
@@ -108,9 +108,12 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     rootfs.prepare(ctx.rootfs, linux.get("rootfsPropagation", ""))
     for m in config.get("mounts") or []:
         mounts.mount_one(ctx.rootfs, ctx.bundle, m, ctx.cgroup_paths, "cgroup" in new)
-    if rootfs.needs_dev_setup(config.get("mounts") or []):
+    dev_setup = rootfs.needs_dev_setup(config.get("mounts") or [])
+    if dev_setup:
         rootfs.setup_dev(ctx.rootfs, in_userns)
     rootfs.create_devices(ctx.rootfs, linux.get("devices") or [], in_userns)
+    if dev_setup:
+        rootfs.setup_dev_links(ctx.rootfs)
 
     chan.send("create-runtime-hooks")
     state = chan.expect("create-container-hooks")["state"]
@@ -122,9 +125,7 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
         rootfs.pivot(ctx.rootfs)
     if linux.get("rootfsPropagation"):
         sc.mount(None, "/", None, mounts.PROPAGATION[linux["rootfsPropagation"]])
-    for key, value in (linux.get("sysctl") or {}).items():
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-            f.write(str(value))
+    sysctl.apply(linux.get("sysctl") or {})
     for path in linux.get("maskedPaths") or []:
         rootfs.mask_path(path)
     for path in linux.get("readonlyPaths") or []:

@@ -71,6 +71,11 @@ def make_device(rootfs: str, path: str, kind: str, major: int, minor: int, mode:
 def setup_dev(rootfs: str, in_userns: bool) -> None:
     for path, major, minor in DEFAULT_DEVICES:
         make_device(rootfs, path, "c", major, minor, 0o666, 0, 0, in_userns)
+
+
+def setup_dev_links(rootfs: str) -> None:
+    """After linux.devices, as runc: a host's /dev/ptmx node given to a privileged
+    container must not replace the link to the container's own devpts."""
     for target, link in DEV_SYMLINKS:
         dest = os.path.join(rootfs, link.lstrip("/"))
         if not os.path.lexists(dest):

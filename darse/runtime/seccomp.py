@@ -11,6 +11,7 @@ import errno
 import os
 
 from darse.errors import InvalidArgument, Unavailable
+from darse.runtime import seccomp_bpf
 
 TYPE_CHECKING = False  # typing costs milliseconds at every container start
 if TYPE_CHECKING:
@@ -29,13 +30,9 @@ _OPS = {
     "SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
     "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7,
 }
-_FLAG_ATTRS = {
-    # OCI flag name: libseccomp attribute (enum scmp_filter_attr)
-    "SECCOMP_FILTER_FLAG_TSYNC": 4,
-    "SECCOMP_FILTER_FLAG_LOG": 6,
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,
-}
 _ATTR_CTL_NNP = 3
+_ATTR_CTL_OPTIMIZE = 8
+_NR_SCMP_ERROR = -1
 
 
 class _ArgCmp(ctypes.Structure):
@@ -63,7 +60,9 @@ def _libseccomp() -> ctypes.CDLL:
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                                                ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
         lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_arch_native.restype = ctypes.c_uint32
+        lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         _lib = lib
     return _lib
 
@@ -73,14 +72,13 @@ def preload() -> None:
     _libseccomp()
 
 
-def _action(name: str, errno_ret: int | None, default_errno: int | None) -> int:
+def _action(name: str, errno_ret: int | None) -> int:
+    # OCI runtime spec (config-linux.md, seccomp): errnoRet defaults to EPERM, for a rule
+    # and for the default action alike; defaultErrnoRet is the default action's own.
+    value = errno.EPERM if errno_ret is None else errno_ret
     if name == "SCMP_ACT_ERRNO":
-        value = errno_ret if errno_ret is not None else (
-            default_errno if default_errno is not None else errno.EPERM)
         return ACT_ERRNO | (value & 0xFFFF)
     if name == "SCMP_ACT_TRACE":
-        value = errno_ret if errno_ret is not None else (
-            default_errno if default_errno is not None else errno.EPERM)
         return ACT_TRACE | (value & 0xFFFF)
     simple = {"SCMP_ACT_KILL": ACT_KILL_THREAD, "SCMP_ACT_KILL_THREAD": ACT_KILL_THREAD,
               "SCMP_ACT_KILL_PROCESS": ACT_KILL_PROCESS, "SCMP_ACT_TRAP": ACT_TRAP,
@@ -92,18 +90,17 @@ def _action(name: str, errno_ret: int | None, default_errno: int | None) -> int:
 
 def validate(profile: dict[str, Any]) -> None:
     """Check a linux.seccomp object without loading it (fails before anything is made)."""
-    default_errno = profile.get("defaultErrnoRet")
-    _action(profile.get("defaultAction", ""), None, default_errno)
+    _action(profile.get("defaultAction", ""), profile.get("defaultErrnoRet"))
     for arch in profile.get("architectures") or []:
         if not str(arch).startswith("SCMP_ARCH_"):
             raise InvalidArgument(f"linux.seccomp.architectures: unknown architecture {arch!r}")
     for flag in profile.get("flags") or []:
-        if flag not in _FLAG_ATTRS:
+        if flag not in seccomp_bpf.FLAGS:
             raise InvalidArgument(f"linux.seccomp.flags: unsupported flag {flag!r}")
     for i, rule in enumerate(profile.get("syscalls") or []):
         if not rule.get("names"):
             raise InvalidArgument(f"linux.seccomp.syscalls[{i}].names: must not be empty")
-        _action(rule.get("action", ""), rule.get("errnoRet"), default_errno)
+        _action(rule.get("action", ""), rule.get("errnoRet"))
         for arg in rule.get("args") or []:
             if arg.get("op") not in _OPS:
                 raise InvalidArgument(
@@ -113,16 +110,16 @@ def validate(profile: dict[str, Any]) -> None:
 def load(profile: dict[str, Any]) -> None:
     """Compile the profile and install it on the calling process (no way back)."""
     lib = _libseccomp()
-    default_errno = profile.get("defaultErrnoRet")
-    default = _action(profile["defaultAction"], None, default_errno)
+    default = _action(profile["defaultAction"], profile.get("defaultErrnoRet"))
     ctx = lib.seccomp_init(default)
     if not ctx:
         raise InvalidArgument("linux.seccomp: libseccomp refused the default action")
     try:
         # The runtime sets no_new_privs itself when the spec asks; libseccomp must not.
         lib.seccomp_attr_set(ctx, _ATTR_CTL_NNP, 0)
-        for flag in profile.get("flags") or []:
-            lib.seccomp_attr_set(ctx, _FLAG_ATTRS[flag], 1)
+        if len(profile.get("syscalls") or []) > 32:
+            # A binary tree of calls rather than a list: what runc asks libseccomp for.
+            lib.seccomp_attr_set(ctx, _ATTR_CTL_OPTIMIZE, 2)
         for arch in profile.get("architectures") or []:
             token = lib.seccomp_arch_resolve_name(arch[len("SCMP_ARCH_"):].lower().encode())
             if token == 0:
@@ -132,17 +129,16 @@ def load(profile: dict[str, Any]) -> None:
                 raise InvalidArgument(f"linux.seccomp: cannot add architecture {arch}: "
                                       f"{os.strerror(-rc)}")
         for rule in profile.get("syscalls") or []:
-            _add_rule(lib, ctx, rule, default, default_errno)
-        rc = lib.seccomp_load(ctx)
-        if rc < 0:
-            raise OSError(-rc, f"seccomp_load: {os.strerror(-rc)}")
+            _add_rule(lib, ctx, rule, default)
+        program = seccomp_bpf.export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
+    seccomp_bpf.install(lib, seccomp_bpf.enosys_stub(lib, profile) + program,
+                        profile.get("flags") or [])
 
 
-def _add_rule(lib: ctypes.CDLL, ctx: int, rule: dict[str, Any], default: int,
-              default_errno: int | None) -> None:
-    action = _action(rule["action"], rule.get("errnoRet"), default_errno)
+def _add_rule(lib: ctypes.CDLL, ctx: int, rule: dict[str, Any], default: int) -> None:
+    action = _action(rule["action"], rule.get("errnoRet"))
     if action == default:
         return  # libseccomp refuses rules that repeat the default; they change nothing
     args = rule.get("args") or []
@@ -152,8 +148,10 @@ def _add_rule(lib: ctypes.CDLL, ctx: int, rule: dict[str, Any], default: int,
     groups = [args] if len(set(indexes)) == len(indexes) else [[a] for a in args]
     for name in rule["names"]:
         nr = lib.seccomp_syscall_resolve_name(name.encode())
-        if nr < 0:
-            continue  # a syscall this kernel or libseccomp does not know: nothing to filter
+        if nr == _NR_SCMP_ERROR:
+            continue  # a syscall libseccomp does not know: nothing to filter
+        # Other negative numbers are libseccomp's pseudo-calls, real on some of the
+        # profile's architectures (socketcall and ipc on x86): they are rules too.
         for group in groups:
             arr = (_ArgCmp * max(len(group), 1))()
             for j, a in enumerate(group):
@@ -163,45 +161,3 @@ def _add_rule(lib: ctypes.CDLL, ctx: int, rule: dict[str, Any], default: int,
             if rc < 0:
                 raise InvalidArgument(f"linux.seccomp: rule for {name!r} refused: "
                                       f"{os.strerror(-rc)}")
-
-
-# Go's architecture names, as Docker profiles' includes/excludes use them.
-_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "x86", "armv7l": "arm",
-            "s390x": "s390x", "ppc64le": "ppc64le", "riscv64": "riscv64"}
-
-
-def _kernel_at_least(version: str) -> bool:
-    want = tuple(int(x) for x in version.split(".")[:2])
-    have = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
-    return have >= want
-
-
-def from_docker(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
-    """A Docker-format seccomp profile (archMap, includes/excludes by caps, arches and
-    kernel) resolved for this host and these capabilities into the OCI linux.seccomp."""
-    arch = _GO_ARCH.get(os.uname().machine, os.uname().machine)
-    machine = "SCMP_ARCH_" + os.uname().machine.upper()
-    out: dict[str, Any] = {"defaultAction": profile["defaultAction"], "syscalls": []}
-    if "defaultErrnoRet" in profile:
-        out["defaultErrnoRet"] = profile["defaultErrnoRet"]
-    for entry in profile.get("archMap") or []:
-        if entry["architecture"] == machine:
-            out["architectures"] = [entry["architecture"], *entry.get("subArchitectures", [])]
-    have = set(caps)
-    for rule in profile.get("syscalls") or []:
-        inc, exc = rule.get("includes") or {}, rule.get("excludes") or {}
-        if inc.get("arches") and arch not in inc["arches"]:
-            continue
-        if inc.get("caps") and not set(inc["caps"]) <= have:
-            continue
-        if inc.get("minKernel") and not _kernel_at_least(inc["minKernel"]):
-            continue
-        if arch in (exc.get("arches") or []) or have & set(exc.get("caps") or []):
-            continue
-        names = rule.get("names") or ([rule["name"]] if rule.get("name") else [])
-        converted = {"names": names, "action": rule["action"]}
-        for key in ("errnoRet", "args"):
-            if rule.get(key):
-                converted[key] = rule[key]
-        out["syscalls"].append(converted)
-    return out

@@ -11,7 +11,7 @@ import os
 import resource
 
 from darse.errors import InvalidArgument, NotFound
-from darse.runtime import capabilities, seccomp
+from darse.runtime import capabilities, seccomp, sysctl
 
 TYPE_CHECKING = False  # typing costs milliseconds at every container start
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ def validate(config: Any) -> None:
         raise _fail("linux.uidMappings", "user namespace mappings need a new user namespace")
     if "user" in kinds and not (linux.get("uidMappings") and linux.get("gidMappings")):
         raise _fail("linux.uidMappings", "a new user namespace needs uid and gid mappings")
+    sysctl.validate(linux)
 
 
 def _validate_process(proc: Any, field: str) -> None:

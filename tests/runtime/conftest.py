@@ -18,6 +18,11 @@ import pytest
 from darse.runtime import spec
 
 RUNTIME = os.path.join(os.path.dirname(sys.executable), "darse-runtime")
+# That entry point imports darse from the venv, a copy install.sh made: the checkout under
+# test must come first, or these tests would test whatever was installed last.
+_CHECKOUT = str(Path(__file__).resolve().parents[2])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_CHECKOUT, os.environ.get("PYTHONPATH")) if p)
 
 
 class Runtime:

@@ -53,3 +53,15 @@ def test_program_allows_listed_devices_only(cgroup2_dir: str) -> None:
                   "echo x > /dev/full || echo full-write-refused")
     assert done.stdout.split() == ["null-ok", "full-read-ok", "full-write-refused"]
     assert "Operation not permitted" in done.stderr
+
+
+def test_any_node_can_be_made_but_only_allowed_ones_opened(cgroup2_dir: str,
+                                                           tmp_path) -> None:
+    """The runtime's defaults, as runc's: mknod of any node ("m"), opening only the
+    default devices; what a container gets under Docker's deny-all."""
+    devices_bpf.attach(cgroup2_dir, devices.with_defaults([{"allow": False, "access": "rwm"}]))
+    done = run_in(cgroup2_dir, f"mknod {tmp_path}/loop b 7 0 && echo made-block; "
+                  f"mknod {tmp_path}/mem c 1 1 && echo made-char; "
+                  f"head -c1 {tmp_path}/loop || echo open-refused")
+    assert done.stdout.split() == ["made-block", "made-char", "open-refused"], done.stderr
+    assert "Operation not permitted" in done.stderr

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-# Devices every container may use whatever its config says (runc's AllowedDevices): the
+# What every container may do whatever its config says (runc's AllowedDevices, which
+# Docker relies on): make any node (mknod is "m"; opening it is "r"/"w"), and use the
 # nodes the runtime itself creates, ptys and the tun device.
 DEFAULT_ALLOWED = [
-    {"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
-    for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2),
-                         (136, -1), (10, 200))
+    {"allow": True, "type": "c", "major": -1, "minor": -1, "access": "m"},
+    {"allow": True, "type": "b", "major": -1, "minor": -1, "access": "m"},
+    *({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+      for major, minor in ((1, 3), (1, 8), (1, 7), (5, 0), (5, 1), (1, 5), (1, 9), (136, -1),
+                           (5, 2), (10, 200))),
 ]
 
 
