@@ -17,6 +17,7 @@ from typing import Any
 from darse import syscalls
 from darse.db import Database
 from darse.engine import dataroot, etc_files, names, networking, spec, users
+from darse.engine import exec as execs
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
@@ -25,7 +26,6 @@ from darse.errors import (
     Conflict,
     DarseError,
     InvalidArgument,
-    NotFound,
     NotImplementedYet,
     SystemFailure,
 )
@@ -201,7 +201,7 @@ class Engine:
             raise InvalidArgument("No command specified")
         networking.check_container_mode(self, host_config.get("NetworkMode") or "")
         nets = networking.prepare(self, host_config, networking_config)
-        spec.capability_list(host_config)  # refuses unknown capabilities now
+        spec.validate(host_config)  # capabilities, sysctls, devices: refused before recording
         if host_config.get("Init"):
             raise NotImplementedYet("--init is not supported by darse yet")
         if host_config.get("Runtime") not in (None, "", "darse-runtime"):
@@ -800,77 +800,23 @@ class Engine:
         doc = self.containers.get(container_id)
         return bool(doc and doc["State"]["Running"])
 
-    # --- exec --------------------------------------------------------------------
+    # --- exec (darse.engine.exec) --------------------------------------------------
 
     def exec_create(self, ref: str, body: dict[str, Any]) -> str:
-        doc = self.containers.find(ref)
-        if not doc["State"]["Running"]:
-            raise Conflict(f"Container {doc['Id']} is not running")
-        if doc["State"]["Paused"]:
-            raise Conflict(f"Container {doc['Id']} is paused, unpause the container before exec")
-        if not body.get("Cmd"):
-            raise InvalidArgument("No exec command specified")
-        exec_id = secrets.token_hex(32)
-        with self._lock:
-            self.execs[exec_id] = {
-                "ID": exec_id, "ContainerID": doc["Id"], "Running": False, "ExitCode": None,
-                "ProcessConfig": {"tty": bool(body.get("Tty")), "entrypoint": body["Cmd"][0],
-                                  "arguments": body["Cmd"][1:], "privileged":
-                                  bool(body.get("Privileged")), "user": body.get("User", "")},
-                "OpenStdin": bool(body.get("AttachStdin")),
-                "OpenStdout": bool(body.get("AttachStdout")),
-                "OpenStderr": bool(body.get("AttachStderr")),
-                "CanRemove": False, "DetachKeys": body.get("DetachKeys", ""), "Pid": 0,
-                "body": body, "done": threading.Event(),
-            }
-        self._event(doc, f"exec_create: {' '.join(body['Cmd'])}", execID=exec_id)
-        return exec_id
+        return execs.create(self, ref, body)
 
     def exec_process(self, exec_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(exec record, OCI process) to run; the caller starts it through the shim."""
-        with self._lock:
-            ex = self.execs.get(exec_id)
-            if ex is None:
-                raise NotFound(f"No such exec instance: {exec_id}")
-            if ex["Running"] or ex["ExitCode"] is not None:
-                raise Conflict(f"Error: Exec command {exec_id} has already run")
-            ex["Running"] = True
-        doc = self.containers.find(ex["ContainerID"])
-        body = ex["body"]
-        rootfs = os.path.join(self._dir(doc["Id"]), "rootfs")
-        user = users.resolve(rootfs, body.get("User") or doc["Config"].get("User") or "")
-        caps = spec.capability_list({**doc["HostConfig"],
-                                     "Privileged": doc["HostConfig"].get("Privileged")
-                                     or body.get("Privileged")})
-        env = list(doc["Config"]["Env"])
-        for item in body.get("Env") or []:
-            key = item.split("=", 1)[0]
-            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
-        process = {"args": body["Cmd"], "env": env, "cwd": body.get("WorkingDir") or
-                   doc["Config"].get("WorkingDir") or "/", "user": user,
-                   "terminal": bool(body.get("Tty")),
-                   "capabilities": {k: caps for k in ("bounding", "effective", "permitted")}}
-        if body.get("ConsoleSize"):
-            h, w = body["ConsoleSize"]
-            process["consoleSize"] = {"height": h, "width": w}
-        return ex, process
+        return execs.process(self, exec_id)
 
     def exec_started(self, exec_id: str, pid: int) -> None:
-        with self._lock:
-            self.execs[exec_id]["Pid"] = pid
+        execs.started(self, exec_id, pid)
 
     def exec_finished(self, exec_id: str, code: int) -> None:
-        with self._lock:
-            ex = self.execs.get(exec_id)
-            if ex:
-                ex.update(Running=False, ExitCode=code)
-                ex["done"].set()
+        execs.finished(self, exec_id, code)
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
-        ex = self.execs.get(exec_id)
-        if ex is None:
-            raise NotFound(f"No such exec instance: {exec_id}")
-        return {k: v for k, v in ex.items() if k not in ("body", "done")}
+        return execs.inspect(self, exec_id)
 
     # --- for the API's streams -------------------------------------------------
 
