@@ -10,7 +10,7 @@ import socket
 import sys
 import threading
 
-from darse.cli import Parser
+from darse.cli import Parser, security_flags
 from darse.cli.client import APIError, Client
 from darse.cli.common import confirm, done, each, filters_query, print_pruned
 from darse.cli.flags import REMAINDER, Namespace
@@ -66,6 +66,8 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--shm-size")
     p.add_argument("--log-opt", action="append", default=[])
     p.add_argument("--sysctl", action="append", default=[])
+    p.add_argument("--device", action="append", default=[])
+    p.add_argument("--device-cgroup-rule", action="append", default=[])
     p.add_argument("--expose", action="append", default=[])
     p.add_argument("-p", "--publish", action="append", default=[])
     p.add_argument("-P", "--publish-all", action="store_true")
@@ -138,13 +140,17 @@ def _body(args: Namespace) -> dict[str, Any]:
         "RestartPolicy": {"Name": restart, "MaximumRetryCount": int(retries or 0)},
         "LogConfig": {"Type": "json-file",
                       "Config": dict(o.split("=", 1) for o in args.log_opt)},
-        "Sysctls": dict(s.split("=", 1) for s in args.sysctl),
         "Binds": [v for v in args.volume if ":" in v],
         "Mounts": [parse_mount(m) for m in args.mount],
         "Tmpfs": dict((t.split(":", 1) + [""])[:2] for t in args.tmpfs),
         "VolumesFrom": args.volumes_from,
         "PortBindings": bindings, "PublishAllPorts": args.publish_all,
     }
+    try:
+        host.update(security_flags.host_config(args.device, args.device_cgroup_rule,
+                                               args.sysctl))
+    except security_flags.FlagValueError as exc:
+        raise FlagError(str(exc)) from None
     if args.ip or args.network_alias:
         net = args.network or "bridge"
         ep: dict[str, Any] = {"Aliases": args.network_alias}

@@ -1,0 +1,85 @@
+"""run/create's --device, --device-cgroup-rule and --sysctl, checked and turned into
+HostConfig as the docker CLI does it before it talks to the daemon, with its words.
+
+The daemon checks again (an API client may send anything); these are the refusals a
+docker user gets from the command line itself.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+# The docker CLI's list: sysctls of namespaces a container may own (opts.ValidateSysctl).
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+_SYSCTL_PREFIXES = ("net.", "fs.mqueue.")
+_CGROUP_RULE = re.compile(r"^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$")
+
+
+class FlagValueError(ValueError):
+    """A flag's value the docker CLI refuses; the message is the docker CLI's."""
+
+
+def _valid_mode(mode: str) -> bool:
+    return bool(mode) and set(mode) <= set("rwm") and len(set(mode)) == len(mode)
+
+
+def _checked_device(text: str) -> str:
+    """[host:]container[:mode] checked (validateLinuxPath), the container path cleaned."""
+    if text.count(":") > 2 or not text.split(":", 1)[0]:
+        raise FlagValueError(f"bad format for path: {text}")
+    parts = text.split(":")
+    if len(parts) == 1:
+        inside = parts[0]
+        text = posixpath.normpath(inside)
+    elif len(parts) == 2:
+        if _valid_mode(parts[1]):
+            inside = parts[0]
+            text = f"{posixpath.normpath(inside)}:{parts[1]}"
+        else:
+            inside = parts[1]
+            text = f"{parts[0]}:{posixpath.normpath(inside)}"
+    else:
+        inside, mode = parts[1], parts[2]
+        if not _valid_mode(mode):
+            raise FlagValueError(f"bad mode specified: {mode}")
+    if not inside.startswith("/"):
+        raise FlagValueError(f"{inside} is not an absolute path")
+    return text
+
+
+def device(text: str) -> dict[str, str]:
+    """--device HOST[:CONTAINER][:PERMISSIONS] as a HostConfig.Devices entry."""
+    parts = _checked_device(text).split(":")
+    host, inside, access = parts[0], "", "rwm"
+    if len(parts) == 3:
+        access = parts[2]
+    if len(parts) >= 2:
+        if _valid_mode(parts[1]):
+            access = parts[1]
+        else:
+            inside = parts[1]
+    return {"PathOnHost": host, "PathInContainer": inside or host, "CgroupPermissions": access}
+
+
+def cgroup_rule(text: str) -> str:
+    if not _CGROUP_RULE.match(text):
+        raise FlagValueError(f'invalid argument "{text}" for "--device-cgroup-rule" flag: '
+                             f"invalid device cgroup format '{text}'")
+    return text
+
+
+def sysctl(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not (key in _IPC_SYSCTLS or key.startswith(_SYSCTL_PREFIXES)):
+        raise FlagValueError(f'invalid argument "{text}" for "--sysctl" flag: '
+                             f"sysctl '{text}' is not allowed")
+    return key, value
+
+
+def host_config(devices: list[str], rules: list[str], sysctls: list[str]) -> dict:
+    """The HostConfig keys of these flags."""
+    return {"Devices": [device(d) for d in devices],
+            "DeviceCgroupRules": [cgroup_rule(r) for r in rules],
+            "Sysctls": dict(sysctl(s) for s in sysctls)}
