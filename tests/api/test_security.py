@@ -126,7 +126,11 @@ def test_default_container_is_refused_what_docker_refuses(docker: Darsed) -> Non
 
 def test_exec_keeps_the_container_security(docker: Darsed) -> None:
     ok(docker, "run", "-d", "--name", "sec", "--security-opt", "no-new-privileges",
-       "--cap-drop", "NET_RAW", "--cap-add", "SYS_PTRACE", "busybox", "sleep", "1000")
+       "--cap-drop", "NET_RAW", "--cap-add", "SYS_PTRACE", "--oom-score-adj", "321",
+       "busybox", "sleep", "1000")
+    # The container's process settings and its mount namespace's masked paths.
+    assert ok(docker, "exec", "sec", "sh", "-c", "cat /proc/self/oom_score_adj; "
+              "wc -c < /proc/timer_list").split() == ["321", "0"]
     fields = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
     init = status_fields(ok(docker, "exec", "sec", "cat", "/proc/1/status"), *fields)
     mine = status_fields(ok(docker, "exec", "sec", "cat", "/proc/self/status"), *fields)
