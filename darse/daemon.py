@@ -33,6 +33,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    for name in ("data_root", "exec_root", "config_file"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    # Hold no caller's folder: the daemon outlives the shell that started it.
+    os.chdir("/")
     if args.version:
         from darse import __version__
 

@@ -22,6 +22,7 @@ from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
 from darse.engine.events import EventBus
+from darse.engine.locks import ContainerLocks
 from darse.errors import (
     Conflict,
     DarseError,
@@ -69,7 +70,8 @@ class Engine:
         self.execs: dict[str, dict[str, Any]] = {}
         self._stopping: set[str] = set()
         self._removed_exits: dict[str, int] = {}  # for waits that outlive their container
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the exec table and remapped layers' copies
+        self._clocks = ContainerLocks()
         self._listener: threading.Thread | None = None
         self._closed = False
 
@@ -280,13 +282,12 @@ class Engine:
         if not any(e.startswith("PATH=") for e in (image.get("Env") or []) +
                    (config.get("Env") or [])):
             env["PATH"] = spec.DEFAULT_PATH.split("=", 1)[1]  # first, as containerd puts it
+        # A bare `KEY` is kept as sent (dockerd does): the client resolved it already,
+        # and the daemon's own environment is none of the container's business.
         for item in (image.get("Env") or []) + (config.get("Env") or []):
             key, sep, value = item.partition("=")
-            if sep:
-                env[key] = value
-            elif key in os.environ:
-                env[key] = os.environ[key]
-        out["Env"] = [f"{k}={v}" for k, v in env.items()]
+            env[key] = value if sep else None
+        out["Env"] = [k if v is None else f"{k}={v}" for k, v in env.items()]
         for key in ("WorkingDir", "User", "StopSignal"):
             if not out.get(key) and image.get(key):
                 out[key] = image[key]
@@ -339,7 +340,7 @@ class Engine:
 
     def start(self, ref: str) -> bool:
         """Returns False when it was already running (the API's 304)."""
-        with self._lock:
+        with self._clocks.hold(self.containers.find(ref)["Id"]):
             doc = self.containers.find(ref)
             if doc["State"]["Running"]:
                 if doc["State"]["Paused"]:
@@ -358,12 +359,12 @@ class Engine:
             cfg, hc = doc["Config"], doc["HostConfig"]
             user = users.resolve(rootfs, cfg.get("User") or "")
             if cfg.get("WorkingDir"):
-                # As dockerd: a missing working directory is made (mkdir -p) at start.
-                from darse.runtime.mounts import secure_join
+                # As dockerd: a missing working directory is made (mkdir -p) at start,
+                # inside the rootfs whatever links the image has on the way.
+                from darse.fs.root import Root
 
-                workdir = secure_join(rootfs, cfg["WorkingDir"])
-                if not os.path.isdir(workdir):
-                    os.makedirs(workdir, 0o755)
+                with Root(rootfs) as root:
+                    root.makedirs(cfg["WorkingDir"])
             mode = hc.get("NetworkMode", "bridge")
             netns: str | None = networking.start(self, doc)
             if mode == "host":
@@ -454,7 +455,7 @@ class Engine:
     # --- exits -----------------------------------------------------------------
 
     def _on_exit(self, container_id: str, code: int, finished_at: str) -> None:
-        with self._lock:
+        with self._clocks.hold(container_id):
             doc = self.containers.get(container_id)
             if doc is None or not doc["State"]["Running"]:
                 return
@@ -491,7 +492,7 @@ class Engine:
 
     def _restart_later(self, container_id: str) -> None:
         time.sleep(0.1)
-        with self._lock:
+        with self._clocks.hold(container_id):
             doc = self.containers.get(container_id)
             if doc is None or doc["State"]["Running"] or container_id in self._stopping:
                 return
@@ -580,7 +581,7 @@ class Engine:
     def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
         doc = self.containers.find(ref)
         self.stop(doc["Id"], timeout, signal)
-        with self._lock:
+        with self._clocks.hold(doc["Id"]):
             doc = self.containers.find(doc["Id"])
             self._start(doc)
         self._event(doc, "restart")
@@ -613,7 +614,7 @@ class Engine:
             except DarseError:
                 pass
             self._wait_exit(doc["Id"], 10)
-        with self._lock:
+        with self._clocks.hold(doc["Id"]):
             doc = self.containers.get(doc["Id"]) or doc
             self._remove(doc)
             if volumes:
@@ -631,6 +632,7 @@ class Engine:
         self.containers.remove(cid)
         shutil.rmtree(self._dir(cid), ignore_errors=True)
         self._stopping.discard(cid)
+        self._clocks.forget(cid)
         self._event(doc, "destroy")
 
     # --- volumes (the store is darse.volume's; who uses what is known here) ---------
@@ -664,7 +666,7 @@ class Engine:
         if net["Name"] in ("host", "none"):
             raise Conflict("container cannot be disconnected from host network or connected "
                            "to host network")
-        with self._lock:
+        with self._clocks.hold(self.containers.find(container)["Id"]):
             doc = self.containers.find(container)
             networking.connect(self, doc, net, ip, list(aliases))
             self.containers.save(doc)
@@ -673,7 +675,7 @@ class Engine:
 
     def network_disconnect(self, ref: str, container: str, force: bool = False) -> None:
         net = self.networks.find(ref)
-        with self._lock:
+        with self._clocks.hold(self.containers.find(container)["Id"]):
             doc = self.containers.find(container)
             networking.disconnect(self, doc, net)
             self.containers.save(doc)
@@ -778,7 +780,7 @@ class Engine:
         """docker export: the container's filesystem as a tar (mounted for the time)."""
         import tarfile
 
-        with self._lock:
+        with self._clocks.hold(self.containers.find(ref)["Id"]):
             doc = self.containers.find(ref)
             mounted_here = not doc["State"]["Running"]
             if mounted_here:

@@ -3,17 +3,44 @@ Docker does: names must exist there, numbers need not."""
 
 from __future__ import annotations
 
-from darse.errors import InvalidArgument
-from darse.runtime.mounts import secure_join
+import os
+
+from darse.errors import DarseError, InvalidArgument
+from darse.fs.root import Root
+
+# A passwd or group file is read whole; what a container puts past this is not read.
+READ_LIMIT = 4 << 20
+
+
+def read_container_file(rootfs: str, path: str, limit: int = READ_LIMIT) -> bytes | None:
+    """A file of the container's, as darsed may read one: through darse.fs (links
+    resolved inside the rootfs, every folder opened without following a link), only a
+    regular file (a FIFO would block the daemon), at most `limit` bytes. None when there
+    is no such regular file."""
+    try:
+        with Root(rootfs) as root:
+            fd = root.open_file(root.resolve(path))
+    except (OSError, DarseError):
+        return None
+    try:
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _entries(rootfs: str, name: str) -> list[list[str]]:
-    try:
-        with open(secure_join(rootfs, f"/etc/{name}"), errors="replace") as f:
-            return [line.rstrip("\n").split(":") for line in f if line.strip()
-                    and not line.startswith("#")]
-    except (FileNotFoundError, NotADirectoryError):
+    data = read_container_file(rootfs, f"/etc/{name}")
+    if not data:
         return []
+    return [line.split(":") for line in data.decode(errors="replace").splitlines()
+            if line.strip() and not line.startswith("#")]
 
 
 def resolve(rootfs: str, spec: str) -> dict[str, object]:

@@ -21,7 +21,8 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def env_dict(proc: dict[str, Any]) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in proc.get("env") or [])
+    # A bare `KEY` (kept by the engine as Docker keeps it) names no value: not passed.
+    return dict(item.split("=", 1) for item in proc.get("env") or [] if "=" in item)
 
 
 def reset_signals() -> None:
