@@ -17,7 +17,7 @@ from tests.daemon import Darsed
 NOBODY = 65534
 
 # Run as nobody: every path under the roots that nobody can stat, and the files it can read.
-_WALK = r"""
+WALK = r"""
 import json, os, sys
 reached, readable = [], []
 for top in sys.argv[1:]:
@@ -31,7 +31,7 @@ print(json.dumps({"reached": reached, "readable": readable}))
 """
 
 
-def _as_nobody(*args: str, executable: str | None = None) -> subprocess.CompletedProcess:
+def as_nobody(*args: str, executable: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), executable=executable, capture_output=True, text=True,
                           user=NOBODY, group=NOBODY, extra_groups=[], cwd="/", timeout=60)
 
@@ -53,12 +53,12 @@ def test_nobody_reaches_nothing_under_the_roots(darsed: Darsed) -> None:
         # The planted setuid shells are out of reach, by their known paths too.
         for planted in (f"{upper}/evil", f"{vol['Mountpoint']}/evil"):
             try:
-                out = _as_nobody("id", "-u", executable=planted)  # busybox's applet 'id'
+                out = as_nobody("id", "-u", executable=planted)  # busybox's applet 'id'
             except PermissionError:
                 continue
             raise AssertionError(f"nobody ran {planted}: {out.stdout} {out.stderr}")
 
-        walked = _as_nobody(sys.executable, "-I", "-c", _WALK, darsed.data_root,
+        walked = as_nobody(sys.executable, "-I", "-c", WALK, darsed.data_root,
                             darsed.exec_root)
         assert walked.returncode == 0, walked.stderr
         seen = json.loads(walked.stdout)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 
+from tests.api.test_host_access import WALK, as_nobody
 from tests.cli.test_cli import darse
 from tests.conftest import unique_network
 from tests.daemon import new_daemon
+
+
+def remapped_gid() -> int:
+    """The remapped root's group on the host: the subgid range of darseremap."""
+    return next(int(line.split(":")[1]) for line in open("/etc/subgid")
+                if line.startswith("darseremap:"))
 
 
 def test_userns_remap_default(busybox_rootfs: str, tmp_path) -> None:
@@ -43,6 +51,12 @@ def test_userns_remap_default(busybox_rootfs: str, tmp_path) -> None:
         assert denied.returncode != 0 and "Permission denied" in denied.stderr
         vol = darse(d, "run", "--rm", "-v", "remapvol:/v", "busybox", "touch", "/v/f")
         assert vol.returncode == 0, vol.stderr
+        # The remapped root's group passes through the roots; other users reach nothing.
+        assert os.stat(d.data_root).st_gid == remapped_gid()
+        running = darse(d, "run", "-d", "-v", "remapvol:/v", "busybox", "sleep", "100")
+        assert running.returncode == 0, running.stderr
+        walked = as_nobody(sys.executable, "-I", "-c", WALK, d.data_root, d.exec_root)
+        assert json.loads(walked.stdout) == {"reached": [], "readable": []}
     finally:
         d.stop()
         if shared is not None:
