@@ -778,18 +778,18 @@ class Engine:
 
     def export(self, ref: str, out: Any) -> None:
         """docker export: the container's filesystem as a tar (mounted for the time)."""
-        import tarfile
-
         with self._clocks.hold(self.containers.find(ref)["Id"]):
             doc = self.containers.find(ref)
             mounted_here = not doc["State"]["Running"]
             if mounted_here:
                 self._mount_rootfs(doc)
-        root = os.path.join(self._dir(doc["Id"]), "rootfs")
+        # Read through darse.fs: a running container may swap its files for links.
+        from darse.fs.root import Root
+        from darse.fs.tarball import write_tar
+
         try:
-            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-                for name in sorted(os.listdir(root)):
-                    tf.add(os.path.join(root, name), arcname=name)
+            with Root(os.path.join(self._dir(doc["Id"]), "rootfs")) as root:
+                write_tar(root, (), out)
         finally:
             if mounted_here and not self.is_running(doc["Id"]):
                 self._unmount_rootfs(doc["Id"])

@@ -63,3 +63,4 @@ def test_planted_etc_files_never_stop_the_daemon(darsed: Darsed, plant: str) -> 
             assert "$" not in out.stderr  # nothing of a shadow file in the message
     finally:
         darse(darsed, "rm", "-f", name)
+
