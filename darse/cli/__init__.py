@@ -49,6 +49,7 @@ MANAGEMENT = {
     "volume": {"create": ("volume", "create"), "ls": ("volume", "ls"), "list": ("volume", "ls"),
                "inspect": ("volume", "inspect"), "rm": ("volume", "rm"),
                "remove": ("volume", "rm"), "prune": ("volume", "prune")},
+    "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
 }
 USAGE = """Usage:  darse [OPTIONS] COMMAND
 
@@ -72,6 +73,7 @@ Management Commands:
   image       Manage images
   network     Manage networks
   volume      Manage volumes
+  registry    Serve a registry (OCI distribution spec), collect its garbage
 
 Commands:
   attach create export history import inspect kill load logs pause rename restart
