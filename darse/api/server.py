@@ -213,11 +213,11 @@ class _Runner(web.AppRunner):
 
 
 def make_app(engine: Engine) -> web.Application:
-    from darse.api import build, containers, execs, images, networks, system, volumes
+    from darse.api import build, containers, execs, images, networks, swarm, system, volumes
 
     app = web.Application(middlewares=[version_and_errors], client_max_size=0)
     app["engine"] = engine
-    for module in (system, containers, execs, images, volumes, networks, build):
+    for module in (system, containers, execs, images, volumes, networks, build, swarm):
         module.routes(Routes(app.router))
     return app
 

@@ -87,6 +87,8 @@ async def info(request: web.Request) -> web.Response:
                     "Log": ["json-file"]},
         "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
         "PidsLimit": True, "IPv4Forwarding": True, "Warnings": None,
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                  "ControlAvailable": False, "Error": "", "RemoteManagers": None},
     })
 
 
