@@ -24,6 +24,7 @@ class DarseRegistry:
     def __init__(self, base: Path, *args: str, scheme: str = "http",
                  verify: str | bool = False) -> None:
         self.base = base
+        base.mkdir(parents=True, exist_ok=True)
         self.root = base / "root"
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
