@@ -1,16 +1,17 @@
 """The spec's mounts: option parsing, safe destinations inside the rootfs, each type.
 
-Destinations are resolved inside the rootfs with every symlink clamped to it, so an
-image cannot point a mount at the host (the attack runc's securejoin guards against).
+Destinations are resolved and made inside the rootfs through darse.fs, every symlink
+clamped to it, so an image cannot point a mount at the host (the attack runc's
+securejoin guards against).
 """
 
 from __future__ import annotations
 
-import errno
 import os
 
 from darse import syscalls as sc
 from darse.errors import InvalidArgument
+from darse.fs.root import Root
 
 # option: (clear?, flag); the table mount(8) documents.
 _FLAGS = {
@@ -80,40 +81,22 @@ def locked_flags(path: str) -> int:
     return flags
 
 
-def secure_join(root: str, unsafe: str) -> str:
-    """root + unsafe, following symlinks as if root were '/', never leaving root."""
-    parts = [p for p in unsafe.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            target = os.readlink(candidate)
-        except OSError:
-            resolved.append(part)
-            continue
-        hops += 1
-        if hops > 255:
-            raise OSError(errno.ELOOP, "too many levels of symbolic links", unsafe)
-        if target.startswith("/"):
-            resolved = []
-        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-    return os.path.join(root, *resolved)
-
-
-def _make_target(dest: str, is_dir: bool) -> None:
-    if os.path.lexists(dest):
-        return
-    if is_dir:
-        os.makedirs(dest, 0o755, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(dest), 0o755, exist_ok=True)
-        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
+def mount_target(rootfs: str, destination: str, is_dir: bool = True) -> str:
+    """The mount point for destination inside rootfs, made if missing (a folder, or an
+    empty file for a file's bind mount). Found and made through darse.fs: links are
+    clamped to the rootfs and no folder on the way is entered through a link, so an
+    image (or a container sharing a volume) cannot point a mount, or the folders made
+    for it, at the host."""
+    with Root(rootfs) as root:
+        parts = root.resolve(destination, create=True)
+        if parts and root.lstat(parts) is None:
+            parent = root.dir_fd(parts[:-1])
+            if is_dir:
+                os.mkdir(parts[-1], 0o755, dir_fd=parent)
+            else:
+                os.close(os.open(parts[-1], os.O_CREAT | os.O_EXCL | os.O_WRONLY
+                                 | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755, dir_fd=parent))
+    return os.path.join(rootfs, *parts)
 
 
 def bind(source: str, dest: str, opts: MountOptions) -> None:
@@ -128,7 +111,6 @@ def bind(source: str, dest: str, opts: MountOptions) -> None:
 def mount_one(rootfs: str, bundle: str, m: dict, cgroup_paths: dict[str, str],
               cgroupns: bool) -> None:
     """Mount one entry of config.json's mounts inside rootfs (we are in the new mount ns)."""
-    dest = secure_join(rootfs, m["destination"])
     kind = m.get("type") or ""
     opts = parse_options(m.get("options") or [])
     source = m.get("source") or kind or "none"
@@ -139,14 +121,14 @@ def mount_one(rootfs: str, bundle: str, m: dict, cgroup_paths: dict[str, str],
             os.stat(source)
         except OSError as exc:  # ENOENT, or EACCES for a remapped root
             raise OSError(exc.errno, f"bind mount source: {exc.strerror}", source) from None
-        _make_target(dest, os.path.isdir(source))
+        dest = mount_target(rootfs, m["destination"], os.path.isdir(source))
         opts.flags |= sc.MS_BIND
         bind(source, dest, opts)
     elif kind == "cgroup":
-        _make_target(dest, True)
+        dest = mount_target(rootfs, m["destination"])
         _mount_cgroup(dest, opts, cgroup_paths, cgroupns)
     else:
-        _make_target(dest, True)
+        dest = mount_target(rootfs, m["destination"])
         data = ",".join(opts.data) or None
         try:
             sc.mount(source, dest, kind, opts.flags, data)

@@ -11,6 +11,8 @@ import os
 import stat
 
 from darse import syscalls as sc
+from darse.errors import InvalidArgument
+from darse.fs.root import Root
 from darse.runtime import mounts
 
 # The devices every container has (config-linux.md, "Default Devices").
@@ -50,22 +52,26 @@ def needs_dev_setup(config_mounts: list[dict]) -> bool:
 
 def make_device(rootfs: str, path: str, kind: str, major: int, minor: int, mode: int,
                 uid: int, gid: int, in_userns: bool) -> None:
-    dest = mounts.secure_join(rootfs, path)
-    os.makedirs(os.path.dirname(dest), 0o755, exist_ok=True)
-    if os.path.lexists(dest):
-        os.unlink(dest)
-    if in_userns:
-        # mknod is not allowed in a user namespace: bind the host's node instead.
-        os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
-        sc.mount(path, dest, None, sc.MS_BIND)
-        return
-    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
-    old = os.umask(0)
-    try:
-        os.mknod(dest, kinds[kind] | (mode & 0o7777), os.makedev(major, minor))
-    finally:
-        os.umask(old)
-    os.chown(dest, uid, gid)
+    # Made through darse.fs: the image's links clamped to the rootfs, none followed on
+    # the way, the node itself made relative to its folder's fd.
+    with Root(rootfs) as root:
+        parts = root.resolve(path, follow_last=False, create=True)
+        if not parts:
+            raise InvalidArgument(f"device path {path!r} is the root")
+        parent, name = root.dir_fd(parts[:-1]), parts[-1]
+        if root.lstat(parts) is not None:
+            root.remove(parts)
+            parent = root.dir_fd(parts[:-1])
+        if in_userns:
+            # mknod is not allowed in a user namespace: bind the host's node instead.
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644, dir_fd=parent))
+            sc.mount(path, os.path.join(rootfs, *parts), None, sc.MS_BIND)
+            return
+        kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+        os.mknod(name, kinds[kind] | (mode & 0o7777), os.makedev(major, minor), dir_fd=parent)
+        os.chmod(name, mode & 0o7777, dir_fd=parent)  # just made: whatever the umask
+        os.chown(name, uid, gid, dir_fd=parent, follow_symlinks=False)
 
 
 def setup_dev(rootfs: str, in_userns: bool) -> None:
@@ -75,19 +81,22 @@ def setup_dev(rootfs: str, in_userns: bool) -> None:
 
 def setup_dev_links(rootfs: str) -> None:
     """After linux.devices, as runc: a host's /dev/ptmx node given to a privileged
-    container must not replace the link to the container's own devpts."""
-    for target, link in DEV_SYMLINKS:
-        dest = os.path.join(rootfs, link.lstrip("/"))
-        if not os.path.lexists(dest):
-            os.symlink(target, dest)
-    ptmx = os.path.join(rootfs, "dev/ptmx")
-    if os.path.lexists(ptmx):
-        os.unlink(ptmx)
-    os.symlink("pts/ptmx", ptmx)
+    container must not replace the link to the container's own devpts. Made through
+    darse.fs: an image whose /dev is a link (to /etc, to the host's /dev) gets them in
+    its own tree."""
+    links = [*DEV_SYMLINKS, ("pts/ptmx", "/dev/ptmx")]
     if os.path.exists("/proc/kcore"):
-        core = os.path.join(rootfs, "dev/core")
-        if not os.path.lexists(core):
-            os.symlink("/proc/kcore", core)
+        links.append(("/proc/kcore", "/dev/core"))
+    with Root(rootfs) as root:
+        for target, link in links:
+            parts = root.resolve(link, follow_last=False, create=True)
+            if not parts:
+                continue
+            if root.lstat(parts) is not None:
+                if link != "/dev/ptmx":
+                    continue  # the user's own, kept
+                root.remove(parts)
+            os.symlink(target, parts[-1], dir_fd=root.dir_fd(parts[:-1]))
 
 
 def create_devices(rootfs: str, devices: list[dict], in_userns: bool) -> None:

@@ -87,3 +87,22 @@ def test_symlink_in_image_cannot_redirect_a_mount(runtime: Runtime, tmp_path) ->
     assert done.stdout.strip() == "inside", done.stderr
     assert not (victim / "x").exists()
     assert (rootfs / "victim").exists() or (rootfs / str(victim).lstrip("/")).exists()
+
+
+def test_image_links_cannot_redirect_dev_or_climb_out(runtime: Runtime, tmp_path) -> None:
+    """/dev itself a link to a host folder, and a mount point behind `../../..`: the
+    default devices and the mount land inside the rootfs, the host folders stay empty."""
+    rootfs = tmp_path / "evil-rootfs"
+    os.system(f"cp -a {runtime.rootfs} {rootfs}")
+    host_dev, host_mnt = tmp_path / "host-dev", tmp_path / "host-mnt"
+    host_dev.mkdir()
+    host_mnt.mkdir()
+    os.system(f"rm -rf {rootfs}/dev")
+    os.symlink(str(host_dev), rootfs / "dev")
+    os.symlink("../../../../../../../.." + str(host_mnt), rootfs / "climb")
+    mounts = default_mounts() + [{"destination": "/climb/sub", "type": "tmpfs",
+                                  "source": "tmpfs"}]
+    done = runtime.run(["sh", "-c", "echo x > /dev/null && touch /climb/sub/y && echo ok"],
+                       mounts=mounts, root={"path": str(rootfs), "readonly": False})
+    assert done.stdout.strip() == "ok", done.stderr
+    assert os.listdir(host_dev) == [] and os.listdir(host_mnt) == []
