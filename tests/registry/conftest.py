@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ REPO = str(Path(__file__).resolve().parents[2])
 
 class DarseRegistry:
     def __init__(self, base: Path, *args: str, scheme: str = "http",
-                 verify: str | bool = False) -> None:
+                 verify: ssl.SSLContext | bool = False) -> None:
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.root = base / "root"
@@ -35,6 +36,7 @@ class DarseRegistry:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "darse.cli", "registry", "serve", "--addr", self.host,
                  "--root", str(self.root), *args], stdout=log, stderr=log, env=env)
+        self.verify = verify
         self.http = httpx.Client(base_url=self.url, verify=verify, timeout=30)
         deadline = time.monotonic() + 20
         while True:
@@ -46,6 +48,9 @@ class DarseRegistry:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("darse registry did not start: " + self.log.read_text())
             time.sleep(0.05)
+
+    def http_as(self, auth: tuple[str, str]) -> httpx.Client:
+        return httpx.Client(base_url=self.url, verify=self.verify, timeout=30, auth=auth)
 
     def skopeo(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=120)
