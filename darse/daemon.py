@@ -26,6 +26,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bip", default=None)
     p.add_argument("--cleanup", action="store_true",
                    help="on exit, remove darse's bridges and nftables table (tests, uninstall)")
+    p.add_argument("--cri", action="store_true",
+                   help="also serve Kubernetes' CRI (gRPC) on --cri-socket")
+    p.add_argument("--cri-socket", default=None,
+                   help="the CRI socket (implies --cri; default /run/darse/cri.sock)")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="store_true")
     return p
@@ -57,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             "debug": args.debug or None})
         engine = Engine(config)
         engine.startup()
+        cri = None
+        if args.cri or args.cri_socket:
+            from darse.cri import DEFAULT_SOCKET
+            from darse.cri.server import serve as serve_cri
+
+            cri = serve_cri(engine, os.path.abspath(args.cri_socket or DEFAULT_SOCKET))
     except DarseError as exc:
         print(f"darsed: {exc}", file=sys.stderr)
         return 1
@@ -72,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except asyncio.CancelledError:
         pass
     finally:
+        if cri is not None:
+            cri.stop(grace=1)
         engine.close()
         if args.cleanup:
             engine.networks.teardown()

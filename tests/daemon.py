@@ -45,6 +45,7 @@ class Darsed:
         self.sock = str(base / "darse.sock")
         self.host = f"unix://{self.sock}"
         self.proc: subprocess.Popen | None = None
+        self.extra_args: list[str] = []  # more darsed flags (e.g. --cri-socket)
 
     def start(self) -> None:
         from tests.conftest import unique_network
@@ -57,7 +58,8 @@ class Darsed:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "darse.daemon", "-H", self.host, "--data-root",
              self.data_root, "--exec-root", self.exec_root, "--config-file",
-             str(self.base / "daemon.json"), "--cleanup"], stdout=log, stderr=log, env=env)
+             str(self.base / "daemon.json"), "--cleanup", *self.extra_args],
+            stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import time
 
 DEFAULT_MAX_SIZE = 10 * 1000 * 1000  # rotated by default (Docker's own default is never)
 DEFAULT_MAX_FILE = 3
@@ -77,4 +78,48 @@ class JsonFileLogger:
         for stream, rest in self.partial.items():
             if rest:
                 self._emit(stream, rest)
+        self.file.close()
+
+
+def timestamp_ns() -> str:
+    """RFC 3339 with nanoseconds, as the kubelet parses a CRI log line's time."""
+    ns = time.time_ns()
+    whole = datetime.datetime.fromtimestamp(ns // 10**9, datetime.UTC)
+    return whole.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 10**9:09d}Z"
+
+
+class CriLogger:
+    """The CRI log format the kubelet reads (`kubectl logs`): one line per line of output,
+    `TIME STREAM TAG text`, TAG F for a full line and P for a piece of a longer one (cut at
+    PARTIAL_LIMIT, as containerd's default line size). The kubelet rotates the file itself,
+    then asks for it to be reopened (ReopenContainerLog): no rotation here."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.file = _open_log(path)
+        self.partial = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self.partial[stream] + data
+        lines = buf.split(b"\n")
+        self.partial[stream] = lines.pop()
+        for line in lines:
+            self._emit(stream, b"F", line)
+        while len(self.partial[stream]) >= PARTIAL_LIMIT:
+            self._emit(stream, b"P", self.partial[stream][:PARTIAL_LIMIT])
+            self.partial[stream] = self.partial[stream][PARTIAL_LIMIT:]
+
+    def _emit(self, stream: str, tag: bytes, line: bytes) -> None:
+        self.file.write(b"%s %s %s %s\n" % (timestamp_ns().encode(), stream.encode(), tag,
+                                            line))
+        self.file.flush()
+
+    def reopen(self) -> None:
+        self.file.close()
+        self.file = _open_log(self.path)
+
+    def close(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self._emit(stream, b"F", rest)
         self.file.close()

@@ -38,7 +38,7 @@ from darse.runtime.create import create as runtime_create
 from darse.runtime.delete import delete as runtime_delete
 from darse.runtime.exec import exec_in
 from darse.runtime.start import start as runtime_start
-from darse.shim.logger import JsonFileLogger
+from darse.shim.logger import CriLogger, JsonFileLogger
 
 STDIN, STDOUT, STDERR, EXIT = 0, 1, 2, 3
 _HEADER = struct.Struct(">BI")
@@ -59,7 +59,7 @@ class Proc:
         self.master: int | None = None
         self.out_fds: dict[int, int] = {}  # fd -> stream id
         self.subscribers: set[asyncio.StreamWriter] = set()
-        self.logger: JsonFileLogger | None = None
+        self.logger: JsonFileLogger | CriLogger | None = None
         self.exit_code: int | None = None
         self.finished_at = ""
         self.started_at = ""
@@ -242,7 +242,9 @@ class Shim:
         if cid in self.procs and self.procs[cid].exit_code is None:
             raise DarseError(f"container {cid} is already running")
         proc = Proc(cid, req.get("tty", False))
-        if req.get("log_path"):
+        if req.get("log_path") and req.get("log_format") == "cri":
+            proc.logger = CriLogger(req["log_path"])
+        elif req.get("log_path"):
             proc.logger = JsonFileLogger(req["log_path"], req.get("log_max_size", 10_000_000),
                                          req.get("log_max_file", 3))
         pid = self._spawn(proc, req.get("stdin", False), lambda stdio, console: runtime_create(
@@ -256,6 +258,13 @@ class Shim:
         except FileNotFoundError:
             pass
         return {"pid": pid}
+
+    def op_reopen_log(self, req: dict[str, Any]) -> dict[str, Any]:
+        """After the kubelet rotated a CRI log: write to a new file at the same path."""
+        proc = self.procs[req["id"]]
+        if isinstance(proc.logger, CriLogger):
+            proc.logger.reopen()
+        return {}
 
     def op_ping(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}

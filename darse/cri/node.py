@@ -1,0 +1,61 @@
+"""What the CRI services share: the engine's stores and shim, the CRI tables, and where
+a pod's files (DATA/cri) and pins (EXEC/cri) go."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from darse.cri.store import CriStore
+
+if TYPE_CHECKING:
+    from darse.engine.engine import Engine
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+class Node:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.images = engine.images
+        self.shim = engine.shim
+        self.store = CriStore(engine.db)
+        self.data_dir = os.path.join(engine.config.data_root, "cri")
+        self.exec_dir = os.path.join(engine.config.exec_root, "cri")
+        for d in (self.data_dir, self.exec_dir):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+        self._hook_image_users()
+
+    def sandbox_dir(self, sandbox_id: str) -> str:
+        return os.path.join(self.data_dir, "sandboxes", sandbox_id)
+
+    def sandbox_ns_dir(self, sandbox_id: str) -> str:
+        return os.path.join(self.exec_dir, "sandboxes", sandbox_id, "ns")
+
+    def container_dir(self, container_id: str) -> str:
+        return os.path.join(self.data_dir, "containers", container_id)
+
+    def _hook_image_users(self) -> None:
+        """A pod's container holds its image and layers as a Docker container does: `darse
+        rmi` and a pull's garbage collection must see it."""
+        images = self.images
+        docker_users, docker_layers = images.image_users, images.layer_users
+
+        def image_users(image_id: str) -> list[tuple[str, bool]]:
+            ours = [(c["id"], c.get("state") == "CONTAINER_RUNNING")
+                    for c in self.store.containers() if c["image_id"] == image_id]
+            return docker_users(image_id) + ours
+
+        def layer_users() -> set[str]:
+            out = set(docker_layers())
+            for c in self.store.containers():
+                try:
+                    out.update(images.chain(c["image_id"]))
+                except Exception:  # noqa: BLE001 - an image gone: nothing of it to hold
+                    continue
+            return out
+
+        images.image_users, images.layer_users = image_users, layer_users

@@ -1,0 +1,133 @@
+"""RunPodSandbox and the rest of a pod's life: a sandbox is the pod's pinned namespaces
+(network, IPC, UTS; the host's where the pod asks for NODE) and its /etc files, with no
+process of its own (docs/design.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+from typing import Any
+
+from darse.cri import files
+from darse.cri import namespaces as pins
+from darse.cri.node import Node, now_ns
+from darse.errors import InvalidArgument, NotFound
+
+READY, NOTREADY = "SANDBOX_READY", "SANDBOX_NOTREADY"
+
+
+def ns_options(config: dict[str, Any]) -> dict[str, str]:
+    """The pod's NamespaceOption, every mode spelled out (protobuf omits the default)."""
+    opts = (((config.get("linux") or {}).get("security_context") or {})
+            .get("namespace_options") or {})
+    return {"network": opts.get("network", "POD"), "pid": opts.get("pid", "POD"),
+            "ipc": opts.get("ipc", "POD")}
+
+
+def sandbox_name(config: dict[str, Any]) -> str:
+    """The unique name the kubelet's metadata makes (containerd's and CRI-O's form)."""
+    meta = config.get("metadata") or {}
+    if not meta.get("name"):
+        raise InvalidArgument("sandbox config must include metadata.name")
+    return "_".join([meta["name"], meta.get("namespace", ""), meta.get("uid", ""),
+                     str(meta.get("attempt", 0))])
+
+
+def run(node: Node, config: dict[str, Any], runtime_handler: str = "") -> str:
+    if runtime_handler not in ("", "darse", "runc"):
+        raise InvalidArgument(f"no runtime for {runtime_handler!r} is configured")
+    opts = ns_options(config)
+    host_network = opts["network"] == "NODE"
+    sid = secrets.token_hex(32)
+    doc = {"id": sid, "name": sandbox_name(config), "config": config,
+           "runtime_handler": runtime_handler, "created_at": now_ns(), "state": READY,
+           "namespaces": {}, "ip": ""}
+    node.store.add_sandbox(doc)  # reserves the name before anything is made
+    folder = node.sandbox_dir(sid)
+    try:
+        hostname = socket.gethostname() if host_network else \
+            (config.get("hostname") or sid[:12])
+        files.write(folder, hostname, config.get("dns_config") or {}, host_network)
+        kinds = tuple(k for k, mode in (("net", opts["network"]), ("ipc", opts["ipc"]),
+                                        ("uts", opts["network"])) if mode != "NODE")
+        made = pins.pin(node.sandbox_ns_dir(sid), kinds, hostname)
+        doc["namespaces"] = {k: made.get(k, "host") for k in ("net", "ipc", "uts")}
+        doc["hostname"] = hostname
+        node.store.save_sandbox(doc)
+    except BaseException:
+        pins.unpin(node.sandbox_ns_dir(sid))
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(os.path.dirname(node.sandbox_ns_dir(sid)), ignore_errors=True)
+        node.store.remove_sandbox(sid)
+        raise
+    return sid
+
+
+def stop(node: Node, ref: str) -> None:
+    """Its containers killed, its namespaces released; idempotent, and an unknown id is
+    already stopped."""
+    from darse.cri import containers
+
+    try:
+        doc = node.store.sandbox(ref)
+    except NotFound:
+        return
+    for c in node.store.containers(doc["id"]):
+        containers.stop(node, c["id"], 0)
+    pins.unpin(node.sandbox_ns_dir(doc["id"]))
+    if doc["state"] != NOTREADY:
+        doc["state"] = NOTREADY
+        node.store.save_sandbox(doc)
+
+
+def remove(node: Node, ref: str) -> None:
+    """Stopped first if need be, then gone with its containers; idempotent."""
+    from darse.cri import containers
+
+    try:
+        doc = node.store.sandbox(ref)
+    except NotFound:
+        return
+    stop(node, doc["id"])
+    for c in node.store.containers(doc["id"]):
+        containers.remove(node, c["id"])
+    shutil.rmtree(os.path.dirname(node.sandbox_ns_dir(doc["id"])), ignore_errors=True)
+    shutil.rmtree(node.sandbox_dir(doc["id"]), ignore_errors=True)
+    node.store.remove_sandbox(doc["id"])
+
+
+def status(node: Node, ref: str) -> dict[str, Any]:
+    """PodSandboxStatus, as a dict of the message's fields."""
+    doc = node.store.sandbox(ref)
+    config = doc["config"]
+    return {
+        "id": doc["id"], "metadata": config.get("metadata") or {}, "state": doc["state"],
+        "created_at": str(doc["created_at"]),
+        "network": {"ip": doc.get("ip", "")},
+        "linux": {"namespaces": {"options": ns_options(config)}},
+        "labels": config.get("labels") or {}, "annotations": config.get("annotations") or {},
+        "runtime_handler": doc.get("runtime_handler", ""),
+    }
+
+
+def listing(node: Node, flt: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    want_state = (flt.get("state") or {}).get("state") if "state" in flt else None
+    for doc in node.store.sandboxes():
+        config = doc["config"]
+        if flt.get("id") and not doc["id"].startswith(flt["id"]):
+            continue
+        if want_state is not None and doc["state"] != want_state:
+            continue
+        if "state" in flt and want_state is None and doc["state"] != READY:
+            continue  # a state filter with the default value: READY
+        labels = config.get("labels") or {}
+        if any(labels.get(k) != v for k, v in (flt.get("label_selector") or {}).items()):
+            continue
+        out.append({"id": doc["id"], "metadata": config.get("metadata") or {},
+                    "state": doc["state"], "created_at": str(doc["created_at"]),
+                    "labels": labels, "annotations": config.get("annotations") or {},
+                    "runtime_handler": doc.get("runtime_handler", "")})
+    return out

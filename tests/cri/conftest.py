@@ -1,0 +1,76 @@
+"""A darsed of the test's own serving the CRI on its own socket, and a gRPC client made
+from darse's .proto (the kubelet's side of the wire)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from darse.cri.proto import api_pb2 as pb
+from darse.cri.proto import api_pb2_grpc as pb_grpc
+from tests.daemon import Darsed, leftover_mounts, new_daemon
+from tests.image.conftest import busybox_in_registry, registry  # noqa: F401
+
+
+@dataclass
+class Cri:
+    darsed: Darsed
+    socket: str
+    runtime: pb_grpc.RuntimeServiceStub
+    images: pb_grpc.ImageServiceStub
+
+    def remove_all(self) -> None:
+        for pod in self.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items:
+            self.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod.id))
+
+
+@pytest.fixture(scope="module")
+def cri(busybox_rootfs: str) -> Iterator[Cri]:
+    d = new_daemon()
+    sock = str(d.base / "cri.sock")
+    d.extra_args = ["--cri-socket", sock]
+    d.start()
+    d.import_busybox(busybox_rootfs)
+    channel = grpc.insecure_channel(f"unix://{sock}")
+    client = Cri(d, sock, pb_grpc.RuntimeServiceStub(channel),
+                 pb_grpc.ImageServiceStub(channel))
+    try:
+        yield client
+    finally:
+        try:
+            client.remove_all()
+        finally:
+            channel.close()
+            d.stop()
+            left = leftover_mounts(str(d.base))
+            shutil.rmtree(d.base, ignore_errors=True)
+    assert not left, left
+
+
+@pytest.fixture
+def pods(cri: Cri) -> Iterator[Cri]:
+    """The module's CRI client; every pod a test made is removed after it."""
+    yield cri
+    cri.remove_all()
+
+
+def pod_config(name: str, log_dir: str = "", **linux: object) -> pb.PodSandboxConfig:
+    return pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name=name, uid=f"uid-{name}", namespace="default"),
+        hostname=name, log_directory=log_dir, labels={"app": name},
+        linux=pb.LinuxPodSandboxConfig(**linux))
+
+
+def container_config(name: str, *command: str, log_path: str = "") -> pb.ContainerConfig:
+    return pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name),
+                              image=pb.ImageSpec(image="busybox"), command=list(command),
+                              log_path=log_path)
+
+
+def ns_link(pid: int, kind: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
