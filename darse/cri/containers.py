@@ -58,7 +58,8 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
     cdir = node.container_dir(cid)
     rootfs = os.path.join(cdir, "rootfs")
     try:
-        os.makedirs(rootfs, mode=0o700)
+        for sub in ("rootfs", "upper", "work"):
+            os.makedirs(os.path.join(cdir, sub), mode=0o700)
         chain = node.images.chain(image_id)
         node.images.snapshots.mount(chain, rootfs, os.path.join(cdir, "upper"),
                                     os.path.join(cdir, "work"))

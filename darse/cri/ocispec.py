@@ -4,6 +4,7 @@ the CRI config asks, in the pod's namespaces."""
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
@@ -100,7 +101,9 @@ def environment(config: dict[str, Any], image_config: dict[str, Any]) -> list[st
         key, _, value = item.partition("=")
         env[key] = value
     for kv in config.get("envs") or []:
-        env[kv.get("key", "")] = kv.get("value", "")
+        # bytes on the wire (any value a Pod spec can hold): base64 in the JSON mapping
+        value = base64.b64decode(kv.get("value", "")).decode("utf-8", "replace")
+        env[kv.get("key", "")] = value
     return [f"{k}={v}" for k, v in env.items()]
 
 
@@ -164,5 +167,5 @@ def build(*, container_id: str, config: dict[str, Any], sandbox: dict[str, Any],
             linux["readonlyPaths"] = list(sc["readonly_paths"])
     parent = ((sandbox_config.get("linux") or {}).get("cgroup_parent") or "").rstrip("/")
     linux["cgroupsPath"] = f"{parent}/darse-{container_id}" if parent \
-        else f"/darse/cri/{container_id}"
+        else f"/darse/{container_id}"
     return spec

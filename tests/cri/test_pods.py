@@ -1,0 +1,225 @@
+"""Pod sandboxes and their containers through the CRI, checked from inside the
+containers (ExecSync) and on the host: shared namespaces, the pod's /etc files, logs in
+the CRI format, and nothing left once the pod is removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+import grpc
+import pytest
+
+from darse.cri.proto import api_pb2 as pb
+from tests.cri.conftest import Cri, container_config, pod_config
+from tests.daemon import leftover_mounts
+
+
+def run_pod(cri: Cri, name: str, **kw: object) -> str:
+    return cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config(name, **kw))).pod_sandbox_id
+
+
+def start(cri: Cri, pod: str, name: str, *cmd: str, config: pb.PodSandboxConfig | None = None,
+          log_path: str = "") -> str:
+    cid = cri.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=container_config(name, *cmd, log_path=log_path),
+        sandbox_config=config)).container_id
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    return cid
+
+
+def sh(cri: Cri, cid: str, script: str, timeout: int = 10) -> pb.ExecSyncResponse:
+    return cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", script],
+                                                   timeout=timeout))
+
+
+def test_two_containers_share_the_pods_namespaces(pods: Cri) -> None:
+    pod = run_pod(pods, "web")
+    a = start(pods, pod, "a", "sh", "-c",
+              "echo hello-from-a >/tmp/index.html; exec httpd -f -p 8080 -h /tmp")
+    b = start(pods, pod, "b", "sleep", "1000")
+    links = "for k in net ipc uts pid; do readlink /proc/self/ns/$k; done"
+    in_a = sh(pods, a, links).stdout.decode().split()
+    in_b = sh(pods, b, links).stdout.decode().split()
+    assert len(in_a) == len(in_b) == 4, (in_a, in_b)
+    assert in_a[:3] == in_b[:3]  # network, IPC, UTS: the pod's
+    assert in_a[3] != in_b[3]  # PID: each its own (the kubelet's default)
+    host = [os.readlink(f"/proc/self/ns/{k}") for k in ("net", "ipc", "uts")]
+    assert all(x != y for x, y in zip(in_a[:3], host, strict=True))
+    assert sh(pods, a, "hostname").stdout == b"web\n"
+    assert sh(pods, b, "cat /etc/hostname").stdout == b"web\n"
+    # One network: a server in a answers b on the pod's loopback.
+    got = sh(pods, b, "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                      "wget -qO- http://127.0.0.1:8080/index.html && break; sleep 0.2; done")
+    assert got.stdout == b"hello-from-a\n", got
+
+
+def test_exec_sync_exit_code_stderr_and_timeout(pods: Cri) -> None:
+    pod = run_pod(pods, "execs")
+    cid = start(pods, pod, "c", "sleep", "1000")
+    r = sh(pods, cid, "echo out; echo err >&2; exit 3")
+    assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 3)
+    began = time.monotonic()
+    with pytest.raises(grpc.RpcError) as info:
+        sh(pods, cid, "sleep 30", timeout=1)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - began < 10
+
+
+def test_dns_config_and_env(pods: Cri) -> None:
+    config = pod_config("dns")
+    config.dns_config.CopyFrom(pb.DNSConfig(servers=["10.96.0.10"], searches=[
+        "default.svc.cluster.local", "svc.cluster.local"], options=["ndots:5"]))
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config)).pod_sandbox_id
+    cc = container_config("c", "sleep", "1000")
+    cc.envs.append(pb.KeyValue(key="GREETING", value=b"hello pod"))
+    cc.working_dir = "/srv/app"
+    cid = pods.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cc, sandbox_config=config)).container_id
+    pods.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    assert sh(pods, cid, "cat /etc/resolv.conf").stdout.decode() == (
+        "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local\n"
+        "options ndots:5\n")
+    assert sh(pods, cid, 'echo "$GREETING"; pwd').stdout == b"hello pod\n/srv/app\n"
+
+
+def test_logs_in_cri_format(pods: Cri, tmp_path) -> None:
+    logs = tmp_path / "pods" / "default_logs_uid"
+    pod = run_pod(pods, "logs", log_dir=str(logs))
+    cid = start(pods, pod, "c", "sh", "-c", "echo first; echo oops >&2; printf partial",
+                log_path="c/0.log")
+    deadline = time.monotonic() + 10
+    while pods.runtime.ContainerStatus(pb.ContainerStatusRequest(
+            container_id=cid)).status.state != pb.CONTAINER_EXITED:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status = pods.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
+    assert status.log_path == str(logs / "c" / "0.log")
+    lines = (logs / "c" / "0.log").read_text().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"
+    assert [re.sub(stamp, "T", line) for line in sorted(lines, key=lambda x: x.split()[1])] \
+        in (["T stderr F oops", "T stdout F first", "T stdout F partial"],)
+    assert all(re.match(stamp + " ", line) for line in lines)
+
+
+def test_exit_codes_and_states(pods: Cri) -> None:
+    pod = run_pod(pods, "exits")
+    cid = pods.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=container_config("c", "sh", "-c", "exit 7"))).container_id
+    status = pods.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
+    assert status.state == pb.CONTAINER_CREATED and status.started_at == 0
+    pods.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    deadline = time.monotonic() + 10
+    while (status := pods.runtime.ContainerStatus(pb.ContainerStatusRequest(
+            container_id=cid)).status).state != pb.CONTAINER_EXITED:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status.exit_code == 7 and status.reason == "Error"
+    assert status.created_at <= status.started_at <= status.finished_at
+    listed = pods.runtime.ListContainers(pb.ListContainersRequest(filter=pb.ContainerFilter(
+        pod_sandbox_id=pod))).containers
+    assert [(c.id, c.state) for c in listed] == [(cid, pb.CONTAINER_EXITED)]
+    running = pods.runtime.ListContainers(pb.ListContainersRequest(filter=pb.ContainerFilter(
+        state=pb.ContainerStateValue(state=pb.CONTAINER_RUNNING)))).containers
+    assert cid not in [c.id for c in running]
+
+
+def test_stop_container_with_its_signal(pods: Cri) -> None:
+    pod = run_pod(pods, "stops")
+    cid = start(pods, pod, "c", "sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.1; done")
+    time.sleep(0.3)
+    began = time.monotonic()
+    pods.runtime.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=10))
+    assert time.monotonic() - began < 5
+    status = pods.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
+    assert (status.state, status.exit_code) == (pb.CONTAINER_EXITED, 42)
+    # SIGKILL after the timeout when the signal is ignored.
+    cid2 = start(pods, pod, "d", "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done")
+    time.sleep(0.3)
+    pods.runtime.StopContainer(pb.StopContainerRequest(container_id=cid2, timeout=1))
+    status = pods.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid2)).status
+    assert (status.state, status.exit_code) == (pb.CONTAINER_EXITED, 137)
+
+
+def test_pod_listing_and_status(pods: Cri) -> None:
+    pod = run_pod(pods, "listed")
+    status = pods.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod))
+    assert status.status.state == pb.SANDBOX_READY
+    assert status.status.metadata.name == "listed" and status.status.labels["app"] == "listed"
+    assert [p.id for p in pods.runtime.ListPodSandbox(pb.ListPodSandboxRequest(
+        filter=pb.PodSandboxFilter(label_selector={"app": "listed"}))).items] == [pod]
+    with pytest.raises(grpc.RpcError) as info:
+        run_pod(pods, "listed")  # the same metadata: the name is taken
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    pods.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))
+    ready = pods.runtime.ListPodSandbox(pb.ListPodSandboxRequest(filter=pb.PodSandboxFilter(
+        state=pb.PodSandboxStateValue(state=pb.SANDBOX_READY)))).items
+    assert pod not in [p.id for p in ready]
+    assert pods.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(
+        pod_sandbox_id=pod)).status.state == pb.SANDBOX_NOTREADY
+
+
+def test_docker_api_does_not_list_pods(pods: Cri) -> None:
+    pod = run_pod(pods, "hidden")
+    start(pods, pod, "c", "sleep", "1000")
+    status, out = pods.darsed.api("GET", "/containers/json?all=1")
+    assert status == 200 and json.loads(out) == []
+
+
+def test_host_network_pod(pods: Cri) -> None:
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=pod_config(
+        "hostnet", security_context=pb.LinuxSandboxSecurityContext(
+            namespace_options=pb.NamespaceOption(network=pb.NODE))))).pod_sandbox_id
+    cid = start(pods, pod, "c", "sleep", "1000")
+    links = sh(pods, cid, "readlink /proc/self/ns/net; readlink /proc/self/ns/uts").stdout.split()
+    assert links[0].decode() == os.readlink("/proc/self/ns/net")
+    assert links[1].decode() == os.readlink("/proc/self/ns/uts")
+    assert sh(pods, cid, "hostname").stdout.decode().strip() == os.uname().nodename
+
+
+def test_stop_and_remove_leave_nothing(pods: Cri) -> None:
+    pod = run_pod(pods, "gone")
+    a = start(pods, pod, "a", "sleep", "1000")
+    b = start(pods, pod, "b", "sleep", "1000")
+    pid = pods.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=a)).status
+    base = str(pods.darsed.base)
+    assert any(pod in m for m in leftover_mounts(base))  # the pinned namespaces
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _in_pod(int(p), pod)]
+    assert len(pids) == 2, pid
+    pods.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))
+    for p in pids:
+        assert not os.path.exists(f"/proc/{p}") or _zombie(p)
+    assert not [m for m in leftover_mounts(base) if pod in m]
+    pods.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))  # again: fine
+    pods.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+    assert leftover_mounts(base) == []
+    assert pods.runtime.ListContainers(pb.ListContainersRequest()).containers == []
+    assert not os.path.exists(os.path.join(pods.darsed.data_root, "cri", "sandboxes", pod))
+    assert os.listdir(os.path.join(pods.darsed.data_root, "cri", "containers")) == []
+    import glob
+
+    assert glob.glob(f"/sys/fs/cgroup/*/darse/{a}") + glob.glob(f"/sys/fs/cgroup/*/darse/{b}") \
+        + glob.glob(f"/sys/fs/cgroup/darse/{a}") == []
+
+
+def _in_pod(pid: int, pod: str) -> bool:
+    """A process whose network namespace is the pod's pinned one."""
+    try:
+        mine = os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return False
+    for line in open("/proc/self/mountinfo"):
+        if f"/{pod}/ns/net" in line.split()[4]:
+            return os.stat(line.split()[4]).st_ino == mine
+    return False
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
