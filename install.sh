@@ -32,6 +32,9 @@ fi
 /usr/bin/python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
 "$PREFIX/venv/bin/pip" install -q ".[test]"
+# `darse` as darse.cli.launcher writes it rather than pip's script: Python without its site
+# machinery, 3 ms less on every command.
+"$PREFIX/venv/bin/python" -m darse.cli.launcher "$PREFIX/venv/bin/darse"
 for cmd in darse darsed darse-runtime; do
   ln -sf "$PREFIX/venv/bin/$cmd" "/usr/local/bin/$cmd"
 done

@@ -3,15 +3,15 @@ report, a verb applied to each named object, inspect of each named object."""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
 
+from darse.cli import fastjson as json
 from darse.cli.client import APIError, Client
 from darse.cli.template import Template
 
 TYPE_CHECKING = False  # typing costs milliseconds on every command
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 

@@ -4,7 +4,9 @@ Content-Length or chunked body. Written here because http.client costs 22 ms of 
 
 from __future__ import annotations
 
-import socket
+TYPE_CHECKING = False  # socket's enums cost 2 ms a command; the client uses _socket
+if TYPE_CHECKING:
+    import socket
 
 
 class Response:

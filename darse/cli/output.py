@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
+from darse.cli import fastjson as json
 from darse.cli.template import Template, go_format
 from darse.units import human_duration
 
@@ -44,7 +44,7 @@ def render(fmt: str | None, default_columns: list[tuple[str, str]], items: list[
         return
     if fmt == "json":
         for item in items:
-            print(json.dumps(item, separators=(",", ":")))
+            print(json.dumps(item, (",", ":")))
         return
     if fmt and not fmt.startswith("table"):
         tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))

@@ -8,13 +8,13 @@ docker user gets from the command line itself.
 from __future__ import annotations
 
 import posixpath
-import re
 
 # The docker CLI's list: sysctls of namespaces a container may own (opts.ValidateSysctl).
 _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                 "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 _SYSCTL_PREFIXES = ("net.", "fs.mqueue.")
-_CGROUP_RULE = re.compile(r"^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$")
+# Matched only when the flag is given: importing re costs 3 ms of every `darse run`.
+_CGROUP_RULE = r"^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$"
 
 
 class FlagValueError(ValueError):
@@ -64,7 +64,9 @@ def device(text: str) -> dict[str, str]:
 
 
 def cgroup_rule(text: str) -> str:
-    if not _CGROUP_RULE.match(text):
+    import re
+
+    if not re.match(_CGROUP_RULE, text):
         raise FlagValueError(f'invalid argument "{text}" for "--device-cgroup-rule" flag: '
                              f"invalid device cgroup format '{text}'")
     return text

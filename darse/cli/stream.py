@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from collections.abc import Iterable
-from typing import Any
 
 from darse.cli.client import APIError
+
+TYPE_CHECKING = False  # typing costs milliseconds on every command
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 # Docker's multiplexing header: stream kind (1 stdout, 2 stderr), three pad bytes, size.
 _HEADER = struct.Struct(">BxxxL")

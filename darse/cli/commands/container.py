@@ -1,25 +1,22 @@
-"""Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, wait,
-attach, top, rename, pause, unpause, prune, inspect, export."""
+"""Container commands: run, create, start, stop, restart, kill, rm, logs, exec, wait,
+attach, top, rename, pause, unpause, prune, inspect, export (ps: darse.cli.commands.ps)."""
 
 from __future__ import annotations
 
+import _socket
 import os
 import select
-import signal
-import socket
 import sys
-import threading
 
 from darse.cli import Parser, security_flags
 from darse.cli.client import APIError, Client
-from darse.cli.common import confirm, done, each, filters_query, print_pruned
+from darse.cli.common import confirm, done, each, print_pruned
 from darse.cli.flags import REMAINDER, Namespace
-from darse.cli.output import ago, render
 from darse.cli.stream import Demuxer
-from darse.units import human_size
 
-TYPE_CHECKING = False  # typing costs milliseconds on every command
+TYPE_CHECKING = False  # typing, socket, signal and threading cost ms on every command
 if TYPE_CHECKING:
+    import socket
     from typing import Any
 
 # --- run and create -------------------------------------------------------------
@@ -355,6 +352,8 @@ def _run_attached(client: Client, cid: str, args: Namespace) -> int:
         except APIError as exc:
             result["error"] = exc.message
 
+    import threading
+
     wait_thread = threading.Thread(target=waiter, daemon=True)
     wait_thread.start()
     try:
@@ -397,6 +396,8 @@ def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool
         saved = termios.tcgetattr(0)
         ttymod.setraw(0, termios.TCSANOW)
     if tty and os.isatty(1):
+        import signal
+
         _resize(client, cid, exec_id)
         signal.signal(signal.SIGWINCH, lambda *_: _resize(client, cid, exec_id))
     fds = [sock] + ([0] if stdin else [])
@@ -411,7 +412,7 @@ def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool
                 else:
                     fds.remove(0)
                     try:
-                        sock.shutdown(socket.SHUT_WR)
+                        sock.shutdown(_socket.SHUT_WR)
                     except OSError:
                         pass
             if sock in ready:
@@ -450,6 +451,8 @@ def start(client: Client, argv: list[str]) -> int:
                                                        "stderr": True,
                                                        "stdin": args.interactive})
     result: dict[str, Any] = {}
+    import threading
+
     waiter = threading.Thread(target=lambda: result.update(client.json(
         "POST", f"/containers/{cid}/wait", {"condition": "next-exit"})), daemon=True)
     waiter.start()
@@ -547,23 +550,6 @@ def top(client: Client, argv: list[str]) -> int:
 
 # --- ps, logs, inspect -------------------------------------------------------------------
 
-PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
-              ("CREATED", "RunningFor"), ("STATUS", "Status"), ("PORTS", "Ports"),
-              ("NAMES", "Names")]
-
-
-def format_ports(ports: list[dict[str, Any]]) -> str:
-    """docker ps's PORTS: 0.0.0.0:8080->80/tcp, 443/tcp."""
-    out = []
-    for p in ports:
-        if p.get("PublicPort"):
-            out.append(f"{p.get('IP', '0.0.0.0')}:{p['PublicPort']}->{p['PrivatePort']}/"
-                       f"{p['Type']}")
-        else:
-            out.append(f"{p['PrivatePort']}/{p['Type']}")
-    return ", ".join(out)
-
-
 def port(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse port")
     p.add_argument("container")
@@ -580,42 +566,6 @@ def port(client: Client, argv: list[str]) -> int:
                 continue
             line = f"{b['HostIp']}:{b['HostPort']}"
             print(line if want else f"{key} -> {line}")
-    return 0
-
-
-def _ps_item(c: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
-    command = c["Command"]
-    if not no_trunc and len(command) > 20:
-        command = command[:19] + "…"
-    return {"ID": c["Id"] if no_trunc else c["Id"][:12], "Image": c["Image"],
-            "Command": f'"{command}"', "CreatedAt": c["Created"],
-            "RunningFor": ago(c["Created"]), "Status": c["Status"], "State": c["State"],
-            "Ports": format_ports(c.get("Ports") or []),
-            "Names": ",".join(n.lstrip("/") for n in c["Names"]),
-            "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
-            "Mounts": "", "Networks": ",".join(c.get("NetworkSettings", {}).get("Networks")
-                                               or {}),
-            "Size": (f"{human_size(c['SizeRw'])} (virtual {human_size(c['SizeRootFs'])})"
-                     if "SizeRw" in c else "")}
-
-
-def ps(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse ps")
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("-n", "--last", type=int, default=-1)
-    p.add_argument("-l", "--latest", action="store_true")
-    p.add_argument("-s", "--size", action="store_true")
-    p.add_argument("--no-trunc", action="store_true")
-    p.add_argument("-f", "--filter", action="append", default=[])
-    p.add_argument("--format")
-    args = p.parse_args(argv)
-    limit = 1 if args.latest else args.last
-    query = {"all": args.all, "limit": limit if limit > 0 else None,
-             "filters": filters_query(args.filter), "size": args.size}
-    items = [_ps_item(c, args.no_trunc) for c in client.json("GET", "/containers/json", query)]
-    columns = [*PS_COLUMNS, ("SIZE", "Size")] if args.size else PS_COLUMNS
-    render(args.format, columns, items, "ID", args.quiet)
     return 0
 
 
