@@ -30,6 +30,10 @@ def parser() -> argparse.ArgumentParser:
                    help="also serve Kubernetes' CRI (gRPC) on --cri-socket")
     p.add_argument("--cri-socket", default=None,
                    help="the CRI socket (implies --cri; default /run/darse/cri.sock)")
+    p.add_argument("--cni-conf-dir", default="/etc/cni/net.d",
+                   help="where pods' CNI network configuration lists are")
+    p.add_argument("--cni-bin-dir", action="append", default=[],
+                   help="where CNI plugins are (default /usr/lib/cni and /opt/cni/bin)")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="store_true")
     return p
@@ -66,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             from darse.cri import DEFAULT_SOCKET
             from darse.cri.server import serve as serve_cri
 
-            cri = serve_cri(engine, os.path.abspath(args.cri_socket or DEFAULT_SOCKET))
+            cri = serve_cri(engine, os.path.abspath(args.cri_socket or DEFAULT_SOCKET),
+                            args.cni_conf_dir,
+                            tuple(args.cni_bin_dir) or ("/usr/lib/cni", "/opt/cni/bin"))
     except DarseError as exc:
         print(f"darsed: {exc}", file=sys.stderr)
         return 1

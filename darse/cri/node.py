@@ -7,6 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from darse.cri.cni import DEFAULT_BIN_DIRS, DEFAULT_CONF_DIR, Cni
 from darse.cri.store import CriStore
 
 if TYPE_CHECKING:
@@ -18,8 +19,10 @@ def now_ns() -> int:
 
 
 class Node:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cni_conf_dir: str = DEFAULT_CONF_DIR,
+                 cni_bin_dirs: tuple[str, ...] = DEFAULT_BIN_DIRS) -> None:
         self.engine = engine
+        self.cni = Cni(cni_conf_dir, cni_bin_dirs)
         self.images = engine.images
         self.shim = engine.shim
         self.store = CriStore(engine.db)

@@ -10,7 +10,7 @@ import shutil
 import socket
 from typing import Any
 
-from darse.cri import files
+from darse.cri import cni, files
 from darse.cri import namespaces as pins
 from darse.cri.node import Node, now_ns
 from darse.errors import InvalidArgument, NotFound
@@ -55,6 +55,12 @@ def run(node: Node, config: dict[str, Any], runtime_handler: str = "") -> str:
         made = pins.pin(node.sandbox_ns_dir(sid), kinds, hostname)
         doc["namespaces"] = {k: made.get(k, "host") for k in ("net", "ipc", "uts")}
         doc["hostname"] = hostname
+        net = node.cni.network() if not host_network else None
+        if net is not None:
+            result = node.cni.add(net, sid, made["net"], _cni_args(doc),
+                                  {"portMappings": cni.port_mappings(config)})
+            doc["cni"] = {"network": net, "result": result}
+            doc["ip"] = (cni.pod_ips(result) or [""])[0]
         node.store.save_sandbox(doc)
     except BaseException:
         pins.unpin(node.sandbox_ns_dir(sid))
@@ -63,6 +69,13 @@ def run(node: Node, config: dict[str, Any], runtime_handler: str = "") -> str:
         node.store.remove_sandbox(sid)
         raise
     return sid
+
+
+def _cni_args(doc: dict[str, Any]) -> dict[str, str]:
+    meta = doc["config"].get("metadata") or {}
+    return {"IgnoreUnknown": "1", "K8S_POD_NAMESPACE": meta.get("namespace", ""),
+            "K8S_POD_NAME": meta.get("name", ""), "K8S_POD_INFRA_CONTAINER_ID": doc["id"],
+            "K8S_POD_UID": meta.get("uid", "")}
 
 
 def stop(node: Node, ref: str) -> None:
@@ -76,6 +89,13 @@ def stop(node: Node, ref: str) -> None:
         return
     for c in node.store.containers(doc["id"]):
         containers.stop(node, c["id"], 0)
+    if doc.get("cni"):
+        # Kept (and the pod READY) if a plugin fails: the kubelet stops it again.
+        node.cni.delete(doc["cni"]["network"], doc["id"], doc["namespaces"]["net"],
+                        _cni_args(doc), {"portMappings": cni.port_mappings(doc["config"])},
+                        doc["cni"]["result"])
+        doc["cni"] = None
+        node.store.save_sandbox(doc)
     pins.unpin(node.sandbox_ns_dir(doc["id"]))
     if doc["state"] != NOTREADY:
         doc["state"] = NOTREADY

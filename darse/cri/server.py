@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from darse.cri.cni import DEFAULT_BIN_DIRS, DEFAULT_CONF_DIR
 from darse.cri.node import Node
 from darse.cri.proto import api_pb2_grpc as pb_grpc
 from darse.cri.service import ImageService, RuntimeService
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
 WORKERS = 8  # pulls and stops block a worker each; the kubelet runs a few at once
 
 
-def serve(engine: Engine, path: str) -> grpc.Server:
+def serve(engine: Engine, path: str, cni_conf_dir: str = DEFAULT_CONF_DIR,
+          cni_bin_dirs: tuple[str, ...] = DEFAULT_BIN_DIRS) -> grpc.Server:
     """Listening on the unix socket at path (root's only: it runs anything as root)."""
-    node = Node(engine)
+    node = Node(engine, cni_conf_dir, cni_bin_dirs)
     server = grpc.server(ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="cri"))
     pb_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(node), server)
     pb_grpc.add_ImageServiceServicer_to_server(ImageService(node), server)

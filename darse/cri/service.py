@@ -60,11 +60,14 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
     @rpc
     def Status(self, request: pb.StatusRequest) -> pb.StatusResponse:
         self.node.shim.call("ping")  # the runtime is ready when its supervisor answers
+        if self.node.cni.network() is not None:
+            network = pb.RuntimeCondition(type="NetworkReady", status=True)
+        else:
+            network = pb.RuntimeCondition(
+                type="NetworkReady", status=False, reason="NetworkPluginNotReady",
+                message=f"no CNI network configuration in {self.node.cni.conf_dir}")
         return pb.StatusResponse(status=pb.RuntimeStatus(conditions=[
-            pb.RuntimeCondition(type="RuntimeReady", status=True),
-            pb.RuntimeCondition(type="NetworkReady", status=False, reason="NoPodNetwork",
-                                message="darse gives pods no network of their own yet "
-                                        "(CNI): only hostNetwork pods reach the network"),
+            pb.RuntimeCondition(type="RuntimeReady", status=True), network,
         ]), runtime_handlers=[pb.RuntimeHandler(name="")])
 
     @rpc

@@ -33,7 +33,8 @@ class Cri:
 def cri(busybox_rootfs: str) -> Iterator[Cri]:
     d = new_daemon()
     sock = str(d.base / "cri.sock")
-    d.extra_args = ["--cri-socket", sock]
+    (d.base / "net.d").mkdir()  # no pod network unless a test writes a conflist there
+    d.extra_args = ["--cri-socket", sock, "--cni-conf-dir", str(d.base / "net.d")]
     d.start()
     d.import_busybox(busybox_rootfs)
     channel = grpc.insecure_channel(f"unix://{sock}")

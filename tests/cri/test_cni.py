@@ -1,0 +1,97 @@
+"""Pods on a CNI network (Debian's containernetworking-plugins: bridge and host-local), as a
+cluster's network plugin gives them: an address in the network's subnet, reachable from
+the host and from another pod; everything handed back at stop."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from darse.cri.proto import api_pb2 as pb
+from tests.conftest import unique_network
+from tests.cri.conftest import Cri
+from tests.cri.test_pods import run_pod, sh, start
+
+
+@pytest.fixture
+def network(pods: Cri, tmp_path: Path) -> Iterator[tuple[str, ipaddress.IPv4Network]]:
+    bridge, bip = unique_network()
+    subnet = ipaddress.ip_interface(bip).network
+    conf = pods.darsed.base / "net.d" / "10-test.conflist"
+    conf.write_text(json.dumps({
+        "cniVersion": "0.4.0", "name": f"net-{bridge}",
+        "plugins": [{"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False,
+                     "ipam": {"type": "host-local", "dataDir": str(tmp_path / "ipam"),
+                              "ranges": [[{"subnet": str(subnet)}]],
+                              "routes": [{"dst": "0.0.0.0/0"}]}}]}))
+    try:
+        yield bridge, subnet
+    finally:
+        pods.remove_all()
+        conf.unlink()
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
+def _veths(bridge: str) -> list[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True,
+                         text=True).stdout
+    return [line.split(":")[1].strip() for line in out.splitlines()]
+
+
+def test_pods_get_addresses_and_reach_each_other(pods: Cri, network, tmp_path: Path) -> None:
+    bridge, subnet = network
+    conditions = {c.type: c.status for c in pods.runtime.Status(pb.StatusRequest())
+                  .status.conditions}
+    assert conditions["NetworkReady"] is True
+    web = run_pod(pods, "cni-web")
+    start(pods, web, "httpd", "sh", "-c",
+          "echo served-by-pod >/tmp/index.html; exec httpd -f -p 80 -h /tmp")
+    ip = pods.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(
+        pod_sandbox_id=web)).status.network.ip
+    assert ipaddress.ip_address(ip) in subnet
+    # From the host (as critest fetches http://POD_IP:80).
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{ip}:80/index.html", timeout=2) as resp:
+                assert resp.read() == b"served-by-pod\n"
+                break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    # From another pod, through the bridge.
+    client = run_pod(pods, "cni-client")
+    cid = start(pods, client, "c", "sleep", "1000")
+    assert sh(pods, cid, f"wget -qO- http://{ip}/index.html").stdout == b"served-by-pod\n"
+    own = sh(pods, cid, "ip -o -4 addr show eth0").stdout.decode().split()[3]
+    assert ipaddress.ip_interface(own).network == subnet
+    assert len(_veths(bridge)) == 2
+
+    for pod in (web, client):
+        pods.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))
+    assert _veths(bridge) == []
+    allocated = [f for f in os.listdir(tmp_path / "ipam" / f"net-{bridge}")
+                 if f[0].isdigit()]
+    assert allocated == []  # the addresses are back in the pool
+
+
+def test_a_failing_plugin_fails_the_pod_and_leaves_nothing(pods: Cri) -> None:
+    conf = pods.darsed.base / "net.d" / "00-broken.conflist"
+    conf.write_text(json.dumps({"cniVersion": "0.4.0", "name": "broken",
+                                "plugins": [{"type": "no-such-plugin"}]}))
+    try:
+        with pytest.raises(Exception, match="no-such-plugin"):
+            run_pod(pods, "broken")
+        assert pods.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []
+        assert not [m for m in open("/proc/self/mountinfo")
+                    if str(pods.darsed.base) in m and "/cri/" in m]
+    finally:
+        conf.unlink()
