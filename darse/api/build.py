@@ -1,45 +1,84 @@
-"""POST /build: the context as a tar body, the classic builder's JSON stream back."""
+"""POST /build: the context as a tar body, the classic builder's JSON stream back.
+
+As dockerd: what can be found wrong before building (a broken or empty context, no
+Dockerfile, a parse error, an unknown target, squash) is answered with an error status
+before the stream starts; a failing step ends the stream with an error that carries
+its exit code."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import queue
 import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+from typing import Any
 
 from aiohttp import web
 
-from darse.api.images import _progress_stream
-from darse.api.server import Routes, engine_of, spool_body
-from darse.errors import InvalidArgument
+from darse.api.server import Routes, call, engine_of, spool_body
+from darse.errors import DarseError
 
 
 def routes(r: Routes) -> None:
     r.add_post("/build", build)
 
 
+def _prepare(engine: Any, tar: Any, context: str, query: Any) -> tuple[Any, Any]:
+    from darse.build import context as contexts
+    from darse.build.dockerfile import parse
+    from darse.build.options import from_query
+    from darse.build.stages import plan
+
+    options = from_query(query)
+    with tar:
+        text = contexts.unpack(tar, context, options.dockerfile)
+    return options, plan(parse(text), options.build_args, options.target)
+
+
 async def build(request: web.Request) -> web.StreamResponse:
     from darse.build.builder import Builder
-    from darse.build.dockerfile import read_dockerfile
-    from darse.image import layer as layers
 
     engine = engine_of(request)
-    tags = request.query.getall("t", [])
-    dockerfile = request.query.get("dockerfile") or "Dockerfile"
-    try:
-        build_args = json.loads(request.query.get("buildargs") or "{}")
-    except ValueError:
-        raise InvalidArgument("invalid buildargs: not JSON") from None
     tar = await spool_body(request)
     context = tempfile.mkdtemp(prefix="build-", dir=engine.images.content.tmpdir)
+    try:
+        options, the_plan = await call(_prepare, engine, tar, context, request.query)
+    except BaseException:
+        shutil.rmtree(context, ignore_errors=True)
+        raise
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    try:
+        await resp.prepare(request)
+    except BaseException:
+        shutil.rmtree(context, ignore_errors=True)
+        raise
+    events: queue.Queue = queue.Queue()
+    done = object()
 
-    def work(emit: Callable[[dict], None]) -> None:
+    def run() -> None:
         try:
-            with tar:
-                layers.unpack(tar, context)  # the context is untrusted: same safe unpack
-            text = read_dockerfile(context, dockerfile)
-            Builder(engine, context, emit, build_args).build(text, tags)
+            Builder(engine, context, events.put, options).build(the_plan)
+        except DarseError as exc:
+            detail: dict[str, Any] = {"message": str(exc)}
+            if getattr(exc, "code", None) is not None:
+                detail["code"] = exc.code
+            events.put({"errorDetail": detail, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - reported to the client, not lost
+            events.put({"errorDetail": {"message": repr(exc)}, "error": repr(exc)})
         finally:
             shutil.rmtree(context, ignore_errors=True)
+            events.put(done)
 
-    return await _progress_stream(request, work)
+    threading.Thread(target=run, daemon=True).start()
+    loop = asyncio.get_running_loop()
+    while True:
+        event = await loop.run_in_executor(None, events.get)
+        if event is done:
+            break
+        try:
+            await resp.write(json.dumps(event).encode() + b"\r\n")
+        except (ConnectionError, RuntimeError):
+            pass  # the client left: the build still ends and cleans up
+    return resp

@@ -1,19 +1,24 @@
-"""The builder (Docker's classic one): each RUN in a container of the image so far, its
-upper layer committed as a new layer; COPY and ADD as layers made from the context;
-the other instructions change the config. Intermediate images go when the build ends."""
+"""The builder (Docker's classic one): the stages the target needs, in file order; each
+RUN in a container of the image so far, its upper layer committed as a new layer; COPY
+and ADD as layers made from the context or another stage; the other instructions change
+the config. Every step is an image whose parent is the step before: the cache finds it
+again (cache.py), and intermediate images stay, as docker keeps them."""
 
 from __future__ import annotations
 
+import copy as deep
 import datetime
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from darse.build import copy
-from darse.build.dockerfile import Instruction, parse, substitute
+from darse.build import cache, instructions, stagecopy
+from darse.build.dockerfile import Instruction, parse
+from darse.build.options import Options
+from darse.build.stages import Plan, Stage, meta_arg
 from darse.errors import DarseError, InvalidArgument, NotFound
-from darse.image import changes as config_changes
 from darse.image import layer as layers
 from darse.image import reference as refs
 from darse.image.pull import pull
@@ -25,132 +30,260 @@ if TYPE_CHECKING:
 Emit = Callable[[dict[str, Any]], None]
 # Mount points the runtime makes for /etc/hostname, hosts and resolv.conf: not content.
 _MOUNT_POINTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
+# Build args docker accepts without an ARG, and keeps out of the history unless declared.
+BUILTIN_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
+                "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
+
+
+class StepFailed(InvalidArgument):
+    """A RUN whose command failed: the stream's error carries its exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
+@dataclass
+class State:
+    """A stage as it is built: its image so far and what its instructions declared."""
+
+    image_id: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)
+    cmd_set: bool = False
+    author: str = ""
+
+    @property
+    def runtime(self) -> dict[str, Any]:
+        return self.config.setdefault("config", {})
+
+    def variables(self) -> dict[str, str]:
+        """What $VAR expands to: the stage's ARGs, its ENV over them."""
+        env = dict(self.args)
+        env.update(e.split("=", 1) for e in self.runtime.get("Env") or [] if "=" in e)
+        return env
+
+
 class Builder:
     def __init__(self, engine: Engine, context: str, emit: Emit,
-                 build_args: dict[str, str] | None = None) -> None:
+                 options: Options | None = None) -> None:
         self.engine, self.context, self.emit = engine, context, emit
-        self.build_args = dict(build_args or {})
-        self.intermediate: list[str] = []
-        self.config: dict[str, Any] = {}
-        self.image_id = ""
+        self.options = options or Options()
+        self.images = engine.images
+        self.used_args: set[str] = set()
+        self.cache_from = self._cache_sources()
+        self._removals: list[str] = []  # a RUN's container, removed once committed
+        self._exits: list[Any] = []  # a step's layer folders, removed once committed
 
     def say(self, text: str) -> None:
-        self.emit({"stream": text if text.endswith("\n") else text + "\n"})
+        if not self.options.quiet:
+            self.emit({"stream": text if text.endswith("\n") else text + "\n"})
 
     # --- the whole build -------------------------------------------------------------
 
-    def build(self, dockerfile: str, tags: list[str]) -> str:
-        refs_ = [refs.parse(t) for t in tags]  # bad tags fail before any work
-        steps = parse(dockerfile)
-        args: dict[str, str] = {}
-        try:
-            for n, ins in enumerate(steps, 1):
-                self.say(f"Step {n}/{len(steps)} : {ins.original}")
-                env = {**args, **self._env()}
-                self._step(ins, env, args)
-                if self.image_id:
-                    self.say(f" ---> {self.image_id[7:19]}")
-            if not self.image_id:
-                raise InvalidArgument("no image was built")
-            for ref in refs_:
-                self.engine.images.tag(self.image_id, str(ref))
-            self.say(f"Successfully built {self.image_id[7:19]}")
-            for ref in refs_:
-                self.say(f"Successfully tagged {ref.familiar()}")
-            self.emit({"aux": {"ID": self.image_id}})
-        except BaseException:
-            self.image_id = ""
-            self._cleanup(failed=True)
-            raise
-        self._cleanup(failed=False)
-        return self.image_id
+    def build(self, plan: Plan) -> str:
+        refs_ = [refs.parse(t) for t in self.options.tags]  # bad tags fail before any work
+        total = plan.steps() + len(self.options.labels)
+        step = 0
+        built: dict[int, State] = {}
+        for ins in plan.meta_args:
+            step += 1
+            self.say(f"Step {step}/{total} : {ins.original}")
+            self.used_args.add(meta_arg(ins, {})[0])
+        last = plan.wanted[-1]
+        for stage in plan.wanted:
+            step += 1
+            self.say(f"Step {step}/{total} : {stage.source.original}")
+            state = self._from(stage, plan, built)
+            todo = list(stage.instructions)
+            if stage is last:
+                todo += [Instruction("LABEL", f"{k}={v}", 0, text=f"LABEL {k}={v}")
+                         for k, v in sorted(self.options.labels.items())]
+            for ins in todo:
+                step += 1
+                self.say(f"Step {step}/{total} : {ins.original}")
+                self._step(ins, state, plan, built)
+                if state.image_id:
+                    self.say(f" ---> {state.image_id[7:19]}")
+            built[stage.index] = state
+        image_id = built[last.index].image_id
+        if not image_id:
+            raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
+        unused = sorted(set(self.options.build_args) - self.used_args - set(BUILTIN_ARGS))
+        if unused:
+            self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not "
+                     "consumed")
+        for ref in refs_:
+            self.images.tag(image_id, str(ref))
+        self.emit({"aux": {"ID": image_id}})
+        if self.options.quiet:
+            self.emit({"stream": image_id + "\n"})
+        self.say(f"Successfully built {image_id[7:19]}")
+        for ref in refs_:
+            self.say(f"Successfully tagged {ref.familiar()}")
+        return image_id
 
-    def _cleanup(self, failed: bool) -> None:
-        """Intermediate images go; after a failure, the layers only they had go too."""
-        for image_id in self.intermediate:
-            if image_id != self.image_id:
-                try:
-                    self.engine.images.remove(image_id, force=True, prune=False)
-                except DarseError:
-                    pass
-        if failed and self.intermediate:
-            self.engine.images.gc()
+    def _cache_sources(self) -> list[str]:
+        out = []
+        for name in self.options.cache_from:
+            try:
+                out.append(self.images.resolve(name))
+            except NotFound:
+                pass  # as docker: a cache source that is not here is no cache
+        return out
 
-    def _env(self) -> dict[str, str]:
-        return dict(e.split("=", 1) for e in (self.config.get("config") or {}).get("Env")
-                    or [] if "=" in e)
+    # --- FROM --------------------------------------------------------------------------
+
+    def _from(self, stage: Stage, plan: Plan, built: dict[int, State]) -> State:
+        base = plan.stage(stage.base, stage.index) if not stage.base.isdigit() else None
+        if base is not None:
+            state = State(built[base.index].image_id, deep.deepcopy(built[base.index].config))
+        elif stage.base == "scratch":
+            state = State("", {"architecture": "amd64", "os": "linux", "config": {},
+                               "rootfs": {"type": "layers", "diff_ids": []}, "history": []})
+        else:
+            image_id = self._image(stage.base, stage.source.flags.get("platform"))
+            state = State(image_id, self.images.config(image_id))
+        state.config.setdefault("history", [])
+        state.author = state.config.get("author", "")
+        runtime = state.runtime
+        if not any(e.startswith("PATH=") for e in runtime.get("Env") or []):
+            runtime["Env"] = [instructions.DEFAULT_PATH, *(runtime.get("Env") or [])]
+        if state.image_id:
+            self.say(f" ---> {state.image_id[7:19]}")
+        triggers = list(runtime.get("OnBuild") or [])
+        if triggers:
+            runtime["OnBuild"] = None
+            self.say(f"# Executing {len(triggers)} build trigger"
+                     f"{'s' if len(triggers) > 1 else ''}")
+            for text in triggers:
+                for ins in parse(text):
+                    self._step(ins, state, plan, built)
+        return state
+
+    def _image(self, name: str, platform: str | None) -> str:
+        """An image by name: pulled if missing, or always with --pull."""
+        if name.lower() == "scratch":
+            raise InvalidArgument("'scratch' is a reserved name")
+        if not self.options.pull:
+            try:
+                return self.images.resolve(name)
+            except NotFound:
+                pass
+        ref = refs.parse(name)
+        self.say(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
+        events: list[dict[str, Any]] = []
+        image_id = pull(self.images, ref, platform or self.options.platform or None,
+                        progress=events.append)
+        for event in events:
+            if event.get("status", "").startswith(("Digest", "Status")):
+                self.say(event["status"])
+        return image_id
 
     # --- instructions ----------------------------------------------------------------
 
-    def _step(self, ins: Instruction, env: dict[str, str], args: dict[str, str]) -> None:
-        if ins.cmd == "FROM":
-            self._from(substitute(ins.rest, env).split()[0])
-        elif ins.cmd == "ARG":
-            name, _, default = ins.rest.partition("=")
-            args[name] = self.build_args.get(name, default)
+    def _step(self, ins: Instruction, state: State, plan: Plan, built: dict[int, State]
+              ) -> None:
+        if ins.cmd == "ARG":
+            self._arg(ins, state, plan)
         elif ins.cmd == "RUN":
-            self._run(ins, env)
+            self._run(ins, state)
         elif ins.cmd in ("COPY", "ADD"):
-            self._copy(ins, env)
-        elif ins.cmd == "MAINTAINER":
-            self.config["author"] = ins.rest
-            self._commit_config(ins)
-        elif ins.cmd in ("HEALTHCHECK", "SHELL"):
-            raise InvalidArgument(f"{ins.cmd} is not supported by darse's builder yet")
+            stagecopy.run(self, ins, state, plan, built)
+        elif ins.cmd == "WORKDIR":
+            runtime = deep.deepcopy(state.runtime)
+            text = instructions.apply(ins, runtime, state.variables(), state)
+            self._workdir(state, runtime, text)
         else:
-            text = ins.rest if ins.cmd in ("CMD", "ENTRYPOINT") and ins.json is not None \
-                else substitute(ins.rest, env)
-            if ins.cmd == "WORKDIR" and not text.startswith("/"):
-                text = os.path.join((self.config.get("config") or {}).get("WorkingDir") or "/",
-                                    text)
-            config_changes.apply(self.config, f"{ins.cmd} {text}")
-            if ins.cmd == "WORKDIR":
-                self._workdir(ins, self.config["config"]["WorkingDir"])
-            else:
-                self._commit_config(ins)
+            runtime = deep.deepcopy(state.runtime)
+            text = instructions.apply(ins, runtime, state.variables(), state)
+            self.commit(state, [*instructions.shell_of(runtime), "#(nop) ", text], runtime)
 
-    def _from(self, name: str) -> None:
-        images = self.engine.images
-        if name == "scratch":
-            self.config = {"architecture": "amd64", "os": "linux", "config": {},
-                           "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-            self.image_id = ""
-            return
-        try:
-            image_id = images.resolve(name)
-        except NotFound:
-            self.say(f"Pulling {name}")
-            image_id = pull(images, refs.parse(name), progress=lambda e: None)
-        self.image_id = image_id
-        self.config = images.config(image_id)
-        self.config.setdefault("config", {})
-        self.config.setdefault("history", [])
+    def _arg(self, ins: Instruction, state: State, plan: Plan) -> None:
+        name, default = meta_arg(ins, state.variables())
+        self.used_args.add(name)
+        value = self.options.build_args.get(name)
+        if value is None:
+            value = default if default is not None else plan.meta.get(name)
+        if value is not None:
+            state.args[name] = value
+        else:
+            state.args.pop(name, None)
+        text = f"ARG {name}" + (f"={default}" if default is not None else "")
+        self.commit(state, [*instructions.shell_of(state.runtime), "#(nop) ", text],
+                    deep.deepcopy(state.runtime))
 
-    def _register(self) -> None:
-        self.config["created"] = _now()
-        self.config.pop("container", None)
-        self.image_id = self.engine.images.register(json.dumps(self.config).encode())
-        self.intermediate.append(self.image_id)
+    def run_args(self, state: State) -> list[str]:
+        """The stage's ARGs a RUN sees (ENV wins over an ARG of the same name), sorted,
+        as docker puts them before the command in the history."""
+        env_keys = {e.split("=", 1)[0] for e in state.runtime.get("Env") or []}
+        return sorted(f"{k}={v}" for k, v in state.args.items() if k not in env_keys)
 
-    def _commit_config(self, ins: Instruction) -> None:
-        self.config.setdefault("history", []).append(
-            {"created": _now(), "created_by": f"/bin/sh -c #(nop)  {ins.original}",
-             "empty_layer": True})
-        self._register()
+    # --- committing a step -------------------------------------------------------------
 
-    def _add_layer(self, snapshot_dir: str, created_by: str) -> None:
-        """The directory as the next layer: packed to a blob, unpacked as a snapshot."""
-        images = self.engine.images
+    def commit(self, state: State, cmd: list[str], runtime: dict[str, Any],
+               make_layer: Callable[[], str | None] | None = None, extra_key: str = "") -> None:
+        """The step as the next image: from the cache if it is there, else with the layer
+        make_layer() leaves (a snapshot folder, or None for none)."""
+        created_by = " ".join(cmd)
+        key = cache.key(created_by + extra_key, runtime)
+        if not self.options.no_cache:
+            hit = cache.lookup(self.images, state.image_id, key, created_by, self.cache_from,
+                               lambda diffs, history: self._restore(state, runtime, key,
+                                                                    diffs, history))
+            if hit:
+                self.say(" ---> Using cache")
+                state.image_id = hit
+                state.config = self.images.config(hit)
+                return
+        config = deep.deepcopy(state.config)
+        config["config"] = runtime
+        entry: dict[str, Any] = {"created": _now(), "created_by": created_by}
+        if make_layer is not None and (upper := make_layer()) is not None:
+            if not self._add_layer(config, upper):
+                entry["empty_layer"] = True
+        else:
+            entry["empty_layer"] = True
+        config["history"] = [*(config.get("history") or []), entry]
+        config["created"] = entry["created"]
+        if state.author:
+            config["author"] = state.author
+        config["container_config"] = {**runtime, "Cmd": cmd, "Image": state.image_id}
+        config.pop("container", None)
+        self._register(state, config, key)
+
+    def _register(self, state: State, config: dict[str, Any], key: str) -> None:
+        image_id = self.images.register(json.dumps(config).encode())
+        self.images.set_parent(image_id, state.image_id, key)
+        state.image_id, state.config = image_id, config
+
+    def _restore(self, state: State, runtime: dict[str, Any], key: str,
+                 diff_ids: list[str], history: list[dict[str, Any]]) -> str:
+        """A --cache-from image's first steps as an image of their own (docker's
+        restoreCachedImage)."""
+        config = deep.deepcopy(state.config)
+        config["config"] = runtime
+        config["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
+        config["history"] = history
+        config["created"] = history[-1].get("created") or _now()
+        before = State(state.image_id, state.config)
+        self._register(before, config, key)
+        return before.image_id
+
+    def _add_layer(self, config: dict[str, Any], snapshot_dir: str) -> bool:
+        """The directory as the config's next layer: packed to a blob, unpacked as a
+        snapshot. False, and no layer, when it holds no change (docker adds none)."""
+        if _empty(snapshot_dir):
+            return False
+        images = self.images
         blob, blob_size, diff_id, size = layers.pack_to_blob(images.content, snapshot_dir,
                                                              _MOUNT_POINTS)
-        diff_ids = self.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
-        diff_ids = diff_ids.setdefault("diff_ids", [])
+        rootfs = config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+        diff_ids = rootfs.setdefault("diff_ids", [])
         chain = chain_ids([*diff_ids, diff_id])
         if not images.has_layer(chain[-1]):
             tmp = images.snapshots.prepare()
@@ -163,73 +296,121 @@ class Builder:
                 raise
             images.add_layer(chain[-1], diff_id, chain[-2] if len(chain) > 1 else "", size,
                              blob, blob_size, "application/vnd.docker.image.rootfs.diff.tar.gzip")
-        diff_ids.append(diff_id)
-        self.config["history"].append({"created": _now(), "created_by": created_by})
-        self._register()
+        rootfs["diff_ids"] = [*diff_ids, diff_id]
+        return True
 
-    def _run(self, ins: Instruction, env: dict[str, str]) -> None:
-        if not self.image_id:
+    # --- RUN ---------------------------------------------------------------------------
+
+    def _run(self, ins: Instruction, state: State) -> None:
+        for flag in ("mount", "network", "security"):
+            if flag in ins.flags:
+                raise InvalidArgument(f"the --{flag} option requires BuildKit. Refer to "
+                                      "https://docs.docker.com/go/buildkit/ to learn how to "
+                                      "build images with BuildKit enabled")
+        if not state.image_id:
             raise InvalidArgument("RUN needs an image: FROM scratch has no shell")
-        cmd = ins.json or ["/bin/sh", "-c", ins.rest]  # the shell expands variables
-        cfg = self.config.get("config") or {}
-        run_env = [f"{k}={v}" for k, v in env.items()]
+        runtime = deep.deepcopy(state.runtime)
+        cmd = instructions.command(ins, runtime)
+        args = self.run_args(state)
+        history_cmd = [f"|{len(args)}", *args, *cmd] if args else cmd
+        try:
+            self.commit(state, history_cmd, runtime,
+                        lambda: self._run_container(state, cmd, args, ins))
+        finally:
+            self.finish_step()
+
+    def _run_container(self, state: State, cmd: list[str], args: list[str],
+                       ins: Instruction) -> str:
+        runtime = state.runtime
+        opts = self.options
         created = self.engine.create({
-            "Image": self.image_id, "Cmd": cmd, "Entrypoint": [], "Env": run_env,
-            "User": cfg.get("User") or "", "WorkingDir": cfg.get("WorkingDir") or "",
-            "HostConfig": {"NetworkMode": "bridge"}})
+            "Image": state.image_id, "Cmd": cmd, "Entrypoint": [],
+            "Env": [*(runtime.get("Env") or []), *args],
+            "User": runtime.get("User") or "", "WorkingDir": runtime.get("WorkingDir") or "",
+            "HostConfig": {"NetworkMode": opts.network_mode or "bridge",
+                           "ExtraHosts": opts.extra_hosts or None,
+                           "ShmSize": opts.shm_size or 0}})
         cid = created["Id"]
         self.say(f" ---> Running in {cid[:12]}")
+        doc = self.engine.inspect(cid)
+        self.engine.start(cid)
+        code = self.engine.wait(cid)["StatusCode"]
+        self._stream_logs(doc["LogPath"])
+        if code != 0:
+            if opts.force_rm:
+                self._remove(cid)
+            shown = " ".join(cmd) if ins.json is None else json.dumps(cmd)
+            raise StepFailed(f"The command '{shown}' returned a non-zero code: {code}", code)
+        upper = doc["GraphDriver"]["Data"]["UpperDir"]
+        self._removals.append(cid)
+        return upper
+
+    def finish_step(self) -> None:
+        """Containers of a committed RUN go (with --rm, docker's default)."""
+        for cid in self._removals:
+            if self.options.rm:
+                self._remove(cid)
+        self._removals.clear()
+
+    def _remove(self, cid: str) -> None:
         try:
-            doc = self.engine.inspect(cid)
-            self.engine.start(cid)
-            code = self.engine.wait(cid)["StatusCode"]
-            self._stream_logs(doc["LogPath"])
-            if code != 0:
-                raise InvalidArgument(f"The command '{' '.join(cmd)}' returned a non-zero "
-                                      f"code: {code}")
-            upper = doc["GraphDriver"]["Data"]["UpperDir"]
-            self._add_layer(upper, f"/bin/sh -c {ins.rest}" if ins.json is None
-                            else json.dumps(cmd))
-        finally:
             self.engine.remove(cid, force=True, volumes=True)
-            self.say(f"Removing intermediate container {cid[:12]}")
+        except DarseError:
+            return
+        self.say(f"Removing intermediate container {cid[:12]}")
 
     def _stream_logs(self, path: str) -> None:
         from darse.engine import logs
 
         for rec in logs.read(path):
-            self.emit({"stream": rec["log"]})
+            text = rec["log"]
+            if rec.get("stream") == "stderr":
+                text = f"\x1b[91m{text}\x1b[0m"  # dockerd shows a RUN's stderr in red
+            if not self.options.quiet:
+                self.emit({"stream": text})
 
-    def _copy(self, ins: Instruction, env: dict[str, str]) -> None:
-        words = ins.json or substitute(ins.rest, env).split()
-        if len(words) < 2:
-            raise InvalidArgument(f"{ins.cmd} requires at least two arguments")
-        *sources, dest = words
-        cfg = self.config.get("config") or {}
-        if not dest.startswith("/"):
-            dest = os.path.join(cfg.get("WorkingDir") or "/", dest)
-        owner = (0, 0)
-        if "chown" in ins.flags:
-            user, _, group = ins.flags["chown"].partition(":")
-            owner = (int(user), int(group or user))
-        change = copy.copy(self.context, copy.Copy(ins.cmd, sources, dest, owner))
-        with copy.changed(self.engine.images.snapshots, self._chain(), change) as upper:
-            self._add_layer(upper, f"/bin/sh -c #(nop) {ins.original}")
+    # --- WORKDIR -----------------------------------------------------------------------
 
-    def _chain(self) -> list[str]:
-        return chain_ids((self.config.get("rootfs") or {}).get("diff_ids") or [])
-
-    def _workdir(self, ins: Instruction, path: str) -> None:
+    def _workdir(self, state: State, runtime: dict[str, Any], text: str) -> None:
         """As Docker: a working directory the image lacks is made (root's, 0755) in a
         layer of its own, so that `COPY file .` lands in it; one it has costs no layer."""
-        made: list[bool] = []
-        change = lambda image: made.append(image.makedirs(path)[1])  # noqa: E731
+        path = runtime["WorkingDir"]
+        shell = instructions.shell_of(runtime)
+
+        def make() -> str | None:
+            made: list[bool] = []
+            change = lambda image: made.append(image.makedirs(path)[1])  # noqa: E731
+            try:
+                ctx = stagecopy.changed(self.images.snapshots, self.chain(state), change)
+                upper = ctx.__enter__()
+            except NotADirectoryError as exc:
+                raise InvalidArgument(f"failed to create the working directory {path}: "
+                                      f"mkdir {exc.filename}: not a directory") from None
+            self._exits.append(ctx)
+            return upper if made[0] else None
+
+        self.with_layer(state, [*shell, f"#(nop) WORKDIR {path}"], runtime, make)
+
+    def chain(self, state: State) -> list[str]:
+        return chain_ids((state.config.get("rootfs") or {}).get("diff_ids") or [])
+
+    def with_layer(self, state: State, cmd: list[str], runtime: dict[str, Any],
+                   make: Callable[[], str | None], extra_key: str = "") -> None:
+        """commit() with a layer from make(), whose folders are cleaned up after."""
         try:
-            with copy.changed(self.engine.images.snapshots, self._chain(), change) as upper:
-                if made[0]:
-                    self._add_layer(upper, f"/bin/sh -c #(nop) WORKDIR {path}")
-                    return
-        except NotADirectoryError as exc:
-            raise InvalidArgument(f"failed to create the working directory {path}: mkdir "
-                                  f"{exc.filename}: not a directory") from None
-        self._commit_config(ins)
+            self.commit(state, cmd, runtime, make, extra_key)
+        finally:
+            while self._exits:
+                self._exits.pop().__exit__(None, None, None)
+
+
+def _empty(upper: str) -> bool:
+    """An upper folder that holds no change: nothing but the runtime's mount points."""
+    for name in os.listdir(upper):
+        if name != "etc":
+            return False
+        rest = set(os.listdir(os.path.join(upper, "etc")))
+        if rest - {os.path.basename(m) for m in _MOUNT_POINTS}:
+            return False
+    return True
+

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from darse import syscalls as sc
+from darse.build.ignore import glob_regex, has_magic
 from darse.errors import InvalidArgument, NotFound
 from darse.fs import copy as fscopy
 from darse.fs.root import Meta, Parts, Root, UnsafePath, clean
@@ -34,18 +35,17 @@ def _capability_only(name: str) -> bool:
 
 @dataclass
 class Copy:
-    """One COPY or ADD: cmd is its name for the messages, dest absolute already."""
+    """One COPY or ADD: cmd is its name for the messages, dest absolute already; owner
+    None keeps root's (0:0), mode None the source's."""
 
     cmd: str
     sources: list[str]
     dest: str
-    owner: tuple[int, int] = (0, 0)
+    owner: tuple[int, int] | None = None
+    mode: int | None = None
 
     def check(self) -> None:
         """What is wrong without looking at any file, before any work."""
-        if len(self.sources) > 1 and not self.dest.endswith("/"):
-            raise InvalidArgument(f"When using {self.cmd} with more than one source file, "
-                                  "the destination must be a directory and end with a /")
         for src in self.sources:
             rel = src.lstrip("/")
             try:
@@ -53,6 +53,42 @@ class Copy:
             except UnsafePath:
                 raise InvalidArgument(f"{self.cmd} failed: forbidden path outside the build "
                                       f"context: {rel} ()") from None
+
+    def check_count(self, count: int) -> None:
+        if count > 1 and not self.dest.endswith("/"):
+            raise InvalidArgument(f"When using {self.cmd} with more than one source file, "
+                                  "the destination must be a directory and end with a /")
+
+
+def expand(ctx: Root, op: Copy) -> list[tuple[str, Parts]]:
+    """The sources, wildcards matched against the context's paths as docker does (`*`
+    and `?` stay within a folder; a matched folder is copied whole), each with where it
+    is in the context; the errors docker gives for a missing one."""
+    op.check()
+    out: list[tuple[str, Parts]] = []
+    for src in op.sources:
+        rel = "/".join(clean(src.lstrip("/")))
+        if not has_magic(rel):
+            out.append((src, _source(ctx, src, op.cmd)))
+            continue
+        regex = glob_regex(rel, double_star=False)
+        todo: list[Parts] = [()]
+        while todo:
+            where = todo.pop()
+            for name in sorted(ctx.listdir(where), reverse=True):
+                parts = (*where, name)
+                path = "/".join(parts)
+                st = ctx.lstat(parts)
+                if st is None:
+                    continue
+                if regex.match(path):
+                    out.append((path, parts))
+                elif stat.S_ISDIR(st.st_mode):
+                    todo.append(parts)
+    if not out:
+        raise InvalidArgument(f"{op.cmd} failed: no source files were specified")
+    op.check_count(len(out))
+    return out
 
 
 @contextmanager
@@ -85,14 +121,16 @@ def changed(snapshots: Snapshots, chain: list[str], change: Callable[[Root], Non
             shutil.rmtree(work, ignore_errors=True)
 
 
-def copy(context: str, op: Copy) -> Callable[[Root], None]:
-    """op as a change of the image: each source from the context into it."""
+def copy(source_root: str, op: Copy, sources: list[tuple[str, Parts]] | None = None
+         ) -> Callable[[Root], None]:
+    """op as a change of the image: each source from source_root (the context, or the
+    stage image of --from) into it."""
     op.check()
 
     def run(image: Root) -> None:
-        with Root(context) as ctx:
-            for src in op.sources:
-                _copy_one(ctx, image, src, op)
+        with Root(source_root) as ctx:
+            for name, parts in sources if sources is not None else expand(ctx, op):
+                copy_one(ctx, image, name, parts, op)
 
     return run
 
@@ -104,12 +142,12 @@ def _unmount(target: str) -> None:
         sc.umount2(target, sc.MNT_DETACH)
 
 
-def _copy_one(ctx: Root, image: Root, src: str, op: Copy) -> None:
-    source = _source(ctx, src, op.cmd)
+def copy_one(ctx: Root, image: Root, src: str, source: Parts, op: Copy) -> None:
     st = ctx.lstat(source)
     if st is None:
         raise _not_found(src, op.cmd)
     is_dir = stat.S_ISDIR(st.st_mode)
+    uid, gid = op.owner or (0, 0)
     try:
         if is_dir:
             # As Docker: the folders made on the way are root's, the destination the
@@ -122,13 +160,31 @@ def _copy_one(ctx: Root, image: Root, src: str, op: Copy) -> None:
             raise InvalidArgument(f"failed to copy files: mkdir {exc.filename}: "
                                   f"{exc.strerror.lower()}") from None
         raise
-    owner = fscopy.fixed_owner(*op.owner)
+    owner = fscopy.fixed_owner(uid, gid)
     if is_dir:
         if made:
-            image.set_meta(where, Meta(*op.owner))
+            image.set_meta(where, Meta(uid, gid, op.mode))
         fscopy.copy_tree(ctx, source, image, where, owner, _capability_only)
+        if op.mode is not None:
+            _chmod_tree(ctx, source, image, where, Meta(uid, gid, op.mode))
     else:
         fscopy.copy_entry(ctx, source, image, target, owner, _capability_only)
+        if op.mode is not None and not stat.S_ISLNK(st.st_mode):
+            image.set_meta(target, Meta(uid, gid, op.mode))
+
+
+def _chmod_tree(ctx: Root, source: Parts, image: Root, where: Parts, meta: Meta) -> None:
+    """--chmod onto what a folder's copy made (links have no mode of their own)."""
+    todo = [((), source)]
+    while todo:
+        rel, src = todo.pop()
+        for name in ctx.listdir(src):
+            st = ctx.lstat((*src, name))
+            if st is None or stat.S_ISLNK(st.st_mode):
+                continue
+            image.set_meta((*where, *rel, name), meta)
+            if stat.S_ISDIR(st.st_mode):
+                todo.append(((*rel, name), (*src, name)))
 
 
 def _source(ctx: Root, src: str, cmd: str) -> Parts:
@@ -154,9 +210,9 @@ def _file_target(image: Root, op: Copy, name: str) -> Parts:
     to /etc/passwd writes the image's /etc/passwd). New folders on the way are the
     owner's."""
     if op.dest.endswith("/"):
-        where, _ = image.makedirs(op.dest, owner=op.owner)
+        where, _ = image.makedirs(op.dest, owner=op.owner or (0, 0))
         return (*where, name)
-    where = image.resolve(op.dest, create=True, owner=op.owner)
+    where = image.resolve(op.dest, create=True, owner=op.owner or (0, 0))
     st = image.lstat(where)
     if st is not None and stat.S_ISDIR(st.st_mode):
         return (*where, name)

@@ -13,12 +13,23 @@ import re
 import stat
 from dataclasses import dataclass, field
 
-from darse.errors import InvalidArgument
+from darse.errors import DarseError, InvalidArgument
 from darse.fs.root import Root, UnsafePath, clean
 
 KNOWN = ("FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY",
          "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL",
          "HEALTHCHECK", "SHELL")
+
+
+class BadContext(DarseError):
+    """The context or its Dockerfile cannot be read: dockerd answers 500 before any
+    streaming."""
+
+
+# The flags each instruction takes; any other is refused when the file is parsed.
+FLAGS = {"ADD": ("chown", "chmod"), "COPY": ("chown", "chmod", "from"), "FROM": ("platform",),
+         "RUN": ("mount", "network", "security"),
+         "HEALTHCHECK": ("interval", "timeout", "start-period", "retries")}
 
 
 @dataclass
@@ -27,6 +38,8 @@ class Instruction:
     rest: str
     line: int
     flags: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # the instruction as written (continuations joined)
+    escape: str = "\\"
 
     @property
     def json(self) -> list[str] | None:
@@ -43,8 +56,13 @@ class Instruction:
 
     @property
     def original(self) -> str:
+        if self.text:
+            return self.text
         flags = " ".join(f"--{k}={v}" for k, v in self.flags.items())
         return f"{self.cmd} {flags + ' ' if flags else ''}{self.rest}".strip()
+
+    def error(self, message: str) -> InvalidArgument:
+        return InvalidArgument(f"dockerfile parse error line {self.line}: {message}")
 
 
 # Far above any real Dockerfile; the daemon reads the file whole.
@@ -71,13 +89,13 @@ def read_dockerfile(context: str, name: str) -> str:
                 raise
             st = None
         if st is None:
-            raise InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
+            raise BadContext(f"Cannot locate specified Dockerfile: {name}")
         if stat.S_ISDIR(st.st_mode):
-            raise InvalidArgument(f"unexpected error reading Dockerfile: read {name}: is a "
-                                  "directory")
+            raise BadContext(f"unexpected error reading Dockerfile: read {name}: is a "
+                             "directory")
         if not stat.S_ISREG(st.st_mode):
-            raise InvalidArgument(f"unexpected error reading Dockerfile: {name} is not a "
-                                  "regular file")
+            raise BadContext(f"unexpected error reading Dockerfile: {name} is not a "
+                             "regular file")
         fd = root.open_file(where)
     try:
         chunks, left = [], MAX_SIZE + 1
@@ -92,72 +110,80 @@ def read_dockerfile(context: str, name: str) -> str:
     return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-_FLAG = re.compile(r"^--([a-z-]+)=(\S*)\s*")
+_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+_FLAG = re.compile(r"^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?(?:\s+|$)")
 
 
-def parse(text: str) -> list[Instruction]:
-    escape = "\\"
-    lines = text.splitlines()
-    for line in lines[:5]:
-        m = re.match(r"^#\s*escape\s*=\s*(\S)\s*$", line)
-        if m:
-            escape = m.group(1)
-    out: list[Instruction] = []
-    buf, start = "", 0
-    for number, raw in enumerate(lines, 1):
-        stripped = raw.strip()
-        if not buf and (not stripped or stripped.startswith("#")):
-            continue
-        if buf and stripped.startswith("#"):
-            continue  # a comment inside a continuation
-        if not buf:
-            start = number
-        if stripped.endswith(escape):
-            buf += stripped[:-1] + " "
-            continue
-        buf += stripped
-        out.append(_instruction(buf, start))
-        buf = ""
-    if buf.strip():
-        out.append(_instruction(buf, start))
-    if not out:
-        raise InvalidArgument("the Dockerfile cannot be empty")
-    first = next((i for i in out if i.cmd != "ARG"), None)
-    if first is None or first.cmd != "FROM":
-        raise InvalidArgument("failed to process \"FROM\": no build stage in current context"
-                              if first is None else
-                              "Please provide a source image with `from` prior to commit")
+def directives(text: str) -> dict[str, str]:
+    """The parser directives (escape, syntax) of the file's first lines: they end at
+    the first line that is not one."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _DIRECTIVE.match(line.strip())
+        if not m:
+            break
+        key = m.group(1).lower()
+        if key in out:
+            raise InvalidArgument(f"only one {key} parser directive can be used")
+        out[key] = m.group(2)
     return out
 
 
-def _instruction(text: str, line: int) -> Instruction:
-    word, _, rest = text.strip().partition(" ")
+def parse(text: str) -> list[Instruction]:
+    """The instructions, with Docker's line rules: comments dropped even inside a
+    continuation, empty lines inside one skipped, the escape directive honoured."""
+    found = directives(text)
+    escape = found.get("escape", "\\")
+    if escape not in ("\\", "`"):
+        raise InvalidArgument(f"invalid ESCAPE '{escape}'. Must be ` or \\")
+    out: list[Instruction] = []
+    buf, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        stripped = raw.strip()
+        if stripped.startswith("#") or (buf and not stripped):
+            continue  # a comment (or a directive), or an empty line inside a continuation
+        if not buf and not stripped:
+            continue
+        if not buf:
+            start = number
+        body = raw.lstrip() if not buf else raw
+        end = body.rstrip()
+        if end.endswith(escape):
+            buf += end[:-1]
+            continue
+        buf += body.rstrip()
+        out.append(_instruction(buf, start, escape))
+        buf = ""
+    if buf.strip():
+        out.append(_instruction(buf, start, escape))
+    if not out:
+        raise InvalidArgument("the Dockerfile (Dockerfile) cannot be empty")
+    return out
+
+
+def _instruction(text: str, line: int, escape: str) -> Instruction:
+    text = text.strip()
+    word, _, rest = re.sub(r"\s", " ", text, count=1).partition(" ")
     cmd = word.upper()
     if cmd not in KNOWN:
         raise InvalidArgument(f"dockerfile parse error line {line}: unknown instruction: "
                               f"{word.upper()}")
     rest = rest.strip()
     flags: dict[str, str] = {}
-    while cmd in ("COPY", "ADD", "FROM", "RUN") and (m := _FLAG.match(rest)):
-        flags[m.group(1)] = m.group(2)
-        rest = rest[m.end():]
-    if not rest and cmd not in ("CMD", "ENTRYPOINT"):
-        raise InvalidArgument(f"dockerfile parse error on line {line}: {cmd} requires at "
-                              "least one argument")
-    return Instruction(cmd, rest, line, flags)
-
-
-def substitute(text: str, env: dict[str, str]) -> str:
-    """$VAR, ${VAR}, ${VAR:-default}, ${VAR:+alt} as the Dockerfile expands them."""
-    def repl(m: re.Match) -> str:
-        name = m.group(1) or m.group(2)
-        op, arg = m.group(3), m.group(4)
-        value = env.get(name)
-        if op == ":-":
-            return value if value else (arg or "")
-        if op == ":+":
-            return (arg or "") if value else ""
-        return value or ""
-
-    return re.sub(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:[-+])([^}]*))?\})",
-                  repl, text)
+    if cmd not in ("CMD", "ENTRYPOINT", "ONBUILD", "ENV", "LABEL"):
+        while m := _FLAG.match(rest):
+            name = m.group(1)
+            if name not in FLAGS.get(cmd, ()):
+                raise InvalidArgument(f"dockerfile parse error line {line}: Unknown flag: "
+                                      f"{name}")
+            if name in flags:
+                raise InvalidArgument(f"dockerfile parse error line {line}: Duplicate flag "
+                                      f"specified: {name}")
+            flags[name] = m.group(2) or ""
+            rest = rest[m.end():]
+    ins = Instruction(cmd, rest.strip(), line, flags, text, escape)
+    if not ins.rest and cmd not in ("CMD", "ENTRYPOINT", "RUN"):
+        if cmd == "FROM":
+            raise ins.error("FROM requires either one or three arguments")
+        raise ins.error(f"{cmd} requires at least one argument")
+    return ins

@@ -51,6 +51,14 @@ CREATE TABLE IF NOT EXISTS layers (
     blob_size INTEGER NOT NULL DEFAULT 0,
     media_type TEXT NOT NULL DEFAULT ''
 );
+-- What a build made an image from: its parent image and the step (the builder's cache
+-- key), so that the same step on the same parent finds it again (docker's build cache).
+CREATE TABLE IF NOT EXISTS image_parents (
+    image_id TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    parent TEXT NOT NULL,
+    cache_key TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS image_parents_by_parent ON image_parents(parent, cache_key);
 """
 
 # Who uses an image or a layer outside the image store (containers, from the engine).
@@ -141,6 +149,27 @@ class ImageStore:
                        (f"{ref.repository}:{ref.tag}", image_id, "tag"))
             tx.execute("UPDATE images SET last_tag=? WHERE id=?", (_now(), image_id))
 
+    def set_parent(self, image_id: str, parent: str, cache_key: str = "") -> None:
+        self.db.execute("INSERT OR REPLACE INTO image_parents VALUES (?,?,?)",
+                        (image_id, parent, cache_key))
+
+    def parent(self, image_id: str) -> str:
+        row = self.db.execute("SELECT parent FROM image_parents WHERE image_id=?",
+                              (image_id,)).fetchone()
+        return row["parent"] if row else ""
+
+    def children(self, image_id: str) -> list[str]:
+        return [r["image_id"] for r in self.db.execute(
+            "SELECT image_id FROM image_parents WHERE parent=?", (image_id,))]
+
+    def cached_child(self, parent: str, cache_key: str) -> str | None:
+        """The newest image a build made from parent by the step cache_key."""
+        row = self.db.execute(
+            "SELECT p.image_id FROM image_parents p JOIN images i ON i.id=p.image_id "
+            "WHERE p.parent=? AND p.cache_key=? ORDER BY i.created DESC LIMIT 1",
+            (parent, cache_key)).fetchone()
+        return row["image_id"] if row else None
+
     # --- lookups -------------------------------------------------------------
 
     def resolve(self, name: str) -> str:
@@ -208,7 +237,8 @@ class ImageStore:
         config = self.config(image_id)
         tags, digests = self.names(image_id)
         return {
-            "Id": image_id, "ParentId": "", "RepoTags": tags, "RepoDigests": digests,
+            "Id": image_id, "ParentId": self.parent(image_id), "RepoTags": tags,
+            "RepoDigests": digests,
             "Created": _unix(row["created"]), "Size": row["size"], "SharedSize": -1,
             "VirtualSize": row["size"],
             "Labels": (config.get("config") or {}).get("Labels") or {}, "Containers": -1,
@@ -221,8 +251,11 @@ class ImageStore:
             if key not in ("dangling", "reference", "label", "before", "since"):
                 raise InvalidArgument(f"invalid filter '{key}'")
         out = []
+        parents = {r["parent"] for r in self.db.execute("SELECT parent FROM image_parents")}
         for image_id in self.image_ids():
             s = self.summary(image_id)
+            if not all and not s["RepoTags"] and image_id in parents:
+                continue  # a build's intermediate image: docker images -a shows it
             if not self._match(s, filters):
                 continue
             out.append(s)
@@ -260,7 +293,8 @@ class ImageStore:
         chain = self.chain(image_id)
         lowers = [self.snapshots.diff(c) for c in reversed(chain)]
         out = {
-            "Id": image_id, "RepoTags": tags, "RepoDigests": digests, "Parent": "",
+            "Id": image_id, "RepoTags": tags, "RepoDigests": digests,
+            "Parent": self.parent(image_id),
             "Comment": next((h.get("comment", "") for h in reversed(config.get("history") or [])
                              if h.get("comment")), ""),
             "Created": config.get("created") or row["created"],
@@ -340,6 +374,13 @@ class ImageStore:
             if len(repos) > 1 and not force:
                 raise Conflict(f"conflict: unable to delete {short_id(image_id)} (must be "
                                "forced) - image is referenced in multiple repositories")
+            if self.children(image_id):
+                if not tag_rows:
+                    raise Conflict(f"conflict: unable to delete {short_id(image_id)} (cannot "
+                                   "be forced) - image has dependent child images")
+                # docker keeps an image its children build on: only its names go.
+                self.db.execute("DELETE FROM image_names WHERE image_id=?", (image_id,))
+                return [{"Untagged": refs.parse(r["name"]).familiar()} for r in rows]
             running = [c for c, r in users if r]
             if running:
                 raise Conflict(f"conflict: unable to delete {short_id(image_id)} (cannot be "
@@ -354,10 +395,24 @@ class ImageStore:
             # docker keeps an image a stopped container uses, untagged, even with -f.
             self.db.execute("DELETE FROM image_names WHERE image_id=?", (image_id,))
             return out
+        parent = self.parent(image_id)
         self.db.execute("DELETE FROM images WHERE id=?", (image_id,))
         out.append({"Deleted": image_id})
         if prune:
+            out += self._remove_parents(parent)
             out += [{"Deleted": c} for c in self.gc()]
+        return out
+
+    def _remove_parents(self, image_id: str) -> list[dict[str, str]]:
+        """As docker rmi: the untagged parents a build left go with their last child."""
+        out: list[dict[str, str]] = []
+        while image_id and not self.names(image_id)[0] and not self.children(image_id) \
+                and not self.image_users(image_id) and self.db.execute(
+                    "SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone():
+            parent = self.parent(image_id)
+            self.db.execute("DELETE FROM images WHERE id=?", (image_id,))
+            out.append({"Deleted": image_id})
+            image_id = parent
         return out
 
     def _is_name(self, name: str) -> bool:
@@ -374,13 +429,16 @@ class ImageStore:
         before = self._disk_usage()
         for image_id in self.image_ids():
             tags, _ = self.names(image_id)
-            if (tags and dangling_only) or self.image_users(image_id):
-                continue
+            if (tags and dangling_only) or self.image_users(image_id) \
+                    or self.children(image_id) or {"Deleted": image_id} in deleted:
+                continue  # a build's parent goes with its last child, as in docker
             rows = self.db.execute("SELECT name FROM image_names WHERE image_id=?",
                                    (image_id,)).fetchall()
             deleted += [{"Untagged": refs.parse(r["name"]).familiar()} for r in rows]
+            parent = self.parent(image_id)
             self.db.execute("DELETE FROM images WHERE id=?", (image_id,))
             deleted.append({"Deleted": image_id})
+            deleted += self._remove_parents(parent)
         deleted += [{"Deleted": c} for c in self.gc()]
         return {"ImagesDeleted": deleted or None,
                 "SpaceReclaimed": max(before - self._disk_usage(), 0)}

@@ -175,13 +175,16 @@ def test_copy_onto_a_file_of_the_image_fails_cleanly(darsed: Darsed, tmp_path: P
 
 
 def _api_build(d: Darsed, ctx: Path, dockerfile: str) -> tuple[int, str]:
-    status, out = d.api("POST", f"/build?dockerfile={quote(dockerfile, safe='')}",
+    status, out = d.api("POST", f"/build?nocache=1&dockerfile={quote(dockerfile, safe='')}",
                         raw=tar_of_dir(str(ctx)))
     return status, out.decode(errors="replace")
 
 
 def _error(out: str) -> str:
-    """The build stream's error, or the whole body when there is none."""
+    """The build stream's error, the error answered before streaming (dockerd's for
+    a Dockerfile it cannot read), or the whole body when there is none."""
+    if out.startswith("{") and "message" in json.loads(out.splitlines()[0]):
+        return json.loads(out.splitlines()[0])["message"]
     for line in out.splitlines():
         if line.strip() and "error" in json.loads(line):
             return json.loads(line)["error"]

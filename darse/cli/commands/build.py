@@ -1,0 +1,172 @@
+"""darse build: the context (a folder, or stdin) sent as a tar, .dockerignore applied
+as the docker CLI applies it, the daemon's stream printed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tarfile
+import tempfile
+
+from darse.cli import Parser
+from darse.cli.client import Client
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+
+def _size(n: float) -> str:
+    units = ["B", "kB", "MB", "GB", "TB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
+def _parser() -> Parser:
+    p = Parser(prog="darse build")
+    p.add_argument("-t", "--tag", action="append", default=[])
+    p.add_argument("-f", "--file")
+    p.add_argument("--build-arg", action="append", default=[])
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--pull", action="store_true")
+    p.add_argument("--cache-from", action="append", default=[])
+    p.add_argument("--label", action="append", default=[])
+    p.add_argument("--target")
+    p.add_argument("--network", default="default")
+    p.add_argument("--add-host", action="append", default=[])
+    p.add_argument("--shm-size")
+    p.add_argument("--rm", action="store_true", default=True)
+    p.add_argument("--force-rm", action="store_true")
+    p.add_argument("--squash", action="store_true")
+    p.add_argument("--platform")
+    p.add_argument("--iidfile")
+    p.add_argument("path")
+    return p
+
+
+def _bytes(text: str) -> int:
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower()
+    if text[-1:] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _context_tar(path: str, dockerfile: str | None, out: IO[bytes]) -> str:
+    """The folder as a tar into out, what .dockerignore excludes left out (the
+    Dockerfile and .dockerignore always sent: the daemon reads them, and drops them if
+    they are excluded). A Dockerfile outside the folder goes in under a name of its own
+    that the .dockerignore sent with it excludes, so `COPY .` never sees it. Returns
+    the Dockerfile's name in the context."""
+    from darse.build import ignore
+
+    ignore_text = ""
+    ignore_path = os.path.join(path, ignore.IGNORE_FILE)
+    if os.path.isfile(ignore_path):
+        with open(ignore_path, errors="replace") as f:
+            ignore_text = f.read()
+    patterns = ignore.parse(ignore_text)
+    name, outside = "Dockerfile", None
+    if dockerfile == "-":
+        outside = sys.stdin.buffer.read()
+    elif dockerfile:
+        full = os.path.abspath(dockerfile)
+        rel = os.path.relpath(full, os.path.abspath(path))
+        if rel.startswith(".."):
+            with open(full, "rb") as f:
+                outside = f.read()
+        else:
+            name = rel.replace(os.sep, "/")
+    keep = (name, ignore.IGNORE_FILE)
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for rel, _ in ignore.walk(path, patterns, keep):
+            if outside is not None and rel == ignore.IGNORE_FILE:
+                continue  # sent below, with the Dockerfile's own name added
+            tf.add(os.path.join(path, rel), arcname=rel, recursive=False)
+        if outside is not None:
+            name = f".dockerfile.{os.urandom(10).hex()}"
+            _add_bytes(tf, name, outside)
+            _add_bytes(tf, ignore.IGNORE_FILE,
+                       (ignore_text.rstrip("\n") + f"\n{name}\n").lstrip("\n").encode())
+    return name
+
+
+def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o600
+    tf.addfile(info, io.BytesIO(data))
+
+
+def _stdin_context(out: IO[bytes]) -> str:
+    """`build -`: a tar on stdin is the context; anything else is a Dockerfile alone."""
+    data = sys.stdin.buffer.read()
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+            tf.getmembers()
+        out.write(data)
+        return "Dockerfile"
+    except tarfile.TarError:
+        pass
+    with tarfile.open(fileobj=out, mode="w") as tf:
+        _add_bytes(tf, "Dockerfile", data)
+    return "Dockerfile"
+
+
+def build(client: Client, argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    body = tempfile.TemporaryFile()
+    if args.path == "-":
+        dockerfile = _stdin_context(body)
+        if args.file and args.file != "-":
+            dockerfile = args.file
+    else:
+        if not os.path.isdir(args.path):
+            print(f"unable to prepare context: path \"{args.path}\" not found",
+                  file=sys.stderr)
+            return 1
+        if args.file and args.file != "-" and not os.path.exists(args.file):
+            print("unable to prepare context: unable to evaluate symlinks in Dockerfile "
+                  f"path: lstat {os.path.abspath(args.file)}: no such file or directory",
+                  file=sys.stderr)
+            return 1
+        dockerfile = _context_tar(args.path, args.file, body)
+    size = body.tell()
+    body.seek(0)
+    build_args = dict(a.split("=", 1) if "=" in a else (a, os.environ.get(a))
+                      for a in args.build_arg)
+    labels = dict(item.split("=", 1) if "=" in item else (item, "") for item in args.label)
+    query: dict[str, Any] = {
+        "t": args.tag, "dockerfile": dockerfile, "q": args.quiet or None,
+        "buildargs": json.dumps(build_args) if build_args else None,
+        "nocache": args.no_cache or None, "pull": args.pull or None,
+        "cachefrom": json.dumps(args.cache_from) if args.cache_from else None,
+        "labels": json.dumps(labels) if labels else None, "target": args.target,
+        "networkmode": args.network, "extrahosts": ",".join(args.add_host) or None,
+        "shmsize": _bytes(args.shm_size) if args.shm_size else None,
+        "rm": args.rm, "forcerm": args.force_rm or None, "squash": args.squash or None,
+        "platform": args.platform}
+    if not args.quiet:
+        print(f"Sending build context to Docker daemon  {_size(size)}\n", flush=True)
+    image_id = ""
+    for event in client.lines("POST", "/build", query, body=body):
+        if "error" in event:
+            print(event["error"], file=sys.stderr)
+            code = (event.get("errorDetail") or {}).get("code")
+            return code if isinstance(code, int) and code > 0 else 1
+        if "aux" in event:
+            image_id = event["aux"].get("ID", "")
+        elif "stream" in event and not args.quiet:
+            sys.stdout.write(event["stream"])
+            sys.stdout.flush()
+    if args.quiet:
+        print(image_id)
+    if args.iidfile:
+        with open(args.iidfile, "w") as f:
+            f.write(image_id)
+    return 0
