@@ -105,6 +105,9 @@ class Routes:
     def add_head(self, path: str, handler: Callable[..., Any]) -> None:
         self._add("HEAD", path, handler)
 
+    def add_put(self, path: str, handler: Callable[..., Any]) -> None:
+        self._add("PUT", path, handler)
+
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     """JSON with Content-Type exactly application/json: the docker CLI decodes error
@@ -213,11 +216,22 @@ class _Runner(web.AppRunner):
 
 
 def make_app(engine: Engine) -> web.Application:
-    from darse.api import build, containers, execs, images, networks, swarm, system, volumes
+    from darse.api import (
+        archive,
+        build,
+        containers,
+        execs,
+        images,
+        networks,
+        swarm,
+        system,
+        volumes,
+    )
 
     app = web.Application(middlewares=[version_and_errors], client_max_size=0)
     app["engine"] = engine
-    for module in (system, containers, execs, images, volumes, networks, build, swarm):
+    for module in (system, containers, execs, images, volumes, networks, build, swarm,
+                   archive):
         module.routes(Routes(app.router))
     return app
 

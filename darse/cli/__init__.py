@@ -24,7 +24,7 @@ COMMANDS = {
     "attach": ("container", "attach"), "top": ("container", "top"),
     "rename": ("container", "rename"), "pause": ("container", "pause"),
     "unpause": ("container", "unpause"), "export": ("container", "export"),
-    "port": ("container", "port"),
+    "port": ("container", "port"), "cp": ("cp", "cp"),
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
@@ -36,6 +36,7 @@ COMMANDS = {
 MANAGEMENT = {
     "container": {"ls": ("ps", "ps"), "list": ("ps", "ps"), "ps": ("ps", "ps"),
                   "prune": ("container", "prune"), "inspect": ("container", "inspect"),
+                  "cp": ("cp", "cp"),
                   **{k: v for k, v in COMMANDS.items() if v[0] == "container"}},
     "image": {"ls": ("image", "images"), "list": ("image", "images"),
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
@@ -77,7 +78,7 @@ Management Commands:
   registry    Serve a registry (OCI distribution spec), collect its garbage
 
 Commands:
-  attach create export history import inspect kill load logs pause rename restart
+  attach cp create export history import inspect kill load logs pause rename restart
   rm rmi save start stop tag top unpause wait events
 
 Global Options:

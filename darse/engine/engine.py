@@ -222,7 +222,7 @@ class Engine:
         host_config.setdefault("LogConfig", {"Type": self.config.log_driver,
                                              "Config": dict(self.config.log_opts)})
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-        merged.setdefault("Hostname", container_id[:12])
+        merged["Hostname"] = merged.get("Hostname") or container_id[:12]  # "" from docker
         doc = {
             "Id": container_id, "Created": now(), "Path": path_args[0], "Args": path_args[1:],
             "State": new_state(), "Image": image_id,
