@@ -219,6 +219,7 @@ def make_app(engine: Engine) -> web.Application:
     from darse.api import (
         archive,
         build,
+        changes,
         containers,
         execs,
         images,
@@ -231,7 +232,7 @@ def make_app(engine: Engine) -> web.Application:
     app = web.Application(middlewares=[version_and_errors], client_max_size=0)
     app["engine"] = engine
     for module in (system, containers, execs, images, volumes, networks, build, swarm,
-                   archive):
+                   archive, changes):
         module.routes(Routes(app.router))
     return app
 

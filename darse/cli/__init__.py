@@ -25,6 +25,7 @@ COMMANDS = {
     "rename": ("container", "rename"), "pause": ("container", "pause"),
     "unpause": ("container", "unpause"), "export": ("container", "export"),
     "port": ("container", "port"), "cp": ("cp", "cp"),
+    "diff": ("changes", "diff"),
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
@@ -36,7 +37,7 @@ COMMANDS = {
 MANAGEMENT = {
     "container": {"ls": ("ps", "ps"), "list": ("ps", "ps"), "ps": ("ps", "ps"),
                   "prune": ("container", "prune"), "inspect": ("container", "inspect"),
-                  "cp": ("cp", "cp"),
+                  "cp": ("cp", "cp"), "diff": ("changes", "diff"),
                   **{k: v for k, v in COMMANDS.items() if v[0] == "container"}},
     "image": {"ls": ("image", "images"), "list": ("image", "images"),
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
@@ -78,7 +79,7 @@ Management Commands:
   registry    Serve a registry (OCI distribution spec), collect its garbage
 
 Commands:
-  attach cp create export history import inspect kill load logs pause rename restart
+  attach cp create diff export history import inspect kill load logs pause rename restart
   rm rmi save start stop tag top unpause wait events
 
 Global Options:
