@@ -58,8 +58,11 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
     cdir = node.container_dir(cid)
     rootfs = os.path.join(cdir, "rootfs")
     try:
-        for sub in ("rootfs", "upper", "work"):
-            os.makedirs(os.path.join(cdir, sub), mode=0o700)
+        os.makedirs(cdir, mode=0o700)
+        # The upper folder's mode is the container's "/": any user must be able to walk it.
+        for sub, mode in (("rootfs", 0o700), ("upper", 0o755), ("work", 0o700)):
+            os.mkdir(os.path.join(cdir, sub), mode)
+            os.chmod(os.path.join(cdir, sub), mode)
         chain = node.images.chain(image_id)
         node.images.snapshots.mount(chain, rootfs, os.path.join(cdir, "upper"),
                                     os.path.join(cdir, "work"))

@@ -11,6 +11,7 @@ from typing import Any
 from darse.engine import spec as docker_spec
 from darse.engine import users
 from darse.errors import InvalidArgument
+from darse.runtime import capabilities
 
 PROPAGATION = {"PROPAGATION_PRIVATE": "rprivate", "PROPAGATION_HOST_TO_CONTAINER": "rslave",
                "PROPAGATION_BIDIRECTIONAL": "rshared"}
@@ -123,10 +124,25 @@ def mounts(config: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def clamp_oom_score_adj(value: int) -> int:
+    """Lowering a score below darsed's own needs CAP_SYS_RESOURCE; on a host that withholds
+    it (a container, a restricted node) the kubelet's -997 would fail every guaranteed
+    pod: such a score is raised to darsed's own (containerd's restrict_oom_score_adj)."""
+    try:
+        with open("/proc/self/oom_score_adj") as f:
+            own = int(f.read())
+    except (OSError, ValueError):
+        return value
+    if value < own and "CAP_SYS_RESOURCE" not in capabilities.bounding_of_self():
+        return own
+    return value
+
+
 def build(*, container_id: str, config: dict[str, Any], sandbox: dict[str, Any],
           sandbox_dir: str, rootfs: str, image_config: dict[str, Any]) -> dict[str, Any]:
     sandbox_config = sandbox["config"]
     hc = host_config(config, sandbox_config)
+    hc["OomScoreAdj"] = clamp_oom_score_adj(hc["OomScoreAdj"])
     cfg = {"Tty": bool(config.get("tty")),
            "WorkingDir": config.get("working_dir") or image_config.get("WorkingDir") or "/",
            "Hostname": sandbox.get("hostname", "")}

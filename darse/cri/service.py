@@ -12,7 +12,7 @@ import grpc
 from google.protobuf import json_format
 
 from darse import __version__, errors
-from darse.cri import containers, execsync, images, sandboxes
+from darse.cri import containers, execsync, images, sandboxes, stats
 from darse.cri.node import Node, now_ns
 from darse.cri.proto import api_pb2 as pb
 from darse.cri.proto import api_pb2_grpc as pb_grpc
@@ -164,6 +164,19 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
         out, err, code = execsync.exec_sync(self.node, request.container_id,
                                             list(request.cmd), request.timeout)
         return pb.ExecSyncResponse(stdout=out, stderr=err, exit_code=code)
+
+    @rpc
+    def ContainerStats(self, request: pb.ContainerStatsRequest) -> pb.ContainerStatsResponse:
+        doc = containers.refresh(self.node, self.node.store.container(request.container_id))
+        return pb.ContainerStatsResponse(stats=as_message(stats.of(self.node, doc),
+                                                          pb.ContainerStats))
+
+    @rpc
+    def ListContainerStats(self, request: pb.ListContainerStatsRequest
+                           ) -> pb.ListContainerStatsResponse:
+        flt = as_dict(request.filter) if request.HasField("filter") else {}
+        return pb.ListContainerStatsResponse(stats=[
+            as_message(s, pb.ContainerStats) for s in stats.listing(self.node, flt)])
 
 
 class ImageService(pb_grpc.ImageServiceServicer):

@@ -1,0 +1,80 @@
+"""What a pod container's CRI config asks of its process, seen from inside: user and
+groups, read-only rootfs, capabilities, sysctls, resources, the OOM score a host without
+CAP_SYS_RESOURCE allows."""
+
+from __future__ import annotations
+
+import time
+
+from darse.cri.proto import api_pb2 as pb
+from tests.cri.conftest import Cri, container_config, pod_config
+from tests.cri.test_pods import sh
+
+
+def _start(cri: Cri, pod: str, cc: pb.ContainerConfig) -> str:
+    cid = cri.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cc)).container_id
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    return cid
+
+
+def test_user_groups_readonly_rootfs_and_capabilities(pods: Cri) -> None:
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("sec"))).pod_sandbox_id
+    cc = container_config("c", "sleep", "1000")
+    cc.linux.security_context.CopyFrom(pb.LinuxContainerSecurityContext(
+        run_as_user=pb.Int64Value(value=1234), run_as_group=pb.Int64Value(value=5678),
+        supplemental_groups=[4242], readonly_rootfs=True,
+        capabilities=pb.Capability(drop_capabilities=["ALL"],
+                                   add_capabilities=["NET_BIND_SERVICE"])))
+    cid = _start(pods, pod, cc)
+    got = sh(pods, cid, "id -u; id -g; id -G")
+    assert got.stdout == b"1234\n5678\n5678 4242\n", got
+    r = sh(pods, cid, "touch /x")
+    assert r.exit_code != 0 and b"Read-only file system" in r.stderr
+    bnd = sh(pods, cid, "grep CapBnd /proc/self/status").stdout.split()[1]
+    assert int(bnd, 16) == 1 << 10  # CAP_NET_BIND_SERVICE alone
+
+
+def test_sysctls_resources_and_oom_score(pods: Cri) -> None:
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=pod_config(
+        "tuned", sysctls={"net.ipv4.ip_unprivileged_port_start": "80"}))).pod_sandbox_id
+    cc = container_config("c", "sleep", "1000")
+    cc.linux.resources.CopyFrom(pb.LinuxContainerResources(
+        memory_limit_in_bytes=64 * 1024 * 1024, cpu_shares=512, oom_score_adj=-997))
+    cid = pods.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cc,
+        sandbox_config=pod_config("tuned"))).container_id
+    pods.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    assert sh(pods, cid, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start").stdout == \
+        b"80\n"
+    with open("/proc/self/oom_score_adj") as f:
+        ours = int(f.read())
+    score = int(sh(pods, cid, "cat /proc/self/oom_score_adj").stdout)
+    assert score == max(-997, ours) if _has_sys_resource() else score == ours
+    limit = sh(pods, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                          "/sys/fs/cgroup/memory.max 2>/dev/null").stdout.split()
+    assert limit[0] == str(64 * 1024 * 1024).encode()
+
+
+def _has_sys_resource() -> bool:
+    with open("/proc/self/status") as f:
+        eff = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff"))
+    return bool(eff & (1 << 24))
+
+
+def test_container_stats(pods: Cri) -> None:
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("stats"))).pod_sandbox_id
+    cid = _start(pods, pod, container_config(
+        "busy", "sh", "-c", "dd if=/dev/zero of=/big bs=1M count=3; "
+        "while :; do :; done"))
+    time.sleep(1)
+    s = pods.runtime.ContainerStats(pb.ContainerStatsRequest(container_id=cid)).stats
+    assert s.attributes.id == cid and s.attributes.metadata.name == "busy"
+    assert s.cpu.usage_core_nano_seconds.value > 100_000_000  # a busy loop for ~1 s
+    assert s.memory.usage_bytes.value > 0
+    assert s.writable_layer.used_bytes.value >= 3 * 1024 * 1024
+    listed = pods.runtime.ListContainerStats(pb.ListContainerStatsRequest(
+        filter=pb.ContainerStatsFilter(pod_sandbox_id=pod))).stats
+    assert [x.attributes.id for x in listed] == [cid]
