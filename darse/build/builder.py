@@ -323,9 +323,12 @@ class Builder:
                        ins: Instruction) -> str:
         runtime = state.runtime
         opts = self.options
+        env = [*(runtime.get("Env") or []), *args]
+        if not any(e.startswith("HOME=") for e in env):
+            env.append("HOME=" + stagecopy.home_of(self.images.snapshots, self.chain(state),
+                                                   runtime.get("User") or ""))
         created = self.engine.create({
-            "Image": state.image_id, "Cmd": cmd, "Entrypoint": [],
-            "Env": [*(runtime.get("Env") or []), *args],
+            "Image": state.image_id, "Cmd": cmd, "Entrypoint": [], "Env": env,
             "User": runtime.get("User") or "", "WorkingDir": runtime.get("WorkingDir") or "",
             "HostConfig": {"NetworkMode": opts.network_mode or "bridge",
                            "ExtraHosts": opts.extra_hosts or None,

@@ -180,7 +180,7 @@ def apply(ins: Instruction, cfg: dict[str, Any], env: dict[str, str], state: Any
             for one in _port_range(port):
                 exposed[one] = {}
         cfg["ExposedPorts"] = exposed
-        return "EXPOSE " + " ".join(ports)
+        return "EXPOSE " + " ".join(sorted(ports))
     if cmd == "VOLUME":
         paths = ins.json if ins.json is not None else words.words(ins.rest, env, ins.escape)
         volumes = dict(cfg.get("Volumes") or {})
@@ -205,7 +205,7 @@ def apply(ins: Instruction, cfg: dict[str, Any], env: dict[str, str], state: Any
         trigger, _, rest = ins.rest.strip().partition(" ")
         if trigger.upper() in _ONBUILD_REFUSED:
             raise InvalidArgument(_ONBUILD_REFUSED[trigger.upper()])
-        text = f"{trigger.upper()} {rest.strip()}".strip()
+        text = ins.rest.strip()  # docker keeps the trigger as written
         cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), text]
         return f"ONBUILD {text}"
     if cmd == "HEALTHCHECK":

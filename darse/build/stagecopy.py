@@ -67,7 +67,9 @@ def run(builder: Builder, ins: Instruction, state: State, plan: Plan,
                 digests.append(cache.content_digest(dl, [(name,)]))
         if len(digests) > 1:
             digests = ["multi:" + cache.key(",".join(digests), {})]
-        cmd = [*runtime, f"#(nop) {ins.cmd} {digests[0]} in {dest} "]
+        # docker glues the --chown flag to the digest: "COPY --chown=1:1file:<hash>"
+        owner_text = f"--chown={chown}" if chown else ""
+        cmd = [*runtime, f"#(nop) {ins.cmd} {owner_text}{digests[0]} in {dest} "]
         extra = f"|chown={chown}|chmod={ins.flags.get('chmod', '')}"
 
         def change(image: Root) -> None:
@@ -222,3 +224,14 @@ def resolve_owner(image: Root, spec: str) -> tuple[int, int]:
                               f"{group}")
     return uid, int(found[2])
 
+
+
+def home_of(snapshots: Snapshots, chain: list[str], user: str) -> str:
+    """The HOME dockerd gives a container of the image run as user: the user's home in
+    the image's /etc/passwd, "/" when it has none."""
+    name = user.partition(":")[0] or "root"
+    with mounted(snapshots, chain) as root, Root(root) as image:
+        for entry in _read_id_file(image, "/etc/passwd"):
+            if len(entry) > 5 and (entry[0] == name or (name.isdigit() and entry[2] == name)):
+                return entry[5] or "/"
+    return "/"

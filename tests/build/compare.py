@@ -20,7 +20,7 @@ from tests.daemon import Darsed
 # What each runtime adds to every container's root: not the image's.
 _RUNTIME = re.compile(r"^(\.dockerenv|dev(/.*)?|proc(/.*)?|sys(/.*)?|etc/(hostname|hosts|"
                       r"resolv\.conf|mtab))$")
-_DIGEST = re.compile(r"\b(file|dir|multi):[0-9a-f]{64}")
+_DIGEST = re.compile(r"(file|dir|multi):[0-9a-f]{64}")
 
 
 def darse_cli(d: Darsed, *args: str, input: bytes | None = None, cwd: str | None = None
