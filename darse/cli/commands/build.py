@@ -92,8 +92,9 @@ def _context_tar(path: str, dockerfile: str | None, out: IO[bytes]) -> str:
         if outside is not None:
             name = f".dockerfile.{os.urandom(10).hex()}"
             _add_bytes(tf, name, outside)
-            _add_bytes(tf, ignore.IGNORE_FILE,
-                       (ignore_text.rstrip("\n") + f"\n{name}\n").lstrip("\n").encode())
+            # A .dockerignore made here lists itself too: the image never sees it.
+            base = ignore_text if os.path.isfile(ignore_path) else ignore.IGNORE_FILE
+            _add_bytes(tf, ignore.IGNORE_FILE, f"{base.rstrip()}\n{name}\n".encode())
     return name
 
 
