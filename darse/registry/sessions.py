@@ -23,6 +23,7 @@ from darse.registry.storage import Storage
 
 # sha512 uploads are rare: they are hashed from their file on completion.
 HASHED = ("sha256",)
+BATCH = 1 << 20
 
 
 @dataclass
@@ -79,17 +80,41 @@ class Sessions:
             raise RegistryError("RANGE_INVALID", f"upload is at {size}, chunk starts at "
                                 f"{start}", status=416)
         in_order = session.hashed == size
+        hashes = list(session.hashes.values()) if in_order else []
+        loop = asyncio.get_running_loop()
         written = 0
         with open(session.data, "ab") as f:
-            while True:
-                chunk = await body.readany()
-                if not chunk:
-                    break
-                f.write(chunk)
-                if in_order:
-                    for h in session.hashes.values():
-                        h.update(chunk)
-                written += len(chunk)
+
+            def sink(data: bytes) -> None:
+                f.write(data)
+                for h in hashes:
+                    h.update(data)
+
+            # Writing and hashing run in a thread, a batch at a time, while the next batch
+            # is read: hashlib and write(2) release the GIL, so several uploads use
+            # several cores, and the event loop never waits on the disk.
+            batch = bytearray()
+            pending: asyncio.Future | None = None
+            try:
+                while True:
+                    chunk = await body.readany()
+                    if chunk:
+                        batch += chunk
+                        written += len(chunk)
+                    if batch and (len(batch) >= BATCH or not chunk):
+                        if pending is not None:
+                            await pending
+                        pending = loop.run_in_executor(None, sink, bytes(batch))
+                        batch.clear()
+                    if not chunk:
+                        break
+            finally:
+                # The file closes only after the last batch is on it (a client that goes
+                # away mid-body leaves what arrived; its status says where to resume).
+                if pending is not None:
+                    await asyncio.wait([pending])
+            if pending is not None:
+                pending.result()  # a write that failed (disk full) fails the request
         if in_order:
             session.hashed += written
         if length is not None and written != length:

@@ -4,6 +4,7 @@ the upload's status (GET), cancel (DELETE), and cross-repository mount (?mount=&
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from aiohttp import web
 from darse.registry.errors import RegistryError
 from darse.registry.names import check_digest, check_name
 from darse.registry.routes import empty, state
-from darse.registry.sessions import Session
+from darse.registry.sessions import Session, Sessions
 
 
 def _location(name: str, uuid: str) -> str:
@@ -55,6 +56,11 @@ def _content_range(request: web.Request) -> int | None:
     return start
 
 
+async def _finish(sessions: Sessions, session: Session, digest: str) -> None:
+    """Check and publish an upload off the event loop (it may hash and fsync 100s of MiB)."""
+    await asyncio.get_running_loop().run_in_executor(None, sessions.finish, session, digest)
+
+
 async def start(request: web.Request, name: str) -> web.StreamResponse:
     st = state(request)
     query = request.query
@@ -79,7 +85,7 @@ async def start(request: web.Request, name: str) -> web.StreamResponse:
         async with session.lock:
             try:
                 await st.sessions.append(session, request.content, None, _length(request))
-                st.sessions.finish(session, digest)
+                await _finish(st.sessions, session, digest)
             except BaseException:
                 st.sessions.cancel(session)
                 raise
@@ -111,7 +117,7 @@ async def finish(request: web.Request, name: str, uuid: str) -> web.StreamRespon
         if (_length(request) or 0) > 0 or request.headers.get("Transfer-Encoding"):
             await st.sessions.append(session, request.content, _content_range(request),
                                      _length(request))
-        st.sessions.finish(session, digest)
+        await _finish(st.sessions, session, digest)
     st.storage.link_blob(name, digest)
     return _created(name, digest)
 
