@@ -101,7 +101,8 @@ class Builder:
             state = self._from(stage, plan, built)
             todo = list(stage.instructions)
             if stage is last:
-                todo += [Instruction("LABEL", f"{k}={v}", 0, text=f"LABEL {k}={v}")
+                todo += [Instruction("LABEL", f"{_quoted(k)}={_quoted(v)}", 0,
+                                     text=f"LABEL {k}={v}")
                          for k, v in sorted(self.options.labels.items())]
             for ins in todo:
                 step += 1
@@ -405,6 +406,11 @@ class Builder:
         finally:
             while self._exits:
                 self._exits.pop().__exit__(None, None, None)
+
+
+def _quoted(text: str) -> str:
+    """text as one literal word of an instruction (single quotes: nothing expands)."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def _empty(upper: str) -> bool:

@@ -85,3 +85,7 @@ def dockerd(busybox_rootfs: str) -> Iterator[Dockerd | None]:
         yield d
     finally:
         d.stop()
+
+
+# The loopback registry of the image tests, for --pull and FROM a registry's image.
+from tests.image.conftest import busybox_in_registry, registry  # noqa: E402, F401
