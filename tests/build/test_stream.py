@@ -1,0 +1,91 @@
+"""POST /build's stream as dockerd's: `aux` with the image id before "Successfully
+built", a RUN's stderr in red, a failed step's error with its exit `code`; what can be
+found before building (an empty or broken context, a parse error, squash) answered
+with an error status and no stream."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from urllib.parse import quote
+
+import pytest
+
+from tests.build.conftest import Dockerd
+from tests.daemon import Darsed
+
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def docker_api(d: Dockerd, path: str, body: bytes) -> tuple[int, bytes]:
+    from tests.daemon import _http
+
+    return _http(str(d.sock), "POST", path, body)
+
+
+def events(body: bytes) -> list[dict]:
+    return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def apis(darsed: Darsed, dockerd: Dockerd | None):
+    out = [lambda path, body: darsed.api("POST", path, raw=body)]
+    if dockerd is not None:
+        out.append(lambda path, body: docker_api(dockerd, path, body))
+    return out
+
+
+def test_order_colour_and_code(apis) -> None:
+    dockerfile = b"FROM busybox\nRUN echo out; echo err >&2\nRUN exit 5\n"
+    for api in apis:
+        status, body = api("/build?nocache=1", tar_of({"Dockerfile": dockerfile}))
+        got = events(body)
+        assert status == 200
+        streams = "".join(e.get("stream", "") for e in got)
+        assert "out\n" in streams and "\x1b[91merr\n\x1b[0m" in streams, streams
+        assert got[-1]["errorDetail"] == {
+            "code": 5, "message": "The command '/bin/sh -c exit 5' returned a non-zero "
+                                  "code: 5"}, got[-1]
+        status, body = api("/build?nocache=1", tar_of({"Dockerfile": dockerfile[:-11]}))
+        got = events(body)
+        aux = next(i for i, e in enumerate(got) if "aux" in e)
+        built = next(i for i, e in enumerate(got)
+                     if e.get("stream", "").startswith("Successfully built"))
+        assert aux < built and got[aux]["aux"]["ID"].startswith("sha256:")
+
+
+@pytest.mark.parametrize("body,query,status,message", [
+    (b"", "", 500, "Cannot locate specified Dockerfile: Dockerfile"),
+    (tar_of({"other": b"x"}), "", 500, "Cannot locate specified Dockerfile: Dockerfile"),
+    (tar_of({"Dockerfile": b"FROM busybox\nARG =x\n"}), "", 400,
+     "dockerfile parse error line 2: ARG names can not be blank"),
+    (tar_of({"Dockerfile": b"FROM busybox\n"}), "target=zz", 400,
+     "failed to reach build target zz in Dockerfile"),
+    (tar_of({"Dockerfile": b"FROM busybox\n"}), "squash=1", 400,
+     "squash is only supported with experimental mode"),
+])
+def test_refused_before_the_stream(apis, body: bytes, query: str, status: int,
+                                   message: str) -> None:
+    for api in apis:
+        got_status, got = api(f"/build?{query}", body)
+        assert (got_status, json.loads(got)["message"]) == (status, message)
+
+
+def test_broken_context_is_a_500(darsed: Darsed) -> None:
+    status, body = darsed.api("POST", "/build", raw=b"this is not a tar" * 100)
+    assert status == 500 and json.loads(body)["message"]
+    before = darsed.api("GET", "/images/json?all=1")[1]
+    status, body = darsed.api("POST", f"/build?dockerfile={quote('nope')}",
+                              raw=tar_of({"Dockerfile": b"FROM busybox\n"}))
+    assert status == 500 and json.loads(body)["message"] == \
+        "Cannot locate specified Dockerfile: nope"
+    assert darsed.api("GET", "/images/json?all=1")[1] == before
