@@ -163,7 +163,7 @@ def copy_one(ctx: Root, image: Root, src: str, source: Parts, op: Copy) -> None:
     owner = fscopy.fixed_owner(uid, gid)
     if is_dir:
         if made:
-            image.set_meta(where, Meta(uid, gid, op.mode))
+            image.set_meta(where, Meta(uid, gid))  # --chmod is for what is copied
         fscopy.copy_tree(ctx, source, image, where, owner, _capability_only)
         if op.mode is not None:
             _chmod_tree(ctx, source, image, where, Meta(uid, gid, op.mode))
