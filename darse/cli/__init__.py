@@ -25,7 +25,7 @@ COMMANDS = {
     "rename": ("container", "rename"), "pause": ("container", "pause"),
     "unpause": ("container", "unpause"), "export": ("container", "export"),
     "port": ("container", "port"), "cp": ("cp", "cp"),
-    "diff": ("changes", "diff"),
+    "diff": ("changes", "diff"), "commit": ("changes", "commit"),
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
@@ -38,6 +38,7 @@ MANAGEMENT = {
     "container": {"ls": ("ps", "ps"), "list": ("ps", "ps"), "ps": ("ps", "ps"),
                   "prune": ("container", "prune"), "inspect": ("container", "inspect"),
                   "cp": ("cp", "cp"), "diff": ("changes", "diff"),
+                  "commit": ("changes", "commit"),
                   **{k: v for k, v in COMMANDS.items() if v[0] == "container"}},
     "image": {"ls": ("image", "images"), "list": ("image", "images"),
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
@@ -79,7 +80,7 @@ Management Commands:
   registry    Serve a registry (OCI distribution spec), collect its garbage
 
 Commands:
-  attach cp create diff export history import inspect kill load logs pause rename restart
+  attach commit cp create diff export history import inspect kill load logs pause rename restart
   rm rmi save start stop tag top unpause wait events
 
 Global Options:

@@ -51,7 +51,11 @@ def apply(config: dict[str, Any], change: str) -> None:
     word, _, rest = text.partition(" ")
     kind, rest = word.upper(), rest.strip()
     if kind not in ALLOWED:
-        raise InvalidArgument(f"{word} is not a valid change command")
+        raise InvalidArgument(f"{word.lower()} is not a valid change command")  # dockerd's
+    if not rest and kind in ("USER", "WORKDIR"):
+        raise InvalidArgument(f"{kind} requires exactly one argument")
+    if not rest and kind not in ("CMD", "ENTRYPOINT"):
+        raise InvalidArgument(f"{kind} requires at least one argument")
     c = config.setdefault("config", {})
     if kind == "CMD":
         c["Cmd"] = _exec_form(rest)

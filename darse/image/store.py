@@ -298,6 +298,8 @@ class ImageStore:
             "Comment": next((h.get("comment", "") for h in reversed(config.get("history") or [])
                              if h.get("comment")), ""),
             "Created": config.get("created") or row["created"],
+            "Container": config.get("container", ""),  # a commit's container
+            "ContainerConfig": config.get("container_config") or {},
             "DockerVersion": config.get("docker_version", ""),
             "Author": config.get("author", ""), "Config": config.get("config") or {},
             "Architecture": config.get("architecture", ""), "Os": config.get("os", ""),

@@ -76,7 +76,7 @@ def test_import_push_pull(store: ImageStore, registry: RegistryServer, tmp_path)
 
 
 def test_import_refuses_bad_input(store: ImageStore) -> None:
-    with pytest.raises(InvalidArgument, match="FROM is not a valid change command"):
+    with pytest.raises(InvalidArgument, match="^from is not a valid change command$"):
         import_image(store, io.BytesIO(b""), "x:1", changes=["FROM debian"])
     with pytest.raises(InvalidArgument):
         import_image(store, io.BytesIO(b"\x1f\x8b not really gzip" * 100), "x:1")

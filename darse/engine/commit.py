@@ -1,0 +1,114 @@
+"""docker commit: a container's changes as a new image over its own (POST /commit).
+
+The layer is the container's overlay upper folder, packed as the builder packs a RUN
+step's (darse.image.layer.pack_to_blob, the /etc files darse binds left out), and
+unpacked as a snapshot of its own. The container is paused meanwhile unless asked not
+to be, as dockerd does, so that the layer is one moment of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from darse.errors import DarseError, InvalidArgument
+from darse.image import changes as config_changes
+from darse.image import layer as layers
+from darse.image import reference as refs
+from darse.image.mediatypes import DOCKER_LAYER
+from darse.image.snapshots import chain_ids
+
+if TYPE_CHECKING:
+    from darse.engine.engine import Engine
+
+MOUNT_POINTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
+# What a commit's config in the request may set over the container's (docker's merge).
+_OVERRIDES = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout",
+              "AttachStderr", "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd",
+              "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir", "Entrypoint",
+              "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal",
+              "StopTimeout", "Shell")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def commit(engine: Engine, ref: str, repo: str | None = None, tag: str | None = None,
+           comment: str = "", author: str = "", pause: bool = True,
+           changes: list[str] = (), overrides: dict[str, Any] | None = None
+           ) -> dict[str, str]:
+    doc = engine.containers.find(ref)
+    target = None
+    if repo:
+        target = refs.parse(f"{repo}:{tag}" if tag else repo)
+        if target.digest:
+            raise InvalidArgument("refusing to create a tag with a digest reference")
+    base = engine.images.config(doc["Image"])
+    config = copy.deepcopy(base)
+    run = copy.deepcopy(doc["Config"])
+    for key, value in (overrides or {}).items():
+        if key in _OVERRIDES and value not in (None, "", [], {}):
+            run[key] = value
+    config["config"] = run
+    for change in changes:
+        config_changes.apply(config, change)  # a bad one refused before any work
+    now = _now()
+    entry: dict[str, Any] = {"created": now,
+                             "created_by": " ".join([doc["Path"], *doc["Args"]])}
+    if comment:
+        entry["comment"] = comment
+    if author:
+        entry["author"] = author
+    paused_here = False
+    if pause and doc["State"]["Running"] and not doc["State"]["Paused"]:
+        engine.pause(doc["Id"], True)
+        paused_here = True
+    try:
+        diff_id = _layer(engine, doc, config)
+    finally:
+        if paused_here and engine.is_running(doc["Id"]):
+            try:
+                engine.pause(doc["Id"], False)
+            except DarseError:
+                pass  # unpaused or stopped meanwhile
+    config["history"] = [*(config.get("history") or []), entry]
+    config["created"] = now
+    config["container"] = doc["Id"]
+    config["container_config"] = doc["Config"]
+    if author:
+        config["author"] = author
+    else:
+        config.pop("author", None)
+    config.pop("comment", None)
+    rootfs = config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+    rootfs["diff_ids"] = [*(rootfs.get("diff_ids") or []), diff_id]
+    image_id = engine.images.register(json.dumps(config).encode(), [target] if target else [])
+    engine.images.set_parent(image_id, doc["Image"])
+    engine._event(doc, "commit", comment=comment, imageID=image_id,
+                  imageRef=str(target) if target else "")
+    return {"Id": image_id}
+
+
+def _layer(engine: Engine, doc: dict[str, Any], config: dict[str, Any]) -> str:
+    """The container's upper folder as the image's next layer; its DiffID."""
+    images = engine.images
+    upper = doc["GraphDriver"]["Data"]["UpperDir"]
+    blob, blob_size, diff_id, size = layers.pack_to_blob(images.content, upper, MOUNT_POINTS)
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    chain = chain_ids([*diff_ids, diff_id])
+    if not images.has_layer(chain[-1]):
+        tmp = images.snapshots.prepare()
+        try:
+            with images.content.open(blob) as f:
+                layers.unpack(f, os.path.join(tmp, "diff"))
+            images.snapshots.commit(tmp, chain[-1])
+        except BaseException:
+            images.snapshots.discard(tmp)
+            raise
+        images.add_layer(chain[-1], diff_id, chain[-2] if len(chain) > 1 else "", size,
+                         blob, blob_size, DOCKER_LAYER)
+    return diff_id
