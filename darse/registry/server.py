@@ -70,14 +70,16 @@ def challenge(request: web.Request, scope: str | None, insufficient: bool) -> st
     return out
 
 
-def _authorize(request: web.Request, kind: str, name: str, action: str) -> None:
-    """Let the request through if its identity holds the access, or answer 401."""
+def _authorize(request: web.Request, kind: str, name: str, action: str,
+               also: str = "") -> None:
+    """Let the request through if its identity holds the access, or answer 401 with a
+    challenge naming it (and `also`, a scope the handler may need)."""
     auth = request.app[STATE].auth
     identity = auth.identify(request.headers.get("Authorization", ""))
     if kind:
         # docker asks for pull and push together when it pushes.
         actions = "pull,push" if action == "push" else action
-        request["scope"] = f"{kind}:{name}:{actions}"
+        request["scope"] = f"{kind}:{name}:{actions}{' ' + also if also else ''}"
     if identity is None:
         raise RegistryError("UNAUTHORIZED")
     request["identity"] = identity
@@ -106,7 +108,12 @@ async def v2(request: web.Request) -> web.StreamResponse:
             raise RegistryError("UNSUPPORTED")
         handler, action = methods[request.method]
         name = check_name(m.group("name"))
-        _authorize(request, "repository", name, action)
+        also = ""
+        if handler is uploads.start and "mount" in request.query and "from" in request.query:
+            # A mount reads its source: ask for both at once, as docker-registry does, so a
+            # client gets one token for the two.
+            also = f"repository:{check_name(request.query['from'])}:pull"
+        _authorize(request, "repository", name, action, also)
         if st.read_only and request.method in WRITES:
             raise RegistryError("UNSUPPORTED", "the registry is read-only")
         return await handler(request, **m.groupdict())

@@ -51,6 +51,11 @@ def test_challenge(secured: DarseRegistry) -> None:
     assert resp.headers["WWW-Authenticate"].endswith(',scope="repository:lib/app:pull"')
     resp = secured.http.post("/v2/lib/app/blobs/uploads/")
     assert resp.headers["WWW-Authenticate"].endswith(',scope="repository:lib/app:pull,push"')
+    # A mount reads its source: one challenge for both, so one token does (docker-registry's).
+    resp = secured.http.post("/v2/lib/app/blobs/uploads/", params={"mount": sha(b"x"),
+                                                                  "from": "lib/base"})
+    assert resp.headers["WWW-Authenticate"].endswith(
+        ',scope="repository:lib/app:pull,push repository:lib/base:pull"')
 
 
 def test_basic_auth(secured: DarseRegistry) -> None:
@@ -77,11 +82,13 @@ def test_token_scopes(secured: DarseRegistry) -> None:
                      headers=writer)
     assert resp.status_code == 201
     assert http.delete(f"/v2/team/a/blobs/{sha(data)}", headers=writer).status_code == 401
-    # Mounting needs pull on the source: without it, an upload session instead.
+    # Mounting needs pull on the source: the challenge asks for both repositories.
     other = bearer(token(secured, "repository:team/c:pull,push"))
     resp = http.post("/v2/team/c/blobs/uploads/", params={"mount": sha(data), "from": "team/a"},
                      headers=other)
-    assert resp.status_code == 202
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"].endswith(
+        ',scope="repository:team/c:pull,push repository:team/a:pull",error="insufficient_scope"')
     both = bearer(token(secured, "repository:team/c:pull,push", "repository:team/a:pull"))
     resp = http.post("/v2/team/c/blobs/uploads/", params={"mount": sha(data), "from": "team/a"},
                      headers=both)

@@ -70,6 +70,11 @@ async def start(request: web.Request, name: str) -> web.StreamResponse:
         identity = request["identity"]
         if source:
             check_name(source)
+            if not identity.can("repository", source, "pull") and identity.bearer:
+                # A mount needs pull on its source: the challenge (server.py) names both.
+                request["insufficient"] = True
+                raise RegistryError("UNAUTHORIZED", detail=[{
+                    "Type": "repository", "Name": source, "Action": "pull"}])
             if identity.can("repository", source, "pull") and \
                     st.storage.has_blob(source, digest):
                 st.storage.link_blob(name, digest)
