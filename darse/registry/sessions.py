@@ -60,7 +60,8 @@ class Sessions:
     def get(self, name: str, uuid: str) -> Session:
         """The upload uuid of repository name, or BLOB_UPLOAD_UNKNOWN."""
         try:
-            uuidlib.UUID(uuid)
+            if str(uuidlib.UUID(uuid)) != uuid:  # only the form start() made names a folder
+                raise ValueError(uuid)
             folder = os.path.join(self.storage.uploads, uuid)
             with open(os.path.join(folder, "repo")) as f:
                 if f.read() != name:

@@ -78,6 +78,8 @@ def test_monolithic_push_pull_head_range(darse_registry: DarseRegistry) -> None:
     part = http.get(f"/v2/a/b/blobs/{digest}", headers={"Range": "bytes=1000-1999"})
     assert part.status_code == 206 and part.content == data[1000:2000]
     assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
+    beyond = http.get(f"/v2/a/b/blobs/{digest}", headers={"Range": "bytes=200000-"})
+    assert beyond.status_code == 416
     # POST then PUT with the whole body: the other monolithic form.
     other = os.urandom(5000)
     start = http.post("/v2/a/b/blobs/uploads/")
@@ -140,6 +142,10 @@ def test_upload_cancel_and_unknown(darse_registry: DarseRegistry) -> None:
     loc = http.post("/v2/x/blobs/uploads/").headers["Location"]
     assert http.delete(loc).status_code == 204
     for resp in (http.get(loc), http.patch(loc, content=b"x"), http.delete(loc)):
+        assert resp.status_code == 404 and code(resp) == "BLOB_UPLOAD_UNKNOWN"
+    uuid = loc.rsplit("/", 1)[1]
+    for other in (uuid.upper(), "{" + uuid + "}", "urn:uuid:" + uuid, "x"):
+        resp = http.get(f"/v2/x/blobs/uploads/{other}")
         assert resp.status_code == 404 and code(resp) == "BLOB_UPLOAD_UNKNOWN"
     # An upload belongs to its repository.
     loc = http.post("/v2/x/blobs/uploads/").headers["Location"]

@@ -104,3 +104,18 @@ def test_abandoned_uploads_are_collected(darse_registry: DarseRegistry) -> None:
     assert f"deleted upload {old.rsplit('/', 1)[1]}" in out
     assert http.get(old).status_code == 404
     assert http.get(fresh).status_code == 204
+
+
+def test_server_collects_abandoned_uploads(tmp_path) -> None:
+    reg = DarseRegistry(tmp_path, "--upload-ttl", "1")
+    try:
+        loc = reg.http.post("/v2/app/blobs/uploads/").headers["Location"]
+        assert reg.http.get(loc).status_code == 204
+        deadline = time.monotonic() + 10
+        while reg.http.get(loc).status_code == 204 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert reg.http.get(loc).status_code == 404
+        assert os.listdir(reg.root / "uploads") == []
+        assert "abandoned: removed" in reg.log.read_text()
+    finally:
+        reg.stop()
