@@ -63,7 +63,9 @@ def seccomp_profile(host_config: dict[str, Any], caps: list[str]) -> dict[str, A
     opts = host_config.get("SecurityOpt") or []
     custom = None
     for opt in opts:
-        key, _, value = opt.replace(":", "=", 1).partition("=")
+        # key=value, or docker's older key:value; a profile's JSON (what the docker CLI
+        # sends for seccomp=FILE) has colons of its own.
+        key, _, value = opt.partition("=" if "=" in opt else ":")
         if key == "seccomp":
             custom = value
     if host_config.get("Privileged") or custom == "unconfined":

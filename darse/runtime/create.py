@@ -83,7 +83,9 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
         if console_socket:
             console_sock = _connect_console(console_socket)
         if linux.get("seccomp"):
-            seccomp.preload()  # the library must be mapped before the host's / is gone
+            # The library mapped before the host's / is gone, the program compiled (once
+            # per profile in the shim) before the container's start waits on it.
+            seccomp.preload(linux["seccomp"])
         chan, child_chan = Channel.pair()
         ctx = init.InitContext(config=config, bundle=bundle, rootfs=rootfs_path,
                                fifo_fd=fifo_fd, cgroup_paths=paths,

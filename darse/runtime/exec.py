@@ -31,7 +31,7 @@ def exec_in(root: str, container_id: str, proc: dict[str, Any], *,
     kinds = [ns["type"] for ns in linux.get("namespaces") or []]
     ns_paths = namespaces.of_process(st.pid, kinds)
     if linux.get("seccomp"):
-        seccomp.preload()
+        seccomp.preload(linux["seccomp"])
     chan, child_chan = Channel.pair()
     child = os.fork()
     if child == 0:
