@@ -223,3 +223,31 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_reopen_log_after_rotation_and_long_lines(pods: Cri, tmp_path) -> None:
+    logs = tmp_path / "rot"
+    pod = run_pod(pods, "rotate", log_dir=str(logs))
+    cid = start(pods, pod, "c", "sh", "-c",
+                "head -c 20000 /dev/zero | tr '\\0' x; echo; "
+                "while :; do echo tick; sleep 0.05; done", log_path="c.log")
+    path = logs / "c.log"
+    deadline = time.monotonic() + 10
+    while "tick" not in path.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first = path.read_text().splitlines()
+    # A 20000-byte line: a 16 KiB piece tagged P, then the rest tagged F.
+    assert first[0].split(" ", 3)[2:] == ["P", "x" * 16384]
+    assert first[1].split(" ", 3)[2:] == ["F", "x" * (20000 - 16384)]
+    os.rename(path, logs / "c.log.1")  # the kubelet's rotation
+    pods.runtime.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=cid))
+    deadline = time.monotonic() + 10
+    while not path.exists() or "tick" not in path.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "x" * 100 not in path.read_text()
+    pods.runtime.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=0))
+    with pytest.raises(grpc.RpcError) as info:
+        pods.runtime.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=cid))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
