@@ -16,7 +16,7 @@ from typing import Any
 
 from darse import syscalls
 from darse.db import Database
-from darse.engine import dataroot, etc_files, names, networking, spec, users
+from darse.engine import dataroot, environ, etc_files, names, networking, spec, users
 from darse.engine import exec as execs
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
@@ -358,6 +358,7 @@ class Engine:
         try:
             cfg, hc = doc["Config"], doc["HostConfig"]
             user = users.resolve(rootfs, cfg.get("User") or "")
+            users.add_groups(user, rootfs, hc.get("GroupAdd"))
             if cfg.get("WorkingDir"):
                 # As dockerd: a missing working directory is made (mkdir -p) at start,
                 # inside the rootfs whatever links the image has on the way.
@@ -376,9 +377,10 @@ class Engine:
                                    f"{other['Id']}")
                 netns = f"/proc/{other['State']['Pid']}/ns/net"
             extra = mounts.oci_mounts(self, doc, rootfs)
+            env = environ.process_env(doc, rootfs, int(user["uid"]), bool(cfg.get("Tty")))
             oci = spec.build(container_id=cid, config=cfg, host_config=hc, rootfs=rootfs,
                              container_dir=cdir, args=[doc["Path"], *doc["Args"]],
-                             env=cfg["Env"], user=user, netns=netns, extra_mounts=extra)
+                             env=env, user=user, netns=netns, extra_mounts=extra)
             if self.remap is not None and hc.get("UsernsMode") != "host":
                 uid_maps, gid_maps = self.remap.mappings()
                 oci["linux"]["namespaces"].append({"type": "user"})
@@ -514,6 +516,10 @@ class Engine:
             self._stopping.add(doc["Id"])
         self.shim.call("kill", id=doc["Id"], signal=sig)
         self._event(doc, "kill", signal=str(sig))
+        if sig == 9:  # as dockerd: back once it is dead (a frozen one thawed to die)
+            if doc["State"]["Paused"]:
+                self.shim.call("pause", id=doc["Id"], pause=False)
+            self._wait_exit(doc["Id"], 30)
 
     def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> bool:
         """Stop signal, then SIGKILL after the timeout; False if it was not running."""

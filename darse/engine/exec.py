@@ -17,7 +17,7 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
-from darse.engine import users
+from darse.engine import environ, users
 from darse.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from darse.runtime import capabilities
 
@@ -83,15 +83,13 @@ def _build(engine: Engine, ex: dict[str, Any]) -> dict[str, Any]:
     body = ex["body"]
     proc = copy.deepcopy(_container_process(engine, doc["Id"]))
     proc.pop("consoleSize", None)
-    env = list(doc["Config"]["Env"])
-    for item in body.get("Env") or []:
-        key = item.split("=", 1)[0]
-        env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+    rootfs = os.path.join(engine.containers_dir, doc["Id"], "rootfs")
+    if body.get("User"):
+        proc["user"] = users.resolve(rootfs, body["User"])
+    env = environ.process_env(doc, rootfs, int(proc["user"].get("uid", 0)),
+                              bool(body.get("Tty")), body.get("Env") or [])
     proc.update(args=body["Cmd"], env=env, terminal=bool(body.get("Tty")),
                 cwd=body.get("WorkingDir") or doc["Config"].get("WorkingDir") or "/")
-    if body.get("User"):
-        rootfs = os.path.join(engine.containers_dir, doc["Id"], "rootfs")
-        proc["user"] = users.resolve(rootfs, body["User"])
     if body.get("Privileged"):
         # dockerd: every capability in the three sets; the container's seccomp filter
         # and no_new_privs stay.

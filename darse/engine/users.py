@@ -72,9 +72,36 @@ def resolve(rootfs: str, spec: str) -> dict[str, object]:
             gid = int(group)
     extra = sorted({int(e[2]) for e in groups if len(e) >= 4 and name and name in
                     e[3].split(",") and e[2].isdigit() and int(e[2]) != gid})
-    out: dict[str, object] = {"uid": uid, "gid": gid}
-    if extra:
-        out["additionalGids"] = extra
-    return out
+    # As Docker: the primary group is a supplementary one too (`id` lists it).
+    return {"uid": uid, "gid": gid, "additionalGids": [gid, *extra]}
 
 
+
+
+def home(rootfs: str, uid: int) -> str:
+    """The home folder of uid in the container's /etc/passwd ('/' without one), as runc
+    sets HOME when the environment has none."""
+    for entry in _entries(rootfs, "passwd"):
+        if len(entry) >= 6 and entry[2] == str(uid):
+            return entry[5] or "/"
+    return "/"
+
+
+def add_groups(user: dict[str, object], rootfs: str, groups: list[str] | None) -> None:
+    """HostConfig.GroupAdd: groups by name (from the container's /etc/group) or number,
+    added to the process's supplementary ones."""
+    if not groups:
+        return
+    entries = _entries(rootfs, "group")
+    extra = list(user.get("additionalGids") or [])  # type: ignore[call-overload]
+    for group in groups:
+        gid = next((int(e[2]) for e in entries if len(e) >= 3 and e[0] == group
+                    and e[2].isdigit()), None)
+        if gid is None:
+            if not group.isdigit():
+                raise InvalidArgument(f"Unable to find group {group}: no matching entries "
+                                      "in group file")
+            gid = int(group)
+        if gid not in extra:
+            extra.append(gid)
+    user["additionalGids"] = extra

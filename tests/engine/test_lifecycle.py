@@ -108,7 +108,7 @@ def test_user_and_exec(engine: Engine) -> None:
     cid = run(engine, ["sleep", "60"], User="nobody")
     exec_id = engine.exec_create(cid, {"Cmd": ["id"], "AttachStdout": True})
     ex, process = engine.exec_process(exec_id)
-    assert process["user"] == {"uid": 65534, "gid": 65534}
+    assert process["user"] == {"uid": 65534, "gid": 65534, "additionalGids": [65534]}
 
 
 def test_unknown_user_fails_at_start(engine: Engine) -> None:

@@ -39,6 +39,7 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--env-file", action="append", default=[])
     p.add_argument("-w", "--workdir")
     p.add_argument("-u", "--user")
+    p.add_argument("--group-add", action="append", default=[])
     p.add_argument("--entrypoint")
     p.add_argument("--init", action="store_true")
     p.add_argument("-l", "--label", action="append", default=[])
@@ -134,6 +135,7 @@ def _body(args: Namespace) -> dict[str, Any]:
         "Privileged": args.privileged, "CapAdd": args.cap_add, "CapDrop": args.cap_drop,
         "SecurityOpt": args.security_opt, "ReadonlyRootfs": args.read_only,
         "NetworkMode": args.network or "default", "Init": args.init or None,
+        "GroupAdd": args.group_add or None,
         "RestartPolicy": {"Name": restart, "MaximumRetryCount": int(retries or 0)},
         "LogConfig": {"Type": "json-file",
                       "Config": dict(o.split("=", 1) for o in args.log_opt)},
