@@ -89,7 +89,9 @@ def save(root: str, st: ContainerState) -> None:
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(st.to_dict(), f)
+        # dumps, not dump: json.dump never uses the C encoder (3-7 ms for a spec with
+        # Docker's seccomp profile, on every create)
+        f.write(json.dumps(st.to_dict()))
     os.rename(tmp, path)
 
 
