@@ -215,6 +215,7 @@ def status(node: Node, ref: str) -> dict[str, Any]:
         "image_id": doc["image_id"], "reason": doc["reason"], "message": doc["message"],
         "labels": config.get("labels") or {}, "annotations": config.get("annotations") or {},
         "mounts": config.get("mounts") or [], "log_path": doc["log_path"],
+        "resources": {"linux": (config.get("linux") or {}).get("resources") or {}},
     }
 
 

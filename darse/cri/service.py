@@ -12,7 +12,7 @@ import grpc
 from google.protobuf import json_format
 
 from darse import __version__, errors
-from darse.cri import containers, execsync, images, sandboxes, stats
+from darse.cri import containers, execsync, images, resources, sandboxes, stats
 from darse.cri.node import Node, now_ns
 from darse.cri.proto import api_pb2 as pb
 from darse.cri.proto import api_pb2_grpc as pb_grpc
@@ -152,6 +152,12 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
                         ) -> pb.ContainerStatusResponse:
         status = containers.status(self.node, request.container_id)
         return pb.ContainerStatusResponse(status=as_message(status, pb.ContainerStatus))
+
+    @rpc
+    def UpdateContainerResources(self, request: pb.UpdateContainerResourcesRequest
+                                 ) -> pb.UpdateContainerResourcesResponse:
+        resources.update(self.node, request.container_id, as_dict(request.linux))
+        return pb.UpdateContainerResourcesResponse()
 
     @rpc
     def ReopenContainerLog(self, request: pb.ReopenContainerLogRequest

@@ -78,3 +78,25 @@ def test_container_stats(pods: Cri) -> None:
     listed = pods.runtime.ListContainerStats(pb.ListContainerStatsRequest(
         filter=pb.ContainerStatsFilter(pod_sandbox_id=pod))).stats
     assert [x.attributes.id for x in listed] == [cid]
+
+
+def test_update_container_resources(pods: Cri) -> None:
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("resize"))).pod_sandbox_id
+    cc = container_config("c", "sleep", "1000")
+    cc.linux.resources.CopyFrom(pb.LinuxContainerResources(memory_limit_in_bytes=64 << 20))
+    cid = _start(pods, pod, cc)
+    read = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max " \
+           "/sys/fs/cgroup/cpu/cpu.shares 2>/dev/null"
+    assert sh(pods, cid, read).stdout.split()[0] == str(64 << 20).encode()
+    pods.runtime.UpdateContainerResources(pb.UpdateContainerResourcesRequest(
+        container_id=cid, linux=pb.LinuxContainerResources(memory_limit_in_bytes=128 << 20,
+                                                          cpu_shares=256)))
+    values = sh(pods, cid, read).stdout.split()
+    assert values[0] == str(128 << 20).encode()
+    assert values[-1] == b"256" or len(values) == 1  # cpu.shares where cgroup v1 shows it
+    # Devices the container could open before still open after the update.
+    assert sh(pods, cid, "echo hi >/dev/null && head -c1 /dev/zero | wc -c").stdout == b"1\n"
+    status = pods.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
+    assert status.state == pb.CONTAINER_RUNNING
+    assert status.resources.linux.memory_limit_in_bytes == 128 << 20
