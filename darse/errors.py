@@ -37,3 +37,7 @@ class Unavailable(DarseError):
 
 class SystemFailure(DarseError):
     """A system call or helper failed for a reason outside the input."""
+
+
+class Cancelled(DarseError):
+    """The client went away: the work done for it stops."""

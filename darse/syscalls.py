@@ -145,3 +145,27 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
 def set_child_subreaper() -> None:
     """Orphaned descendants (a container's init after a double fork) become our children."""
     prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+# inotify (linux/inotify.h): what darsed's log followers sleep on instead of polling.
+IN_MODIFY = 0x00000002
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE_SELF = 0x00000400
+IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000
+
+
+def inotify_init1(flags: int = os.O_NONBLOCK | os.O_CLOEXEC) -> int:
+    return _check(_libc.inotify_init1(ctypes.c_int(flags)))
+
+
+def inotify_add_watch(fd: int, path: str, mask: int) -> int:
+    if (wd := _libc.inotify_add_watch(ctypes.c_int(fd), _b(path), ctypes.c_uint32(mask))) < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), path)
+    return wd
+
+
+def inotify_rm_watch(fd: int, wd: int) -> None:
+    _check(_libc.inotify_rm_watch(ctypes.c_int(fd), ctypes.c_int(wd)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
-import threading
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -20,6 +21,7 @@ from darse.api.server import (
     read_json,
 )
 from darse.engine import logs as logfiles
+from darse.engine import waits
 from darse.errors import InvalidArgument
 
 _SHIM_HEADER = struct.Struct(">BI")
@@ -99,17 +101,11 @@ async def kill(request: web.Request) -> web.Response:
 
 async def wait(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
-    ref = request.match_info["id"]
-    await call(engine.containers.find, ref)  # 404 before the 200 starts
-    condition = request.query.get("condition") or "not-running"
+    condition = waits.check_condition(request.query.get("condition") or "not-running")
+    doc = await call(engine.containers.find, request.match_info["id"])  # 404 before the 200
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     await resp.prepare(request)  # headers now: the docker CLI waits for them before start
-    abort = threading.Event()
-    try:
-        result = await call(engine.wait, ref, condition, abort)
-    except asyncio.CancelledError:
-        abort.set()  # the client went: free the executor thread
-        raise
+    result = await waits.wait(engine, request.app["state_watch"], doc, condition)
     await resp.write(json.dumps(result).encode() + b"\n")
     return resp
 
@@ -168,23 +164,46 @@ async def logs(request: web.Request) -> web.StreamResponse:
     until = logfiles.parse_time(request.query.get("until", "")) or None
     tty = bool(doc["Config"].get("Tty"))
     timestamps = query_bool(request, "timestamps")
-    resp = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"
-                                       if tty else "application/vnd.docker.multiplexed-stream"})
-    await resp.prepare(request)
-    records, offset = await call(logfiles.read_with_offset, path, tail_n, since, until)
-    for rec in records:
-        if rec["stream"] in streams:
-            await resp.write(_record_frame(rec, tty, timestamps))
-    if query_bool(request, "follow") and until is None:
-        loop = asyncio.get_running_loop()
-        it = logfiles.follow(path, lambda: engine.is_running(doc["Id"]), offset)
-        while True:
-            rec = await loop.run_in_executor(None, next, it, None)
-            if rec is None:
-                break
-            if rec["stream"] in streams:
-                await resp.write(_record_frame(rec, tty, timestamps))
+    reader = await call(logfiles.LogReader, path, tail_n, since, until)
+    try:
+        resp = web.StreamResponse(headers={
+            "Content-Type": "application/vnd.docker.raw-stream" if tty
+            else "application/vnd.docker.multiplexed-stream"})
+        await resp.prepare(request)
+
+        async def send(records: list[dict]) -> None:
+            out = b"".join(_record_frame(rec, tty, timestamps) for rec in records
+                           if rec["stream"] in streams)
+            if out:
+                await resp.write(out)  # waits while the client is slow: memory stays flat
+
+        while batch := await call(reader.read_batch):
+            await send(batch)
+        if query_bool(request, "follow") and until is None:
+            await follow(request, doc["Id"], path, reader, send)
+    finally:
+        reader.close()
     return resp
+
+
+async def follow(request: web.Request, cid: str, path: str, reader: logfiles.LogReader,
+                 send: Callable[[list[dict]], Awaitable[None]]) -> None:
+    """Records as the log grows, until the container stops: asleep on inotify and the
+    container's state watch in between, holding no thread."""
+    engine = engine_of(request)
+    wake = asyncio.Event()
+    with request.app["log_watch"].watching(path, wake) as (_, watched), \
+            request.app["state_watch"].watching(cid, wake):
+        while True:
+            wake.clear()
+            running = await call(engine.is_running, cid)
+            while batch := await call(reader.read_batch, True):
+                await send(batch)
+            if not running:
+                return
+            # Without inotify (its limits reached), a poll; with it, a rare look in case.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), 30 if watched else 0.2)
 
 
 async def attach(request: web.Request) -> web.StreamResponse:
@@ -198,9 +217,14 @@ async def attach(request: web.Request) -> web.StreamResponse:
     resp, conn = await hijack(request, tty)
     try:
         if query_bool(request, "logs"):
-            for rec in await call(logfiles.read, doc["LogPath"]):
-                if want[1 if rec["stream"] == "stdout" else 2]:
-                    await conn.send(_record_frame(rec, tty, False))
+            reader = await call(logfiles.LogReader, doc["LogPath"])
+            try:
+                while batch := await call(reader.read_batch):
+                    for rec in batch:
+                        if want[1 if rec["stream"] == "stdout" else 2]:
+                            await conn.send(_record_frame(rec, tty, False))
+            finally:
+                reader.close()
         if query_bool(request, "stream", True):
             await bridge(engine, conn, {"op": "attach", "id": doc["Id"], "stdin": want_in,
                                         "wait_start": not doc["State"]["Running"]},

@@ -3,15 +3,13 @@ push, save and load, prune."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import queue
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from darse.api import streams
 from darse.api.server import (
     Routes,
     call,
@@ -51,27 +49,19 @@ async def _progress_stream(request: web.Request, work: Callable[[Callable[[dict]
     """Run work(emit) in a thread; its events go out as JSON lines, an error last."""
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     await resp.prepare(request)
-    events: queue.Queue = queue.Queue()
-    done = object()
-
-    def run() -> None:
-        try:
-            work(events.put)
-        except DarseError as exc:
-            events.put({"errorDetail": {"message": str(exc)}, "error": str(exc)})
-        except Exception as exc:  # noqa: BLE001 - reported to the client, not lost
-            events.put({"errorDetail": {"message": repr(exc)}, "error": repr(exc)})
-        finally:
-            events.put(done)
-
-    threading.Thread(target=run, daemon=True).start()
-    loop = asyncio.get_running_loop()
-    while True:
-        event = await loop.run_in_executor(None, events.get)
-        if event is done:
-            break
-        await resp.write(json.dumps(event).encode() + b"\r\n")
+    await streams.from_thread(request, resp, work,
+                              lambda event: json.dumps(event).encode() + b"\r\n",
+                              _error_event)
     return resp
+
+
+def _error_event(exc: BaseException) -> dict:
+    if not isinstance(exc, DarseError):  # a bug: the traceback to darsed's log
+        import traceback
+
+        traceback.print_exception(exc)
+    message = str(exc) if isinstance(exc, DarseError) else "internal error, see darsed's log"
+    return {"errorDetail": {"message": message}, "error": message}
 
 
 def _credentials(request: web.Request) -> Credentials | None:
@@ -161,14 +151,14 @@ async def push_(request: web.Request) -> web.StreamResponse:
     return await _progress_stream(request, lambda emit: push(engine.images, ref, creds, emit))
 
 
-class _QueueWriter:
-    """A file-like sink for archive.save that hands chunks to the event loop."""
+class _Writer:
+    """A file-like sink for a tar writer in a thread: its chunks go to the client."""
 
-    def __init__(self, q: queue.Queue) -> None:
-        self.q = q
+    def __init__(self, put: Callable[[bytes], None]) -> None:
+        self.put = put
 
     def write(self, data: bytes) -> int:
-        self.q.put(bytes(data))
+        self.put(bytes(data))
         return len(data)
 
     def flush(self) -> None:
@@ -177,22 +167,11 @@ class _QueueWriter:
 
 async def stream_from_thread(request: web.Request, write: Callable[[Any], None]
                              ) -> web.StreamResponse:
-    """A tar (or any bytes) that write(file) produces in a thread, streamed as it comes."""
+    """A tar (or any bytes) that write(file) produces in a thread, streamed as it comes;
+    the writer stops (darse.errors.Cancelled) if the client leaves."""
     resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
     await resp.prepare(request)
-    chunks: queue.Queue = queue.Queue(maxsize=64)
-    done = object()
-
-    def run() -> None:
-        try:
-            write(_QueueWriter(chunks))
-        finally:
-            chunks.put(done)
-
-    threading.Thread(target=run, daemon=True).start()
-    loop = asyncio.get_running_loop()
-    while (chunk := await loop.run_in_executor(None, chunks.get)) is not done:
-        await resp.write(chunk)
+    await streams.from_thread(request, resp, lambda put: write(_Writer(put)), bytes)
     return resp
 
 

@@ -8,10 +8,13 @@ Every API version path from 1.24 to API_VERSION is served (/v1.41/containers/jso
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import grp
 import json
 import os
+import resource
 import tempfile
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
@@ -23,6 +26,7 @@ from darse import __version__, errors
 from darse.engine.engine import Engine
 from darse.image.registry import RegistryError, Unauthorized
 
+EXECUTOR_THREADS = 64
 API_VERSION = "1.47"
 MIN_API_VERSION = "1.24"
 
@@ -231,13 +235,38 @@ def make_app(engine: Engine) -> web.Application:
 
     app = web.Application(middlewares=[version_and_errors], client_max_size=0)
     app["engine"] = engine
+    app.on_startup.append(_start_watches)
     for module in (system, containers, execs, images, volumes, networks, build, swarm,
                    archive, changes):
         module.routes(Routes(app.router))
     return app
 
 
+async def _start_watches(app: web.Application) -> None:
+    """What long-lived requests sleep on, in the serving loop (darse.engine.state_watch)."""
+    from darse.engine.state_watch import LogWatch, StateWatch
+
+    loop = asyncio.get_running_loop()
+    app["state_watch"], app["log_watch"] = StateWatch(loop), LogWatch(loop)
+    app["engine"].on_change(app["state_watch"].changed)
+
+
+def _raise_fd_limit() -> None:
+    """Each open stream holds a socket and maybe a log file: the soft limit of 1024 would
+    cap darsed at a few hundred clients (dockerd runs with LimitNOFILE=infinity)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 async def serve(engine: Engine, hosts: list[str], group: str = "darse") -> None:
+    _raise_fd_limit()
+    # Engine calls are short, but a few (stop's grace period) last seconds: more threads
+    # than asyncio's default min(32, CPUs + 4) so that a handful of them stall nothing.
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(EXECUTOR_THREADS, "darsed-api"))
     app = make_app(engine)
     runner = _Runner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import platform
-import queue
 import time
 
 from aiohttp import web
@@ -131,24 +130,26 @@ async def events(request: web.Request) -> web.StreamResponse:
     since, until = _when(request.query.get("since")), _when(request.query.get("until"))
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     await resp.prepare(request)
-    q = engine.events.subscribe()
+    sub = engine.events.subscribe()
     try:
         if since is not None:
             for e in engine.events.since(since, until):
                 if _match(e, filters):
                     await resp.write(json.dumps(e).encode() + b"\n")
-        while until is None or time.time_ns() < until:
+        while True:
+            left = None if until is None else (until - time.time_ns()) / 1e9
+            if left is not None and left <= 0:
+                break
             try:
-                e = q.get_nowait()
-            except queue.Empty:
-                await asyncio.sleep(0.05)
-                continue
-            if until is not None and e["timeNano"] > until:
+                e = await asyncio.wait_for(sub.get(), left)
+            except TimeoutError:
+                break
+            if e is None or (until is not None and e["timeNano"] > until):
                 break
             if _match(e, filters):
                 await resp.write(json.dumps(e).encode() + b"\n")
     finally:
-        engine.events.unsubscribe(q)
+        engine.events.unsubscribe(sub)
     return resp
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from darse.db import Database
@@ -32,6 +33,14 @@ class ContainerStore:
         self.db.schema(SCHEMA)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
+        # Called with the id after each write, from the writer's thread: the API's
+        # asyncio waiters (darse.engine.state_watch) wake on it.
+        self.watchers: list[Callable[[str], None]] = []
+
+    def _notify(self, container_id: str) -> None:
+        self.changed.notify_all()
+        for fn in self.watchers:
+            fn(container_id)
 
     def check_name(self, name: str) -> None:
         row = self.db.execute("SELECT id FROM containers WHERE name=?", (name,)).fetchone()
@@ -46,18 +55,18 @@ class ContainerStore:
             self.check_name(name)
             self.db.execute("INSERT INTO containers(id, name, doc) VALUES (?,?,?)",
                             (doc["Id"], name, json.dumps(doc)))
-            self.changed.notify_all()
+            self._notify(doc["Id"])
 
     def save(self, doc: dict[str, Any]) -> None:
         with self.lock:
             self.db.execute("UPDATE containers SET doc=?, name=? WHERE id=?",
                             (json.dumps(doc), doc["Name"].lstrip("/"), doc["Id"]))
-            self.changed.notify_all()
+            self._notify(doc["Id"])
 
     def remove(self, container_id: str) -> None:
         with self.lock:
             self.db.execute("DELETE FROM containers WHERE id=?", (container_id,))
-            self.changed.notify_all()
+            self._notify(container_id)
 
     def get(self, container_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT doc FROM containers WHERE id=?",

@@ -828,8 +828,9 @@ class Engine:
 
     # --- for the API's streams -------------------------------------------------
 
-    def on_change(self, fn: Callable[[], None]) -> None:
-        self.events.subscribe_local(fn)
+    def on_change(self, fn: Callable[[str], None]) -> None:
+        """fn(container id) after each write of a container's record, from any thread."""
+        self.containers.watchers.append(fn)
 
 
 def _exit_code_for(message: str) -> int:

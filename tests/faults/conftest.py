@@ -1,0 +1,3 @@
+"""The fault and load tests share tests/api's daemon fixtures: a darsed of their own."""
+
+from tests.api.conftest import darsed, docker  # noqa: F401 - fixtures
