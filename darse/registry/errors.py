@@ -22,7 +22,6 @@ CODES = {
     "UNSUPPORTED": (405, "The operation is unsupported."),
     "TOOMANYREQUESTS": (429, "too many requests"),
     # Not in the spec's table, as docker-registry names them.
-    "RANGE_INVALID": (416, "invalid content range"),
     "PAGINATION_NUMBER_INVALID": (400, "invalid number of results requested"),
 }
 

@@ -78,8 +78,9 @@ class Sessions:
         """Write body at the end of the upload; start (Content-Range) must be that end."""
         size = session.size()
         if start is not None and start != size:
-            raise RegistryError("RANGE_INVALID", f"upload is at {size}, chunk starts at "
-                                f"{start}", status=416)
+            # Spec v1.1: a chunk out of order is answered 416.
+            raise RegistryError("BLOB_UPLOAD_INVALID", f"upload is at {size}, chunk starts "
+                                f"at {start}", status=416)
         in_order = session.hashed == size
         hashes = list(session.hashes.values()) if in_order else []
         loop = asyncio.get_running_loop()

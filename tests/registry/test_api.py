@@ -97,7 +97,12 @@ def test_chunked_upload_status_and_order(darse_registry: DarseRegistry) -> None:
     loc = http.post("/v2/chunky/blobs/uploads/").headers["Location"]
     # Out of order: 416, nothing written.
     resp = http.patch(loc, content=data[1000:], headers={"Content-Range": "1000-2999"})
-    assert resp.status_code == 416
+    assert resp.status_code == 416 and code(resp) == "BLOB_UPLOAD_INVALID"
+    resp = http.patch(loc, content=data[:5], headers={"Content-Range": "0-9"})
+    assert resp.status_code == 400 and code(resp) == "SIZE_INVALID"
+    resp = http.patch(loc, content=data[:5], headers={"Content-Range": "bytes=zero-four"})
+    assert resp.status_code == 400 and code(resp) == "BLOB_UPLOAD_INVALID"
+    assert http.get(loc).headers["Range"] == "0-0"  # nothing was written
     resp = http.patch(loc, content=data[:1000], headers={
         "Content-Range": "0-999", "Content-Type": "application/octet-stream"})
     assert resp.status_code == 202 and resp.headers["Range"] == "0-999"

@@ -47,12 +47,13 @@ def _content_range(request: web.Request) -> int | None:
         return None
     m = re.fullmatch(r"(?:bytes )?(\d+)-(\d+)(?:/\d+|/\*)?", value.strip())
     if not m or int(m.group(2)) < int(m.group(1)):
-        raise RegistryError("RANGE_INVALID", detail={"Content-Range": value}, status=416)
+        raise RegistryError("BLOB_UPLOAD_INVALID", "invalid Content-Range",
+                            {"Content-Range": value})
     start, end = int(m.group(1)), int(m.group(2))
     length = _length(request)
     if length is not None and length != end - start + 1:
-        raise RegistryError("RANGE_INVALID", "Content-Range and Content-Length disagree",
-                            {"Content-Range": value, "Content-Length": length}, status=416)
+        raise RegistryError("SIZE_INVALID", "Content-Range and Content-Length disagree",
+                            {"Content-Range": value, "Content-Length": length})
     return start
 
 
