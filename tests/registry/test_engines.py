@@ -122,3 +122,20 @@ def test_skopeo_with_credentials(auth_registry: DarseRegistry, busybox_layout: P
     auth_registry.skopeo("copy", "--quiet", "--src-tls-verify=false",
                          "--src-creds", "alice:s3cret", ref, f"oci:{tmp_path / 'out'}:latest")
     assert (tmp_path / "out" / "index.json").exists()
+
+
+def test_darse_login_push_pull(darsed: Darsed, auth_registry: DarseRegistry) -> None:  # noqa: F811
+    host = auth_registry.host
+    image = f"{host}/private/darse:1"
+    assert darse(darsed, "tag", "busybox", image).returncode == 0
+    assert darse(darsed, "push", image).returncode != 0
+    done = darse(darsed, "login", "-u", "alice", "--password-stdin", host, input="s3cret\n")
+    assert done.returncode == 0 and "Login Succeeded" in done.stdout, done.stderr
+    done = darse(darsed, "push", image)
+    assert done.returncode == 0, done.stderr
+    image_id = darse(darsed, "inspect", "-f", "{{.Id}}", image).stdout.strip()
+    assert darse(darsed, "rmi", "-f", image_id).returncode == 0
+    done = darse(darsed, "pull", image)
+    assert done.returncode == 0 and "Pull complete" in done.stdout, done.stderr
+    assert darse(darsed, "tag", image, "busybox").returncode == 0
+    assert darse(darsed, "logout", host).returncode == 0
