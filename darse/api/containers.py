@@ -20,8 +20,8 @@ from darse.api.server import (
     query_bool,
     read_json,
 )
+from darse.engine import logdrivers, waits
 from darse.engine import logs as logfiles
-from darse.engine import waits
 from darse.errors import InvalidArgument
 
 _SHIM_HEADER = struct.Struct(">BI")
@@ -154,6 +154,7 @@ def _record_frame(rec: dict, tty: bool, timestamps: bool) -> bytes:
 async def logs(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
     doc, path = await call(engine.log_path, request.match_info["id"])
+    logdrivers.check_readable(doc)
     want_out, want_err = query_bool(request, "stdout"), query_bool(request, "stderr")
     if not (want_out or want_err):
         raise InvalidArgument("Bad parameters: you must choose at least one stream")

@@ -83,7 +83,7 @@ async def info(request: web.Request) -> web.Response:
         "IndexServerAddress": "https://index.docker.io/v1/", "LiveRestoreEnabled": True,
         "Debug": cfg.debug, "Labels": [], "ExperimentalBuild": False,
         "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
-                    "Log": ["json-file"]},
+                    "Log": ["json-file", "local", "none"]},
         "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
         "PidsLimit": True, "IPv4Forwarding": True, "Warnings": None,
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",

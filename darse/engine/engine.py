@@ -16,7 +16,7 @@ from typing import Any
 
 from darse import syscalls
 from darse.db import Database
-from darse.engine import dataroot, environ, etc_files, names, networking, spec, users
+from darse.engine import dataroot, environ, etc_files, logdrivers, names, networking, spec, users
 from darse.engine import exec as execs
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
@@ -204,6 +204,8 @@ class Engine:
         networking.check_container_mode(self, host_config.get("NetworkMode") or "")
         nets = networking.prepare(self, host_config, networking_config)
         spec.validate(host_config)  # capabilities, sysctls, devices: refused before recording
+        host_config["LogConfig"] = logdrivers.resolve(
+            host_config.get("LogConfig"), self.config.log_driver, self.config.log_opts)
         if host_config.get("Init"):
             raise NotImplementedYet("--init is not supported by darse yet")
         if host_config.get("Runtime") not in (None, "", "darse-runtime"):
@@ -219,8 +221,6 @@ class Engine:
         specs = mounts.prepare(self, merged, host_config, image_config)
         container_id = secrets.token_hex(32)
         cdir = self._dir(container_id)
-        host_config.setdefault("LogConfig", {"Type": self.config.log_driver,
-                                             "Config": dict(self.config.log_opts)})
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         merged["Hostname"] = merged.get("Hostname") or container_id[:12]  # "" from docker
         doc = {
@@ -229,7 +229,7 @@ class Engine:
             "ResolvConfPath": os.path.join(cdir, "resolv.conf"),
             "HostnamePath": os.path.join(cdir, "hostname"),
             "HostsPath": os.path.join(cdir, "hosts"),
-            "LogPath": os.path.join(cdir, f"{container_id}-json.log"),
+            "LogPath": logdrivers.log_path(cdir, container_id, host_config["LogConfig"]),
             "Name": "/" + name, "RestartCount": 0, "Driver": "overlay2", "Platform": "linux",
             "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
             "HostConfig": host_config, "Mounts": mounts.mount_points(self, specs),

@@ -87,12 +87,13 @@ class LogReader:
     def __init__(self, path: str, tail: int | None = None, since: float | None = None,
                  until: float | None = None) -> None:
         self.path, self.since, self.until = path, since, until
-        try:
-            self.live: IO[bytes] | None = open(path, "rb")  # noqa: SIM115 - see close()
-        except FileNotFoundError:
-            self.live = None
+        self.live: IO[bytes] | None = None
         self.sources: list[IO[bytes]] = []
-        for name in _rotated(path):
+        try:
+            self.live = open(path, "rb") if path else None  # noqa: SIM115 - see close()
+        except FileNotFoundError:
+            pass
+        for name in _rotated(path) if path else ():
             try:
                 self.sources.append(open(name, "rb"))  # noqa: SIM115
             except FileNotFoundError:
