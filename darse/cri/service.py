@@ -16,6 +16,7 @@ from darse.cri import containers, execsync, images, resources, sandboxes, stats
 from darse.cri.node import Node, now_ns
 from darse.cri.proto import api_pb2 as pb
 from darse.cri.proto import api_pb2_grpc as pb_grpc
+from darse.cri.streaming import StreamServer
 
 CODES = [(errors.NotFound, grpc.StatusCode.NOT_FOUND),
          (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -49,8 +50,8 @@ def rpc(fn: Callable) -> Callable:
 
 
 class RuntimeService(pb_grpc.RuntimeServiceServicer):
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, node: Node, streams: StreamServer) -> None:
+        self.node, self.streams = node, streams
 
     @rpc
     def Version(self, request: pb.VersionRequest) -> pb.VersionResponse:
@@ -170,6 +171,18 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
         out, err, code = execsync.exec_sync(self.node, request.container_id,
                                             list(request.cmd), request.timeout)
         return pb.ExecSyncResponse(stdout=out, stderr=err, exit_code=code)
+
+    @rpc
+    def Exec(self, request: pb.ExecRequest) -> pb.ExecResponse:
+        return pb.ExecResponse(url=self.streams.url("exec", {
+            "id": request.container_id, "cmd": list(request.cmd), "tty": request.tty,
+            "stdin": request.stdin, "stdout": request.stdout, "stderr": request.stderr}))
+
+    @rpc
+    def Attach(self, request: pb.AttachRequest) -> pb.AttachResponse:
+        return pb.AttachResponse(url=self.streams.url("attach", {
+            "id": request.container_id, "tty": request.tty, "stdin": request.stdin,
+            "stdout": request.stdout, "stderr": request.stderr}))
 
     @rpc
     def ContainerStats(self, request: pb.ContainerStatsRequest) -> pb.ContainerStatsResponse:
