@@ -32,11 +32,12 @@ def human_duration(seconds: float) -> str:
     return f"{h // 24 // 365} years"
 
 
-def human_size(n: float) -> str:
-    """go-units' HumanSizeWithPrecision(n, 3): decimal units."""
+def human_size(n: float, precision: int = 3) -> str:
+    """go-units' HumanSizeWithPrecision(n, precision): decimal units (docker images and
+    ps use 3 digits; HumanSize, which prune reports and system df use, 4)."""
     units = ["B", "kB", "MB", "GB", "TB", "PB"]
     i = 0
     while n >= 1000 and i < len(units) - 1:
         n /= 1000
         i += 1
-    return f"{n:.3g}{units[i]}"
+    return f"{n:.{precision}g}{units[i]}"

@@ -225,6 +225,7 @@ def make_app(engine: Engine) -> web.Application:
         build,
         changes,
         containers,
+        df,
         execs,
         images,
         networks,
@@ -237,7 +238,7 @@ def make_app(engine: Engine) -> web.Application:
     app["engine"] = engine
     app.on_startup.append(_start_watches)
     for module in (system, containers, execs, images, volumes, networks, build, swarm,
-                   archive, changes):
+                   archive, changes, df):
         module.routes(Routes(app.router))
     return app
 

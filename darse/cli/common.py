@@ -44,7 +44,7 @@ def print_pruned(title: str, lines: list[str], space: int | None) -> None:
             print(line)
         print()
     if space is not None:
-        print(f"Total reclaimed space: {human_size(space)}")
+        print(f"Total reclaimed space: {human_size(space, 4)}")  # go-units' HumanSize
 
 
 def done(response: Any) -> None:

@@ -217,3 +217,149 @@ def events(client: Client, argv: list[str]) -> int:
             print(f"{ts.isoformat(timespec='microseconds')} {e['Type']} {e['Action']} "
                   f"{e['Actor']['ID']} ({attrs})", flush=True)
     return 0
+
+
+# --- system df, system prune ------------------------------------------------------------
+
+
+def _percent(part: int, total: int) -> str:
+    from darse.units import human_size
+
+    if total > 0:
+        return f"{human_size(part, 4)} ({part * 100 // total}%)"
+    return human_size(part, 4)
+
+
+def df(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse system df")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--format")
+    args = p.parse_args(argv)
+    from darse.cli.output import table
+    from darse.units import human_size
+
+    data = client.json("GET", "/system/df")
+    images, containers = data.get("Images") or [], data.get("Containers") or []
+    volumes, cache = data.get("Volumes") or [], data.get("BuildCache") or []
+    if args.verbose:
+        return _df_verbose(images, containers, volumes, cache, data.get("BuilderSize", 0))
+    layers = data.get("LayersSize", 0)
+    used = sum(i["Size"] - i["SharedSize"] for i in images
+               if i.get("Containers", 0) > 0 and i["SharedSize"] != -1)
+    ctr_size = sum(c.get("SizeRw", 0) for c in containers)
+    ctr_free = sum(c.get("SizeRw", 0) for c in containers
+                   if c["State"] not in ("running", "paused"))
+    vol_sizes = [(v["UsageData"]["Size"], v["UsageData"]["RefCount"]) for v in volumes
+                 if v.get("UsageData") and v["UsageData"]["Size"] != -1]
+    vol_size = sum(s for s, _ in vol_sizes)
+    rows = [
+        ("Images", len(images), sum(1 for i in images if i.get("Containers", 0) > 0),
+         human_size(layers, 4), _percent(layers - used, layers)),
+        ("Containers", len(containers),
+         sum(1 for c in containers if c["State"] in ("running", "paused")),
+         human_size(ctr_size, 4), _percent(ctr_free, ctr_size)),
+        ("Local Volumes", len(volumes), sum(1 for _, n in vol_sizes if n > 0),
+         human_size(vol_size, 4), _percent(sum(s for s, n in vol_sizes if n == 0), vol_size)),
+        ("Build Cache", len(cache), sum(1 for c in cache if c.get("InUse")),
+         human_size(data.get("BuilderSize", 0), 4),
+         human_size(sum(c.get("Size", 0) for c in cache if not c.get("InUse")), 4)),
+    ]
+    if args.format:
+        tmpl = Template(args.format)
+        for kind, total, active, size, free in rows:
+            print(tmpl.render({"Type": kind, "TotalCount": str(total), "Active": str(active),
+                               "Size": size, "Reclaimable": free}))
+        return 0
+    table([["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]] +
+          [[str(c) for c in row] for row in rows])
+    return 0
+
+
+def _df_verbose(images: list[dict[str, Any]], containers: list[dict[str, Any]],
+                volumes: list[dict[str, Any]], cache: list[dict[str, Any]],
+                builder_size: int) -> int:
+    from darse.cli.output import ago, short, table
+    from darse.units import human_size
+
+    print("Images space usage:\n")
+    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE",
+             "CONTAINERS"]]
+    for i in images:
+        shared = i["SharedSize"]
+        for tag in i.get("RepoTags") or ["<none>:<none>"]:
+            repo, _, name = tag.rpartition(":")
+            rows.append([repo, name, short(i["Id"]), ago(i["Created"]),
+                         human_size(i["Size"], 4),
+                         human_size(shared, 4) if shared != -1 else "N/A",
+                         human_size(i["Size"] - shared, 4) if shared != -1 else "N/A",
+                         str(i.get("Containers", 0))])
+    table(rows)
+    print("\nContainers space usage:\n")
+    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS",
+             "NAMES"]]
+    for c in containers:
+        command = c["Command"] if len(c["Command"]) <= 20 else c["Command"][:19] + "…"
+        rows.append([short(c["Id"]), c["Image"], f'"{command}"',
+                     str(sum(1 for m in c.get("Mounts") or [] if m["Type"] == "volume")),
+                     human_size(c.get("SizeRw", 0), 4), ago(c["Created"]), c["Status"],
+                     ",".join(n.lstrip("/") for n in c["Names"])])
+    table(rows)
+    print("\nLocal Volumes space usage:\n")
+    rows = [["VOLUME NAME", "LINKS", "SIZE"]]
+    for v in volumes:
+        usage = v.get("UsageData") or {"Size": -1, "RefCount": -1}
+        rows.append([v["Name"], str(usage["RefCount"]),
+                     human_size(usage["Size"], 4) if usage["Size"] != -1 else "N/A"])
+    table(rows)
+    print(f"\nBuild cache usage: {human_size(builder_size, 4)}\n")
+    table([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]])
+    return 0
+
+
+PRUNE_WARNING = """This will remove:
+  - all stopped containers
+  - all networks not used by at least one container
+{volumes}  - all {images}
+  - all {cache}
+"""
+
+
+def prune(client: Client, argv: list[str]) -> int:
+    from darse.cli.common import confirm, print_pruned
+
+    p = Parser(prog="darse system prune")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--volumes", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
+    args = p.parse_args(argv)
+    warning = PRUNE_WARNING.format(
+        volumes="  - all volumes not used by at least one container\n" if args.volumes else "",
+        images="images without at least one container associated to them" if args.all
+        else "dangling images", cache="build cache" if args.all else "dangling build cache")
+    if not args.force and not confirm(warning):
+        return 0
+    query = {"filters": filters_query(args.filter)}
+    space = 0
+    out = client.json("POST", "/containers/prune", query)
+    print_pruned("Containers", out.get("ContainersDeleted") or [], None)
+    space += out.get("SpaceReclaimed") or 0
+    out = client.json("POST", "/networks/prune", query)
+    print_pruned("Networks", out.get("NetworksDeleted") or [], None)
+    if args.volumes:
+        volume_filters = json.loads(query["filters"] or "{}")
+        volume_filters["all"] = ["true"]  # every unused volume, as the warning says
+        out = client.json("POST", "/volumes/prune", {"filters": json.dumps(volume_filters)})
+        print_pruned("Volumes", out.get("VolumesDeleted") or [], None)
+        space += out.get("SpaceReclaimed") or 0
+    image_filters = json.loads(query["filters"] or "{}")
+    image_filters["dangling"] = ["false" if args.all else "true"]
+    out = client.json("POST", "/images/prune", {"filters": json.dumps(image_filters)})
+    print_pruned("Images", [f"{k.lower()}: {v}" for item in out.get("ImagesDeleted") or []
+                            for k, v in item.items()], None)
+    space += out.get("SpaceReclaimed") or 0
+    out = client.json("POST", "/build/prune", {"all": args.all or None})
+    print_pruned("build cache objects", out.get("CachesDeleted") or [], None)
+    space += out.get("SpaceReclaimed") or 0
+    print_pruned("", [], space)
+    return 0
