@@ -104,8 +104,12 @@ class CriLogger:
         lines = buf.split(b"\n")
         self.partial[stream] = lines.pop()
         for line in lines:
+            # However the line arrived (one read or many), the same pieces.
+            while len(line) > PARTIAL_LIMIT:
+                self._emit(stream, b"P", line[:PARTIAL_LIMIT])
+                line = line[PARTIAL_LIMIT:]
             self._emit(stream, b"F", line)
-        while len(self.partial[stream]) >= PARTIAL_LIMIT:
+        while len(self.partial[stream]) > PARTIAL_LIMIT:
             self._emit(stream, b"P", self.partial[stream][:PARTIAL_LIMIT])
             self.partial[stream] = self.partial[stream][PARTIAL_LIMIT:]
 
