@@ -34,6 +34,10 @@ def parser() -> argparse.ArgumentParser:
                    help="where pods' CNI network configuration lists are")
     p.add_argument("--cni-bin-dir", action="append", default=[],
                    help="where CNI plugins are (default /usr/lib/cni and /opt/cni/bin)")
+    p.add_argument("--registry", default=None, metavar="ADDR",
+                   help="also serve darse's registry on ADDR (HOST:PORT), no container needed")
+    p.add_argument("--registry-root", default="/var/lib/darse-registry",
+                   help="the registry's storage (its own, not the daemon's content store)")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="store_true")
     return p
@@ -80,6 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     with open(os.path.join(config.exec_root, "darsed.pid"), "w") as f:
         f.write(str(os.getpid()))
     loop = asyncio.new_event_loop()
+    stop_registry = None
+    if args.registry:
+        from darse.registry.serve import Options, start
+
+        try:
+            stop_registry = loop.run_until_complete(start(Options(
+                args.registry, os.path.abspath(args.registry_root))))
+        except (DarseError, OSError, ValueError) as exc:
+            print(f"darsed: registry: {exc}", file=sys.stderr)
+            if cri is not None:
+                cri.stop(grace=0)
+            engine.close()
+            if args.cleanup:
+                engine.networks.teardown()
+            return 1
     task = loop.create_task(serve(engine, config.hosts, config.group))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)  # containers live on (live-restore)
@@ -88,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     except asyncio.CancelledError:
         pass
     finally:
+        if stop_registry is not None:
+            loop.run_until_complete(stop_registry())
         if cri is not None:
             cri.stop(grace=1)
         engine.close()

@@ -8,6 +8,7 @@ import logging
 import signal
 import ssl
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -44,7 +45,9 @@ async def _purge_uploads(app: web.Application, ttl: float) -> None:
             logging.getLogger("darse.registry").info("upload %s abandoned: removed", uuid)
 
 
-async def run(options: Options) -> None:
+async def start(options: Options) -> Callable[[], Awaitable[None]]:
+    """Start serving on the running loop (darse registry serve's own, or darsed's); returns
+    the coroutine function that stops it."""
     auth = Auth(Htpasswd(options.htpasswd) if options.htpasswd else None)
     app = make_app(options.root, auth, options.read_only)
     context = None
@@ -55,21 +58,34 @@ async def run(options: Options) -> None:
                            access_log=logging.getLogger("darse.registry.access"))
     await runner.setup()
     host, port = _split_addr(options.addr)
-    await web.TCPSite(runner, host, port, ssl_context=context).start()
+    try:
+        await web.TCPSite(runner, host, port, ssl_context=context).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     scheme = "https" if context else "http"
     print(f"darse registry serving {options.root} on {scheme}://{options.addr}"
           f"{' (read-only)' if options.read_only else ''}"
           f"{', htpasswd ' + options.htpasswd if options.htpasswd else ', anonymous'}",
           file=sys.stderr, flush=True)
     purge = asyncio.create_task(_purge_uploads(app, options.upload_ttl))
+
+    async def stop() -> None:
+        purge.cancel()
+        await runner.cleanup()
+
+    return stop
+
+
+async def run(options: Options) -> None:
+    stop_serving = await start(options)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
-        purge.cancel()
-        await runner.cleanup()
+        await stop_serving()
 
 
 def serve(options: Options) -> None:
