@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import shutil
-import tempfile
 import threading
 from typing import Any
 
@@ -25,16 +23,23 @@ def routes(r: Routes) -> None:
     r.add_post("/build", build)
 
 
-def _prepare(engine: Any, tar: Any, context: str, query: Any) -> tuple[Any, Any]:
+def _prepare(engine: Any, tar: Any, query: Any) -> tuple[Any, Any, Any]:
     from darse.build import context as contexts
     from darse.build.dockerfile import parse
     from darse.build.options import from_query
     from darse.build.stages import plan
 
-    options = from_query(query)
-    with tar:
-        text = contexts.unpack(tar, context, options.dockerfile)
-    return options, plan(parse(text), options.build_args, options.target)
+    try:
+        options = from_query(query)
+    except BaseException:
+        tar.close()
+        raise
+    context, text = contexts.prepare(tar, engine.images.content.tmpdir, options.dockerfile)
+    try:
+        return options, plan(parse(text), options.build_args, options.target), context
+    except BaseException:
+        context.close()
+        raise
 
 
 async def build(request: web.Request) -> web.StreamResponse:
@@ -42,17 +47,12 @@ async def build(request: web.Request) -> web.StreamResponse:
 
     engine = engine_of(request)
     tar = await spool_body(request)
-    context = tempfile.mkdtemp(prefix="build-", dir=engine.images.content.tmpdir)
-    try:
-        options, the_plan = await call(_prepare, engine, tar, context, request.query)
-    except BaseException:
-        shutil.rmtree(context, ignore_errors=True)
-        raise
+    options, the_plan, context = await call(_prepare, engine, tar, request.query)
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     try:
         await resp.prepare(request)
     except BaseException:
-        shutil.rmtree(context, ignore_errors=True)
+        context.close()
         raise
     events: queue.Queue = queue.Queue()
     done = object()
@@ -68,7 +68,7 @@ async def build(request: web.Request) -> web.StreamResponse:
         except Exception as exc:  # noqa: BLE001 - reported to the client, not lost
             events.put({"errorDetail": {"message": repr(exc)}, "error": repr(exc)})
         finally:
-            shutil.rmtree(context, ignore_errors=True)
+            context.close()
             events.put(done)
 
     threading.Thread(target=run, daemon=True).start()

@@ -9,6 +9,7 @@ import os
 import stat
 import tarfile
 import zlib
+from collections.abc import Callable
 from typing import IO
 
 from darse.build.copy import Copy
@@ -61,8 +62,9 @@ def extract(ctx: Root, parts: Parts, image: Root, op: Copy) -> None:
         os.close(fd)
 
 
-def unpack(f: IO[bytes], image: Root, where: Parts, what: str) -> None:
-    """A tar stream's entries under where, through the Root."""
+def unpack(f: IO[bytes], image: Root, where: Parts, what: str,
+           keep: Callable[[Parts], bool] | None = None) -> None:
+    """A tar stream's entries under where, through the Root; only those keep() wants."""
     dirs: list[tuple[Parts, int]] = []
     try:
         with tarfile.open(fileobj=f, mode="r|*") as tf:
@@ -72,7 +74,7 @@ def unpack(f: IO[bytes], image: Root, where: Parts, what: str) -> None:
                 except UnsafePath:
                     raise InvalidArgument(f"{what} failed: archive entry {ti.name!r} "
                                           "leaves its folder") from None
-                if not name:
+                if not name or (keep is not None and not keep(name)):
                     continue
                 dest = (*where, *name)
                 mtime = int(ti.mtime * 1_000_000_000)

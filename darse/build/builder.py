@@ -18,6 +18,7 @@ from darse.build import cache, instructions, stagecopy
 from darse.build.dockerfile import Instruction, parse
 from darse.build.options import Options
 from darse.build.stages import Plan, Stage, meta_arg
+from darse.build.tarcontext import TarContext
 from darse.errors import DarseError, InvalidArgument, NotFound
 from darse.image import layer as layers
 from darse.image import reference as refs
@@ -69,7 +70,7 @@ class State:
 
 
 class Builder:
-    def __init__(self, engine: Engine, context: str, emit: Emit,
+    def __init__(self, engine: Engine, context: TarContext | str, emit: Emit,
                  options: Options | None = None) -> None:
         self.engine, self.context, self.emit = engine, context, emit
         self.options = options or Options()

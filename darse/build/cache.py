@@ -15,6 +15,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, Any
 
+from darse.build.tarcontext import TarContext
 from darse.fs.root import Parts, Root
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def key(created_by: str, config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def content_digest(root: Root, sources: list[Parts]) -> str:
+def content_digest(root: Root | TarContext, sources: list[Parts]) -> str:
     """What COPY/ADD copies, as docker names it in the history: file:<hash>, dir:<hash>
     or multi:<hash>; names, types, modes, link targets and bytes, never times or owners
     (the copies get their owner from the instruction)."""
@@ -46,7 +47,7 @@ def content_digest(root: Root, sources: list[Parts]) -> str:
     return "multi:" + hashlib.sha256(",".join(parts).encode()).hexdigest()
 
 
-def _entry(root: Root, where: Parts, rel: str, h: Any) -> bool:
+def _entry(root: Root | TarContext, where: Parts, rel: str, h: Any) -> bool:
     st = root.lstat(where)
     if st is None:
         return False
@@ -56,6 +57,9 @@ def _entry(root: Root, where: Parts, rel: str, h: Any) -> bool:
         h.update(root.readlink(where).encode() + b"\0")
     elif kind == stat.S_IFREG:
         h.update(f"{st.st_size}\0".encode())
+        if isinstance(root, TarContext):
+            h.update(root.file_digest(where))  # digested when the context was indexed
+            return False
         fd = root.open_file(where)
         try:
             with open(fd, "rb", closefd=False) as f:
@@ -67,7 +71,7 @@ def _entry(root: Root, where: Parts, rel: str, h: Any) -> bool:
     return kind == stat.S_IFDIR
 
 
-def _tree(root: Root, top: Parts, rel: str, h: Any) -> None:
+def _tree(root: Root | TarContext, top: Parts, rel: str, h: Any) -> None:
     todo = [(top, rel)]
     while todo:
         where, at = todo.pop()

@@ -1,58 +1,56 @@
-"""The build context darsed receives: a tar unpacked into a folder of its own (links and
-`..` kept inside it, `.wh.` names plain files), its Dockerfile read, then what
-.dockerignore excludes taken out, the Dockerfile and .dockerignore themselves too when
-they are listed (Docker's classic builder does the same)."""
+"""The build context darsed receives: a tar indexed (tarcontext.py; links and `..` kept
+inside it, `.wh.` names plain files), its Dockerfile read, then what .dockerignore
+excludes taken out, the Dockerfile and .dockerignore themselves too when they are
+listed (Docker's classic builder does the same)."""
 
 from __future__ import annotations
 
-import os
 import stat
 from typing import IO
 
 from darse.build import ignore
-from darse.build.addtar import unpack as untar
 from darse.build.dockerfile import BadContext, read_dockerfile
+from darse.build.tarcontext import TarContext
 from darse.errors import InvalidArgument
-from darse.fs.root import Parts, Root
+from darse.fs.root import Parts
 
 _MAX_IGNORE = 1 << 20
 
 
-def unpack(tar: IO[bytes], context: str, dockerfile: str) -> str:
-    """The context from tar into context; the Dockerfile's text."""
+def prepare(tar: IO[bytes], tmpdir: str, dockerfile: str) -> tuple[TarContext, str]:
+    """The context indexed from tar (which it now owns), .dockerignore applied; the
+    Dockerfile's text."""
     head = tar.read(1)
     if not head:
+        tar.close()
         raise BadContext(f"Cannot locate specified Dockerfile: {dockerfile}")
     tar.seek(0)
-    with Root(context) as root:
-        try:
-            untar(tar, root, (), "unpacking the build context")
-        except InvalidArgument as exc:
-            raise BadContext(str(exc).replace("unpacking the build context failed: ", "")
-                             or "unexpected EOF") from None
-    text = read_dockerfile(context, dockerfile)
-    with Root(context) as root:
-        patterns = ignore.parse(_read(root, ignore.IGNORE_FILE))
+    try:
+        ctx = TarContext(tar, tmpdir)
+    except InvalidArgument as exc:
+        tar.close()
+        raise BadContext(str(exc)) from None
+    try:
+        text = read_dockerfile(ctx, dockerfile)
+        patterns = ignore.parse(_read(ctx, ignore.IGNORE_FILE))
         if patterns:
-            _remove_excluded(root, (), patterns)
-    return text
+            _remove_excluded(ctx, (), patterns)
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx, text
 
 
-def _read(root: Root, name: str) -> str:
-    st = root.lstat((name,))
+def _read(ctx: TarContext, name: str) -> str:
+    st = ctx.lstat((name,))
     if st is None or not stat.S_ISREG(st.st_mode):
         return ""
-    fd = root.open_file((name,))
-    try:
-        data = os.read(fd, _MAX_IGNORE + 1)
-    finally:
-        os.close(fd)
-    if len(data) > _MAX_IGNORE:
+    if st.st_size > _MAX_IGNORE:
         raise InvalidArgument(f"{name} is larger than {_MAX_IGNORE >> 20} MiB")
-    return data.decode(errors="replace")
+    return ctx.read_bytes((name,), _MAX_IGNORE).decode(errors="replace")
 
 
-def _remove_excluded(root: Root, where: Parts, patterns: ignore.Patterns) -> bool:
+def _remove_excluded(root: TarContext, where: Parts, patterns: ignore.Patterns) -> bool:
     """Excluded entries go; True if the folder is left empty and excluded itself."""
     for name in root.listdir(where):
         parts = (*where, name)

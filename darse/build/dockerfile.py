@@ -11,7 +11,9 @@ import json
 import os
 import re
 import stat
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from darse.errors import DarseError, InvalidArgument
 from darse.fs.root import Root, UnsafePath, clean
@@ -69,7 +71,7 @@ class Instruction:
 MAX_SIZE = 4 << 20
 
 
-def read_dockerfile(context: str, name: str) -> str:
+def read_dockerfile(context: str | Any, name: str) -> str:
     """The Dockerfile the client named, from its context. As Docker's classic builder,
     the name resolves inside the context as if it were '/' (dockerfile=/etc/x is the
     context's etc/x, a link to the host's /etc/shadow is the context's etc/shadow) and
@@ -80,7 +82,7 @@ def read_dockerfile(context: str, name: str) -> str:
         clean(rel)
     except UnsafePath:
         raise InvalidArgument(f"forbidden path outside the build context: {rel} ()") from None
-    with Root(context) as root:
+    with Root(context) if isinstance(context, str) else nullcontext(context) as root:
         try:
             where = root.resolve(name)
             st = root.lstat(where)
@@ -96,6 +98,8 @@ def read_dockerfile(context: str, name: str) -> str:
         if not stat.S_ISREG(st.st_mode):
             raise BadContext(f"unexpected error reading Dockerfile: {name} is not a "
                              "regular file")
+        if not isinstance(context, str):  # the context's index: read from its tar
+            return _text(root.read_bytes(where, MAX_SIZE + 1))
         fd = root.open_file(where)
     try:
         chunks, left = [], MAX_SIZE + 1
@@ -104,9 +108,12 @@ def read_dockerfile(context: str, name: str) -> str:
             left -= len(chunk)
     finally:
         os.close(fd)
-    if left <= 0:
+    return _text(b"".join(chunks))
+
+
+def _text(data: bytes) -> str:
+    if len(data) > MAX_SIZE:
         raise InvalidArgument(f"the Dockerfile is larger than {MAX_SIZE >> 20} MiB")
-    data = b"".join(chunks)
     return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 

@@ -21,6 +21,7 @@ from darse.build import cache, copy, instructions, words
 from darse.build.addtar import extract, is_archive
 from darse.build.copy import Copy, changed, expand
 from darse.build.dockerfile import Instruction
+from darse.build.tarcontext import TarContext
 from darse.errors import InvalidArgument
 from darse.fs.root import Root
 from darse.image.snapshots import Snapshots, chain_ids
@@ -53,11 +54,18 @@ def run(builder: Builder, ins: Instruction, state: State, plan: Plan,
     mode = _mode(ins.flags.get("chmod"))
     op = Copy(ins.cmd, [s for s in sources if not _is_url(s)], target, None, mode)
     with contextlib.ExitStack() as stack:
-        root = stack.enter_context(_source_root(builder, ins, plan, built))
-        with Root(root) as ctx:
-            found = expand(ctx, op) if op.sources else []
-            digest_sources = [parts for _, parts in found]
-            digest = cache.content_digest(ctx, digest_sources) if found else ""
+        index = builder.context if not ins.flags.get("from") else None
+        if isinstance(index, TarContext):
+            # The context's index: its files are written out only if the step runs.
+            found = expand(index, op) if op.sources else []  # type: ignore[arg-type]
+            digest = cache.content_digest(index, [p for _, p in found]) if found else ""
+            root_path = index.path
+        else:
+            root = stack.enter_context(_source_root(builder, ins, plan, built))
+            with Root(root) as ctx:
+                found = expand(ctx, op) if op.sources else []
+                digest = cache.content_digest(ctx, [p for _, p in found]) if found else ""
+            root_path = lambda: root  # noqa: E731
         urls = [s for s in sources if _is_url(s)]
         downloads = [stack.enter_context(_download(builder, url)) for url in urls]
         op.check_count(len(found) + len(urls))
@@ -74,7 +82,7 @@ def run(builder: Builder, ins: Instruction, state: State, plan: Plan,
 
         def change(image: Root) -> None:
             op.owner = resolve_owner(image, chown) if chown else None
-            with Root(root) as ctx:
+            with Root(root_path()) as ctx:
                 for name, parts in found:
                     if ins.cmd == "ADD" and is_archive(ctx, parts):
                         extract(ctx, parts, image, op)

@@ -84,11 +84,13 @@ def _context_tar(path: str, dockerfile: str | None, out: IO[bytes]) -> str:
         else:
             name = rel.replace(os.sep, "/")
     keep = (name, ignore.IGNORE_FILE)
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        tf.copybufsize = 1 << 20
+        links: dict[tuple[int, int], str] = {}
         for rel, _ in ignore.walk(path, patterns, keep):
             if outside is not None and rel == ignore.IGNORE_FILE:
                 continue  # sent below, with the Dockerfile's own name added
-            tf.add(os.path.join(path, rel), arcname=rel, recursive=False)
+            _add_entry(tf, os.path.join(path, rel), rel, links)
         if outside is not None:
             name = f".dockerfile.{os.urandom(10).hex()}"
             _add_bytes(tf, name, outside)
@@ -96,6 +98,41 @@ def _context_tar(path: str, dockerfile: str | None, out: IO[bytes]) -> str:
             base = ignore_text if os.path.isfile(ignore_path) else ignore.IGNORE_FILE
             _add_bytes(tf, ignore.IGNORE_FILE, f"{base.rstrip()}\n{name}\n".encode())
     return name
+
+
+def _add_entry(tf: tarfile.TarFile, full: str, rel: str,
+               links: dict[tuple[int, int], str]) -> None:
+    """One entry, its header made from lstat alone: no user or group name lookups (the
+    daemon reads ids), hard links within the context kept as links."""
+    import stat
+
+    st = os.lstat(full)
+    info = tarfile.TarInfo(rel)
+    info.mode, info.uid, info.gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+    info.mtime = int(st.st_mtime)
+    if stat.S_ISDIR(st.st_mode):
+        info.type = tarfile.DIRTYPE
+    elif stat.S_ISLNK(st.st_mode):
+        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
+    elif stat.S_ISREG(st.st_mode):
+        if st.st_nlink > 1:
+            first = links.setdefault((st.st_dev, st.st_ino), rel)
+            if first != rel:
+                info.type, info.linkname = tarfile.LNKTYPE, first
+                tf.addfile(info)
+                return
+        info.size = st.st_size
+        with open(full, "rb") as f:
+            tf.addfile(info, f)
+        return
+    elif stat.S_ISFIFO(st.st_mode):
+        info.type = tarfile.FIFOTYPE
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+        info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    else:
+        return  # a socket: nothing to send
+    tf.addfile(info)
 
 
 def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
