@@ -23,6 +23,7 @@ from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
 from darse.engine.events import EventBus
 from darse.engine.locks import ContainerLocks
+from darse.engine.restart import RestartManager
 from darse.errors import (
     Conflict,
     DarseError,
@@ -72,6 +73,7 @@ class Engine:
         self._removed_exits: dict[str, int] = {}  # for waits that outlive their container
         self._lock = threading.RLock()  # the exec table and remapped layers' copies
         self._clocks = ContainerLocks()
+        self.restarts = RestartManager(self)
         self._listener: threading.Thread | None = None
         self._closed = False
 
@@ -473,43 +475,19 @@ class Engine:
             self.containers.save(doc)
             self._event(doc, "die", exitCode=str(code))
             stopped_by_user = container_id in self._stopping
-            policy = doc["HostConfig"].get("RestartPolicy") or {}
             if doc["HostConfig"].get("AutoRemove"):
                 self._remove(doc)
                 mounts.remove_anonymous(self, doc)
                 return
-        if self._should_restart(policy, code, doc["RestartCount"], stopped_by_user):
-            threading.Thread(target=self._restart_later, args=(container_id,),
-                             daemon=True).start()
-
-    @staticmethod
-    def _should_restart(policy: dict[str, Any], code: int, count: int, by_user: bool) -> bool:
-        name = policy.get("Name") or "no"
-        if by_user or name == "no":
-            return False
-        if name == "on-failure":
-            limit = policy.get("MaximumRetryCount") or 0
-            return code != 0 and (limit == 0 or count < limit)
-        return name in ("always", "unless-stopped")
-
-    def _restart_later(self, container_id: str) -> None:
-        time.sleep(0.1)
-        with self._clocks.hold(container_id):
-            doc = self.containers.get(container_id)
-            if doc is None or doc["State"]["Running"] or container_id in self._stopping:
-                return
-            doc["RestartCount"] += 1
-            try:
-                self._start(doc)
-                self._event(doc, "restart")
-            except DarseError:
-                pass
+        self.restarts.after_exit(container_id, code, stopped_by_user)
 
     # --- stop, kill, wait, restart -----------------------------------------------
 
     def kill(self, ref: str, signal: str | int = "SIGKILL") -> None:
         doc = self.containers.find(ref)
         sig = signals.parse_signal(signal)
+        if self.restarts.cancel(doc["Id"]):
+            return
         if not doc["State"]["Running"]:
             raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
         if sig in (9, 15):
@@ -524,6 +502,8 @@ class Engine:
     def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> bool:
         """Stop signal, then SIGKILL after the timeout; False if it was not running."""
         doc = self.containers.find(ref)
+        if self.restarts.cancel(doc["Id"]):
+            return True
         if not doc["State"]["Running"]:
             return False
         cid = doc["Id"]
@@ -608,7 +588,7 @@ class Engine:
     # --- remove, rename, prune -----------------------------------------------
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        doc = self.containers.find(ref)
+        doc = self.restarts.before_remove(self.containers.find(ref), force)
         if doc["State"]["Running"]:
             if not force:
                 raise Conflict(f"You cannot remove a running container {doc['Id']}. Stop the "
@@ -639,6 +619,7 @@ class Engine:
         shutil.rmtree(self._dir(cid), ignore_errors=True)
         self._stopping.discard(cid)
         self._clocks.forget(cid)
+        self.restarts.forget(cid)
         self._event(doc, "destroy")
 
     # --- volumes (the store is darse.volume's; who uses what is known here) ---------

@@ -29,6 +29,9 @@ def unix(ts: str) -> float:
 
 def status_text(state: dict[str, Any]) -> str:
     now = datetime.datetime.now(datetime.UTC).timestamp()
+    if state.get("Restarting"):
+        return f"Restarting ({state['ExitCode']}) " \
+               f"{human_duration(now - unix(state['FinishedAt']))} ago"
     if state["Running"]:
         text = "Up " + human_duration(now - unix(state["StartedAt"]))
         return text + " (Paused)" if state["Paused"] else text
@@ -38,6 +41,8 @@ def status_text(state: dict[str, Any]) -> str:
 
 
 def state_name(state: dict[str, Any]) -> str:
+    if state.get("Restarting"):
+        return "restarting"
     if state["Running"]:
         return "paused" if state["Paused"] else "running"
     return "exited" if state["FinishedAt"] != ZERO_TIME else "created"
