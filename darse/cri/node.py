@@ -31,6 +31,7 @@ class Node:
         for d in (self.data_dir, self.exec_dir):
             os.makedirs(d, mode=0o700, exist_ok=True)
         self._hook_image_users()
+        self._reconcile()
 
     def sandbox_dir(self, sandbox_id: str) -> str:
         return os.path.join(self.data_dir, "sandboxes", sandbox_id)
@@ -40,6 +41,17 @@ class Node:
 
     def container_dir(self, container_id: str) -> str:
         return os.path.join(self.data_dir, "containers", container_id)
+
+    def _reconcile(self) -> None:
+        """A pod whose pinned namespaces are gone (the exec root lost with a reboot) is
+        not ready any more: the kubelet then stops it and makes it anew."""
+        for doc in self.store.sandboxes():
+            if doc["state"] != "SANDBOX_READY":
+                continue
+            pinned = [p for p in doc.get("namespaces", {}).values() if p != "host"]
+            if any(not os.path.ismount(p) for p in pinned):
+                doc["state"] = "SANDBOX_NOTREADY"
+                self.store.save_sandbox(doc)
 
     def _hook_image_users(self) -> None:
         """A pod's container holds its image and layers as a Docker container does: `darse

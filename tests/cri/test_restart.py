@@ -22,3 +22,21 @@ def test_pods_outlive_a_darsed_restart(pods: Cri) -> None:
     # A new container joins the same namespaces after the restart.
     other = start(pods, pod, "d", "sleep", "1000")
     assert sh(pods, other, "readlink /proc/self/ns/net; hostname").stdout == before
+
+
+def test_a_pod_whose_namespaces_went_is_not_ready(pods: Cri) -> None:
+    """As after a reboot, which empties the exec root: the pins are gone."""
+    import os
+
+    from darse import syscalls
+
+    pod = run_pod(pods, "rebooted")
+    ns_dir = os.path.join(pods.darsed.exec_root, "cri", "sandboxes", pod, "ns")
+    pods.darsed.kill()
+    for kind in os.listdir(ns_dir):
+        syscalls.umount2(os.path.join(ns_dir, kind), syscalls.MNT_DETACH)
+    pods.darsed.start()
+    assert pods.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(
+        pod_sandbox_id=pod)).status.state == pb.SANDBOX_NOTREADY
+    pods.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+    assert not os.path.exists(ns_dir)
