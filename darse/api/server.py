@@ -229,6 +229,7 @@ def make_app(engine: Engine) -> web.Application:
         execs,
         images,
         networks,
+        resources,
         swarm,
         system,
         volumes,
@@ -238,7 +239,7 @@ def make_app(engine: Engine) -> web.Application:
     app["engine"] = engine
     app.on_startup.append(_start_watches)
     for module in (system, containers, execs, images, volumes, networks, build, swarm,
-                   archive, changes, df):
+                   archive, changes, df, resources):
         module.routes(Routes(app.router))
     return app
 

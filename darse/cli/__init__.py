@@ -26,6 +26,7 @@ COMMANDS = {
     "unpause": ("container", "unpause"), "export": ("container", "export"),
     "port": ("container", "port"), "cp": ("cp", "cp"),
     "diff": ("changes", "diff"), "commit": ("changes", "commit"),
+    "update": ("resources", "update"),
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
@@ -38,7 +39,7 @@ MANAGEMENT = {
     "container": {"ls": ("ps", "ps"), "list": ("ps", "ps"), "ps": ("ps", "ps"),
                   "prune": ("container", "prune"), "inspect": ("container", "inspect"),
                   "cp": ("cp", "cp"), "diff": ("changes", "diff"),
-                  "commit": ("changes", "commit"),
+                  "commit": ("changes", "commit"), "update": ("resources", "update"),
                   **{k: v for k, v in COMMANDS.items() if v[0] == "container"}},
     "image": {"ls": ("image", "images"), "list": ("image", "images"),
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
@@ -82,7 +83,7 @@ Management Commands:
 
 Commands:
   attach commit cp create diff export history import inspect kill load logs pause rename restart
-  rm rmi save start stop tag top unpause wait events
+  rm rmi save start stop tag top unpause update wait events
 
 Global Options:
   -H, --host string   Daemon socket to connect to (default unix:///run/darse.sock)

@@ -93,6 +93,14 @@ def create(paths: dict[str, str], resources: dict) -> None:
         raise
 
 
+def update(paths: dict[str, str], resources: dict) -> None:
+    """New limits on a live container's cgroups (runc update); its device rules stay."""
+    if "" in paths:
+        v2.set_limits(paths[""], resources)
+    else:
+        v1.set_limits(paths, resources)
+
+
 def add_process(paths: dict[str, str], pid: int) -> None:
     for path in paths.values():
         with open(os.path.join(path, "cgroup.procs"), "w") as f:

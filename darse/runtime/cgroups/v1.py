@@ -40,6 +40,13 @@ class _Paths(dict):
 def create(paths: dict[str, str], res: dict) -> None:
     for controller, path in paths.items():
         _mkdirs(path, controller)
+    set_limits(paths, res)
+    if "devices" in paths:
+        _devices(paths["devices"], res.get("devices") or [])
+
+
+def set_limits(paths: dict[str, str], res: dict) -> None:
+    """Every limit of res but the device rules (create's, and update's on a live one)."""
     paths = _Paths(paths)
     mem = res.get("memory") or {}
     if "memory" in paths and mem:
@@ -59,8 +66,6 @@ def create(paths: dict[str, str], res: dict) -> None:
         write(paths["net_cls"], "net_cls.classid", net["classID"])
     for prio in net.get("priorities") or []:
         write(paths["net_prio"], "net_prio.ifpriomap", f"{prio['name']} {prio['priority']}")
-    if "devices" in paths:
-        _devices(paths["devices"], res.get("devices") or [])
 
 
 def _memory(path: str, mem: dict) -> None:

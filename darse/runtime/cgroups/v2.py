@@ -41,6 +41,14 @@ def shares_to_weight(shares: int) -> int:
 def create(path: str, res: dict) -> None:
     _enable_controllers(path)
     os.makedirs(path, exist_ok=True)
+    set_limits(path, res)
+    rules = devices.with_defaults(res.get("devices") or [])
+    if rules:
+        devices_bpf.attach(path, rules)
+
+
+def set_limits(path: str, res: dict) -> None:
+    """Every limit of res but the device rules (create's, and update's on a live one)."""
     mem = res.get("memory") or {}
     if mem.get("limit") is not None:
         write(path, "memory.max", "max" if mem["limit"] < 0 else mem["limit"])
@@ -76,9 +84,6 @@ def create(path: str, res: dict) -> None:
             write(path, "io.max", f"{dev['major']}:{dev['minor']} {name}={dev['rate']}")
     for page in res.get("hugepageLimits") or []:
         write(path, f"hugetlb.{page['pageSize']}.max", page["limit"])
-    rules = devices.with_defaults(res.get("devices") or [])
-    if rules:
-        devices_bpf.attach(path, rules)
     for key, value in (res.get("unified") or {}).items():
         if "/" in key or key.startswith("."):
             raise SystemFailure(f"cgroups: invalid unified key {key!r}")
