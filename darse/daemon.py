@@ -85,20 +85,20 @@ def main(argv: list[str] | None = None) -> int:
         f.write(str(os.getpid()))
     loop = asyncio.new_event_loop()
     stop_registry = None
-    if args.registry:
-        from darse.registry.serve import Options, start
+    try:
+        registry = _registry_options(args, config.raw.get("registry"))
+        if registry is not None:
+            from darse.registry.serve import start
 
-        try:
-            stop_registry = loop.run_until_complete(start(Options(
-                args.registry, os.path.abspath(args.registry_root))))
-        except (DarseError, OSError, ValueError) as exc:
-            print(f"darsed: registry: {exc}", file=sys.stderr)
-            if cri is not None:
-                cri.stop(grace=0)
-            engine.close()
-            if args.cleanup:
-                engine.networks.teardown()
-            return 1
+            stop_registry = loop.run_until_complete(start(registry))
+    except (DarseError, OSError, ValueError) as exc:
+        print(f"darsed: registry: {exc}", file=sys.stderr)
+        if cri is not None:
+            cri.stop(grace=0)
+        engine.close()
+        if args.cleanup:
+            engine.networks.teardown()
+        return 1
     task = loop.create_task(serve(engine, config.hosts, config.group))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)  # containers live on (live-restore)
@@ -119,6 +119,28 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _registry_options(args: argparse.Namespace, setting: object):  # noqa: ANN202
+    """--registry ADDR, else daemon.json's "registry": {"addr", "root", "htpasswd",
+    "tls-cert", "tls-key", "read-only"}; None when neither asks for one."""
+    from darse.errors import InvalidArgument
+
+    if not args.registry and not setting:
+        return None
+    from darse.registry.serve import Options
+
+    if args.registry:
+        return Options(args.registry, os.path.abspath(args.registry_root))
+    if not isinstance(setting, dict) or not isinstance(setting.get("addr"), str):
+        raise InvalidArgument('daemon.json: "registry" takes {"addr": "HOST:PORT", ...}')
+    known = {"addr", "root", "htpasswd", "tls-cert", "tls-key", "read-only"}
+    if set(setting) - known:
+        raise InvalidArgument(f'daemon.json: "registry": unknown keys '
+                              f'{", ".join(sorted(set(setting) - known))}')
+    return Options(setting["addr"], os.path.abspath(setting.get("root", args.registry_root)),
+                   setting.get("htpasswd"), setting.get("tls-cert"), setting.get("tls-key"),
+                   bool(setting.get("read-only")))
 
 
 def entry() -> None:

@@ -13,7 +13,7 @@ KNOWN_KEYS = {"bip", "default-address-pools", "insecure-registries", "registry-m
               "userns-remap", "data-root", "exec-root", "dns", "dns-search", "dns-opts",
               "log-driver", "log-opts", "live-restore", "default-runtime", "runtimes",
               "hosts", "debug", "group", "storage-driver", "max-concurrent-downloads",
-              "bridge"}
+              "bridge", "registry"}
 
 
 @dataclass

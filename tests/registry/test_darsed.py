@@ -57,3 +57,33 @@ def test_darsed_refuses_a_busy_registry_address(busybox_rootfs: str) -> None:
         finally:
             d.stop()
             shutil.rmtree(d.base, ignore_errors=True)
+
+
+def test_daemon_json_registry_key(busybox_rootfs: str) -> None:
+    """daemon.json's "registry" says what --registry says; a malformed one is refused."""
+    import json
+
+    from tests.conftest import unique_network
+
+    d = new_daemon()
+    port = free_port()
+    bridge, bip = unique_network()
+    settings = {"bridge": bridge, "bip": bip, "registry": {
+        "addr": f"127.0.0.1:{port}", "root": str(d.base / "reg"), "read-only": True}}
+    (d.base / "daemon.json").write_text(json.dumps(settings))
+    try:
+        d.start()
+        assert httpx.get(f"http://127.0.0.1:{port}/v2/").status_code == 200
+        upload = httpx.post(f"http://127.0.0.1:{port}/v2/own/x/blobs/uploads/")
+        assert upload.status_code in (401, 403, 405), upload.text  # read-only
+        assert (d.base / "reg").is_dir()
+    finally:
+        d.stop()
+    settings["registry"] = {"addr": f"127.0.0.1:{port}", "colour": "blue"}
+    (d.base / "daemon.json").write_text(json.dumps(settings))
+    try:
+        with pytest.raises(RuntimeError, match='"registry": unknown keys colour'):
+            d.start()
+    finally:
+        d.stop()
+        shutil.rmtree(d.base, ignore_errors=True)
