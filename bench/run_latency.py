@@ -52,8 +52,9 @@ PHASES = ["cli start", "create", "attach", "start → running", "running → exi
           "exit → removed", "removed → wait", "api total", "whole command"]
 
 
-def start_darsed(base: Path, installed: bool, tree: str) -> tuple[str, subprocess.Popen]:
-    base.mkdir(parents=True)
+def start_darsed(base: Path, installed: bool, tree: str, wait: bool = True
+                 ) -> tuple[str, subprocess.Popen]:
+    base.mkdir(parents=True, exist_ok=True)
     (base / "none.json").write_text("{}")
     sock = base / "darse.sock"
     args = ["-H", f"unix://{sock}", "--data-root", str(base / "data"), "--exec-root",
@@ -65,8 +66,9 @@ def start_darsed(base: Path, installed: bool, tree: str) -> tuple[str, subproces
         argv, env = [sys.executable, "-m", "darse.daemon", *args], dict(os.environ,
                                                                          PYTHONPATH=tree)
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(base / "darsed.log", "wb"))  # noqa: SIM115
-    _wait_socket(sock)
+                            stderr=open(base / "darsed.log", "ab"))  # noqa: SIM115
+    if wait:
+        _wait_socket(sock)
     return f"unix://{sock}", proc
 
 

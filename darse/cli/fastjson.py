@@ -69,12 +69,12 @@ def _float(value: float) -> str:
 _encoders: dict[tuple[str, str], Any] = {}
 
 
-def dumps(obj: Any, separators: tuple[str, str] = (", ", ": "), indent: int | None = None
-          ) -> str:
+def dumps(obj: Any, separators: tuple[str, str] = (", ", ": "),
+          indent: int | str | None = None) -> str:
     """json.dumps(obj, separators=..., indent=...), ensure_ascii as json's default."""
     if indent is not None:
         out: list[str] = []
-        _pretty(obj, " " * indent, "\n", out)
+        _pretty(obj, indent if isinstance(indent, str) else " " * indent, "\n", out)
         return "".join(out)
     encoder = _encoders.get(separators)
     if encoder is None:

@@ -323,8 +323,16 @@ def _truthy(v: Any) -> bool:
     return bool(v) and v != 0
 
 
+_token_cache: dict[str, list[str]] = {}
+
+
 def _eval_action(action: str, scope: _Scope) -> Any:
-    tokens = _tokens(action)
+    # Once per action, not once per listed object: `ps --format` renders each row.
+    tokens = _token_cache.get(action)
+    if tokens is None:
+        tokens = _token_cache[action] = _tokens(action)
+    if len(tokens) == 1 and tokens[0].startswith(".") and len(tokens[0]) > 1:
+        return _field(scope.dot, tokens[0])
     if len(tokens) >= 2 and tokens[0].startswith("$") and tokens[1] == ":=":
         value = _pipeline(tokens[2:], scope)
         scope.vars[tokens[0]] = value

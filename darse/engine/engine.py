@@ -409,8 +409,10 @@ class Engine:
             mounts.release(self, doc)
             networking.stop(self, doc)
             raise
-        listed = {c["id"]: c for c in self.shim.call("list")["containers"]}
-        pid = listed.get(cid, {}).get("pid", 0)
+        # The shim answers start with the pid (a shim from before, with nothing: list).
+        # Listing reads every container's state, which made each start O(containers).
+        pid = pid.get("pid") or {c["id"]: c for c in self.shim.call("list")["containers"]
+                                 }.get(cid, {}).get("pid", 0)
         doc["State"].update(Status="running", Running=True, Paused=False, Restarting=False,
                             OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
                             StartedAt=now(), FinishedAt=ZERO_TIME)

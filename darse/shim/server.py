@@ -271,8 +271,9 @@ class Shim:
 
     def op_start(self, req: dict[str, Any]) -> dict[str, Any]:
         runtime_start(self.runtime_root, req["id"])
-        self.procs[req["id"]].started_at = state.now()
-        return {}
+        proc = self.procs[req["id"]]
+        proc.started_at = state.now()
+        return {"pid": proc.pid}
 
     def op_kill(self, req: dict[str, Any]) -> dict[str, Any]:
         kill.kill(self.runtime_root, req["id"], req.get("signal", "SIGKILL"),

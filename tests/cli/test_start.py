@@ -96,6 +96,7 @@ def test_fastjson_writes_as_json_does(doc: object) -> None:
     assert fastjson.dumps(doc) == json.dumps(doc)
     assert fastjson.dumps(doc, (",", ":")) == json.dumps(doc, separators=(",", ":"))
     assert fastjson.dumps(doc, indent=4) == json.dumps(doc, indent=4)
+    assert fastjson.dumps(doc, indent="\t") == json.dumps(doc, indent="\t")
     text = json.dumps(doc)
     assert json.dumps(fastjson.loads(text)) == json.dumps(json.loads(text))
     assert json.dumps(fastjson.loads(text.encode())) == json.dumps(json.loads(text))

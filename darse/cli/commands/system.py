@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import getpass
-import json
 import os
 import sys
 
 from darse.cli import Parser
+from darse.cli import fastjson as json
 from darse.cli.client import APIError, Client
 from darse.cli.common import filters_query
 from darse.cli.template import Template
@@ -26,7 +24,7 @@ def config_path() -> str:
 def _load_config() -> dict[str, Any]:
     try:
         with open(config_path()) as f:
-            return json.load(f)
+            return json.loads(f.read())
     except (FileNotFoundError, ValueError):
         return {}
 
@@ -48,6 +46,8 @@ def auth_header(image: str) -> dict[str, str]:
     entry = _load_config().get("auths", {}).get(_registry_key(domain))
     if not entry or "auth" not in entry:
         return {}
+    import base64
+
     user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
     payload = json.dumps({"username": user, "password": password,
                           "serveraddress": _registry_key(domain)}).encode()
@@ -61,6 +61,9 @@ def login(client: Client, argv: list[str]) -> int:
     p.add_argument("--password-stdin", action="store_true")
     p.add_argument("server", nargs="?")
     args = p.parse_args(argv)
+    import base64
+    import getpass
+
     username = args.username or input("Username: ")
     if args.password_stdin:
         password = sys.stdin.read().rstrip("\n")
@@ -75,7 +78,7 @@ def login(client: Client, argv: list[str]) -> int:
     os.makedirs(os.path.dirname(config_path()), mode=0o700, exist_ok=True)
     fd = os.open(config_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(config, f, indent="\t")
+        f.write(json.dumps(config, indent="\t"))
     print("Login Succeeded")
     return 0
 
@@ -91,7 +94,7 @@ def logout(client: Client, argv: list[str]) -> int:
         return 0
     del config["auths"][key]
     with open(config_path(), "w") as f:
-        json.dump(config, f, indent="\t")
+        f.write(json.dumps(config, indent="\t"))
     print(f"Removing login credentials for {key}")
     return 0
 
