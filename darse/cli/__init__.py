@@ -26,7 +26,7 @@ COMMANDS = {
     "unpause": ("container", "unpause"), "export": ("container", "export"),
     "port": ("container", "port"), "cp": ("cp", "cp"),
     "diff": ("changes", "diff"), "commit": ("changes", "commit"),
-    "update": ("resources", "update"),
+    "update": ("resources", "update"), "stats": ("resources", "stats"),
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
@@ -40,6 +40,7 @@ MANAGEMENT = {
                   "prune": ("container", "prune"), "inspect": ("container", "inspect"),
                   "cp": ("cp", "cp"), "diff": ("changes", "diff"),
                   "commit": ("changes", "commit"), "update": ("resources", "update"),
+                  "stats": ("resources", "stats"),
                   **{k: v for k, v in COMMANDS.items() if v[0] == "container"}},
     "image": {"ls": ("image", "images"), "list": ("image", "images"),
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
@@ -83,7 +84,7 @@ Management Commands:
 
 Commands:
   attach commit cp create diff export history import inspect kill load logs pause rename restart
-  rm rmi save start stop tag top unpause update wait events
+  rm rmi save start stats stop tag top unpause update wait events
 
 Global Options:
   -H, --host string   Daemon socket to connect to (default unix:///run/darse.sock)

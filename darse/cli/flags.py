@@ -159,6 +159,9 @@ class Parser:
                 values = []
             elif nargs == "?":
                 setattr(ns, dest, values.pop(0) if values else None)
+            elif nargs == "*":
+                setattr(ns, dest, values)
+                values = []
             elif nargs == "+":
                 later = sum(1 for _, n in self.positionals[index + 1:] if n is None)
                 take = len(values) - later

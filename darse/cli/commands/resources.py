@@ -77,3 +77,156 @@ def update(client: Client, argv: list[str]) -> int:
             print(f"Error response from daemon: {exc.message}", file=sys.stderr)
             code = 1
     return code
+
+
+# --- stats ---------------------------------------------------------------------------
+
+
+def bytes_size(n: float) -> str:
+    """go-units' BytesSize: binary units, 4 significant digits."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    i = 0
+    while n >= 1024 and i < len(units) - 1:
+        n /= 1024
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
+def row_of(s: dict[str, Any], no_trunc: bool = False) -> dict[str, str]:
+    """The docker CLI's figures for one stats record."""
+    from darse.units import human_size
+
+    cpu, pre = s.get("cpu_stats") or {}, s.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - \
+        (pre.get("cpu_usage") or {}).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    online = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage")
+                                           or [])
+    cpu_percent = cpu_delta / system_delta * online * 100 if system_delta > 0 and \
+        cpu_delta > 0 else 0.0
+    mem = s.get("memory_stats") or {}
+    usage, stats = mem.get("usage", 0), mem.get("stats") or {}
+    for key in ("total_inactive_file", "inactive_file"):  # cgroup v1, v2
+        if key in stats and stats[key] < usage:
+            usage -= stats[key]
+            break
+    limit = mem.get("limit", 0)
+    rx = tx = 0
+    for net in (s.get("networks") or {}).values():
+        rx, tx = rx + net.get("rx_bytes", 0), tx + net.get("tx_bytes", 0)
+    read = write = 0
+    for entry in (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
+        op = entry.get("op", "").lower()
+        if op == "read":
+            read += entry.get("value", 0)
+        elif op == "write":
+            write += entry.get("value", 0)
+    cid = s.get("id", "")
+    return {"ID": cid if no_trunc else cid[:12], "Container": cid if no_trunc else cid[:12],
+            "Name": s.get("name", "").lstrip("/"), "CPUPerc": f"{cpu_percent:.2f}%",
+            "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
+            "MemPerc": f"{usage / limit * 100 if limit else 0:.2f}%",
+            "NetIO": f"{human_size(rx)} / {human_size(tx)}",
+            "BlockIO": f"{human_size(read)} / {human_size(write)}",
+            "PIDs": str((s.get("pids_stats") or {}).get("current", 0))}
+
+
+COLUMNS = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"),
+           ("MEM USAGE / LIMIT", "MemUsage"), ("MEM %", "MemPerc"), ("NET I/O", "NetIO"),
+           ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
+
+
+def _render(rows: list[dict[str, str]], fmt: str | None) -> str:
+    import io
+
+    from darse.cli.output import render
+
+    out = io.StringIO()
+    real, sys.stdout = sys.stdout, out
+    try:
+        render(fmt, COLUMNS, rows)
+    finally:
+        sys.stdout = real
+    return out.getvalue()
+
+
+class _Feed:
+    """One container's stats stream, read in a thread; the latest record kept."""
+
+    def __init__(self, client: Client, ref: str) -> None:
+        import threading
+
+        self.ref, self.latest, self.error = ref, None, None
+        self.thread = threading.Thread(target=self._run, args=(client,), daemon=True)
+        self.thread.start()
+
+    def _run(self, client: Client) -> None:
+        try:
+            for record in client.lines("GET", f"/containers/{self.ref}/stats",
+                                       {"stream": True}):
+                self.latest = record
+        except APIError as exc:
+            self.error = exc
+        except OSError:
+            pass
+
+
+def stats(client: Client, argv: list[str]) -> int:
+    p = Parser(prog="darse stats")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("--format")
+    p.add_argument("--no-stream", action="store_true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("containers", nargs="*")
+    args = p.parse_args(argv)
+
+    def listed() -> list[str]:
+        return [c["Id"] for c in client.json("GET", "/containers/json", {"all": args.all})]
+
+    refs = list(args.containers) or listed()
+    if args.no_stream:
+        import concurrent.futures
+
+        def one(ref: str) -> dict[str, Any]:
+            return client.json("GET", f"/containers/{ref}/stats", {"stream": False})
+
+        code, rows = 0, []
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(64, len(refs)))) as pool:
+            futures = [pool.submit(one, ref) for ref in refs]
+            for future in futures:
+                try:
+                    rows.append(row_of(future.result(), args.no_trunc))
+                except APIError as exc:
+                    print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+                    code = 1
+        if code == 0:  # as docker: an error, and no table
+            sys.stdout.write(_render(rows, args.format))
+        return code
+    return _live(client, refs, args, listed if not args.containers else None)
+
+
+def _live(client: Client, refs: list[str], args: Any, listed: Any) -> int:
+    """docker stats' live table: redrawn every second until interrupted."""
+    import time
+
+    feeds = {ref: _Feed(client, ref) for ref in refs}
+    try:
+        while True:
+            time.sleep(1)
+            if listed is not None:  # containers that started or went since
+                current = listed()
+                for ref in current:
+                    if ref not in feeds:
+                        feeds[ref] = _Feed(client, ref)
+                feeds = {r: f for r, f in feeds.items() if r in current}
+            for feed in feeds.values():
+                if feed.error is not None:
+                    print(f"Error response from daemon: {feed.error.message}",
+                          file=sys.stderr)
+                    return 1
+            rows = [row_of(f.latest, args.no_trunc) for f in feeds.values()
+                    if f.latest is not None]
+            sys.stdout.write("\033[2J\033[H" + _render(rows, args.format))
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 0
