@@ -10,6 +10,7 @@ import copy as deep
 import datetime
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -228,7 +229,8 @@ class Builder:
     # --- committing a step -------------------------------------------------------------
 
     def commit(self, state: State, cmd: list[str], runtime: dict[str, Any],
-               make_layer: Callable[[], str | None] | None = None, extra_key: str = "") -> None:
+               make_layer: Callable[[], str | None] | None = None, extra_key: str = "",
+               movable: bool = False) -> None:
         """The step as the next image: from the cache if it is there, else with the layer
         make_layer() leaves (a snapshot folder, or None for none)."""
         created_by = " ".join(cmd)
@@ -246,7 +248,7 @@ class Builder:
         config["config"] = runtime
         entry: dict[str, Any] = {"created": _now(), "created_by": created_by}
         if make_layer is not None and (upper := make_layer()) is not None:
-            if not self._add_layer(config, upper):
+            if not self._add_layer(config, upper, movable):
                 entry["empty_layer"] = True
         else:
             entry["empty_layer"] = True
@@ -276,22 +278,29 @@ class Builder:
         self._register(before, config, key)
         return before.image_id
 
-    def _add_layer(self, config: dict[str, Any], snapshot_dir: str) -> bool:
-        """The directory as the config's next layer: packed to a blob, unpacked as a
-        snapshot. False, and no layer, when it holds no change (docker adds none)."""
+    def _add_layer(self, config: dict[str, Any], snapshot_dir: str, movable: bool = False
+                   ) -> bool:
+        """The directory as the config's next layer: packed to a blob (what push and save
+        send), and kept as the snapshot, moved there if movable (a COPY's own folder, in
+        overlay's form already) or unpacked from the blob. False, and no layer, when it
+        holds no change (docker adds none)."""
         if _empty(snapshot_dir):
             return False
         images = self.images
-        blob, blob_size, diff_id, size = layers.pack_to_blob(images.content, snapshot_dir,
-                                                             _MOUNT_POINTS)
+        blob, blob_size, diff_id, size = _pack(images.content, snapshot_dir)
         rootfs = config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
         diff_ids = rootfs.setdefault("diff_ids", [])
         chain = chain_ids([*diff_ids, diff_id])
         if not images.has_layer(chain[-1]):
             tmp = images.snapshots.prepare()
             try:
-                with images.content.open(blob) as f:
-                    layers.unpack(f, os.path.join(tmp, "diff"))
+                if movable:
+                    _strip_overlay_marks(snapshot_dir)
+                    os.rmdir(os.path.join(tmp, "diff"))
+                    os.rename(snapshot_dir, os.path.join(tmp, "diff"))
+                else:
+                    with images.content.open(blob) as f:
+                        layers.unpack(f, os.path.join(tmp, "diff"))
                 images.snapshots.commit(tmp, chain[-1])
             except BaseException:
                 images.snapshots.discard(tmp)
@@ -401,12 +410,58 @@ class Builder:
 
     def with_layer(self, state: State, cmd: list[str], runtime: dict[str, Any],
                    make: Callable[[], str | None], extra_key: str = "") -> None:
-        """commit() with a layer from make(), whose folders are cleaned up after."""
+        """commit() with a layer from make() (a folder of changed(), which may become
+        the snapshot), its folders cleaned up after."""
         try:
-            self.commit(state, cmd, runtime, make, extra_key)
+            self.commit(state, cmd, runtime, make, extra_key, movable=True)
         finally:
             while self._exits:
                 self._exits.pop().__exit__(None, None, None)
+
+
+def _strip_overlay_marks(upper: str) -> None:
+    """The folder as unpacking its own layer tar would leave it: the marks overlayfs
+    leaves on what it copied up (origin, impure...) go, but the opaque one; a file named
+    `.wh.NAME` (an archive's ADD may bring one) is the whiteout of NAME its tar holds."""
+    import stat
+
+    for top, _dirs, files in os.walk(upper):
+        for name in [f for f in files if f.startswith(layers.WHITEOUT_PREFIX)]:
+            path = os.path.join(top, name)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            os.unlink(path)
+            files.remove(name)
+            if name == layers.OPAQUE:
+                os.setxattr(top, "trusted.overlay.opaque", b"y")
+                continue
+            target = os.path.join(top, name[len(layers.WHITEOUT_PREFIX):])
+            if os.path.lexists(target):
+                shutil.rmtree(target) if os.path.isdir(target) and not \
+                    os.path.islink(target) else os.unlink(target)
+            os.mknod(target, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+        for name in [top, *(os.path.join(top, n) for n in files)]:
+            if os.path.islink(name):
+                continue
+            try:
+                marks = [x for x in os.listxattr(name, follow_symlinks=False)
+                         if x.startswith("trusted.overlay.") and x != "trusted.overlay.opaque"]
+            except OSError:
+                continue
+            for mark in marks:
+                os.removexattr(name, mark, follow_symlinks=False)
+
+
+def _pack(content: Any, diff_dir: str) -> tuple[str, int, str, int]:
+    """The layer's blob: gzip at its fastest level (a build's layers are packed on every
+    miss; push sends them as they are), the runtime's mount points left out."""
+    import gzip
+
+    with content.writer() as w:
+        with gzip.GzipFile(fileobj=w, mode="wb", compresslevel=1, mtime=0) as gz:
+            diff_id, size = layers.pack(diff_dir, gz, _MOUNT_POINTS)
+        blob = w.commit()
+    return blob, content.size(blob), diff_id, size
 
 
 def _quoted(text: str) -> str:
