@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import sys
 
 from aiohttp import web
@@ -51,6 +53,12 @@ async def start(request: web.Request) -> web.StreamResponse:
                                                        2: ex["OpenStderr"] or True}, detach)
         if record and "exit_code" in record:
             await call(engine.exec_finished, exec_id, record["exit_code"])
+    except asyncio.CancelledError:
+        # The client went without detaching (a detach returns): nobody will ever read or
+        # write this process's stdio, so it goes, and the supervisor's fds with it.
+        asyncio.get_running_loop().run_in_executor(None, functools.partial(
+            engine.shim.call, "kill_exec", id=ex["ContainerID"], exec_id=exec_id))
+        raise
     except DarseError as exc:
         # The 101 is sent: the error can only go down the stream, as dockerd does.
         message = f"{exc}\n".encode()

@@ -9,6 +9,8 @@ Output is multiplexed unless the process has a tty: each frame is an 8-byte head
 from __future__ import annotations
 
 import asyncio
+import select
+import socket
 import struct
 
 from aiohttp import web
@@ -65,6 +67,20 @@ class Hijacked:
             self.transport.close()
 
 
+def _client_eof(transport: asyncio.Transport | None, parser: _RawParser) -> None:
+    """The client's end of input; if it closed the whole socket rather than its write
+    side (killed, not `docker exec` at the end of its stdin), the connection is dropped
+    now: nothing else would notice before darsed next writes to it."""
+    parser.feed_eof()
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family != socket.AF_UNIX:
+        return  # over TCP a FIN says nothing more: the next write finds out
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    if any(events & select.POLLHUP for _, events in poller.poll(0)):
+        transport.abort()
+
+
 async def _pump_body(request: web.Request, queue: asyncio.Queue) -> None:
     while chunk := await request.content.readany():
         queue.put_nowait(chunk)
@@ -86,8 +102,10 @@ async def hijack(request: web.Request, tty: bool) -> tuple[web.StreamResponse, H
         parser = _RawParser(queue)
         request.protocol.set_parser(parser)
 
-        # A half-close ends the client's input, not the stream (see server._Handler).
-        request.protocol.on_half_close = parser.feed_eof
+        # A half-close ends the client's input, not the stream (see server._Handler); a
+        # client gone altogether ends the request (its handler is cancelled).
+        transport = request.transport
+        request.protocol.on_half_close = lambda: _client_eof(transport, parser)
     else:
         resp = web.StreamResponse(status=200, headers={"Content-Type": content_type})
         await resp.prepare(request)

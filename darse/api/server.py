@@ -27,6 +27,8 @@ from darse.engine.engine import Engine
 from darse.image.registry import RegistryError, Unauthorized
 
 EXECUTOR_THREADS = 64
+BACKLOG = 4096
+MAX_HEADER_BYTES = 1 << 20
 API_VERSION = "1.47"
 MIN_API_VERSION = "1.24"
 
@@ -78,13 +80,21 @@ async def version_and_errors(request: web.Request,
     except Exception as exc:  # noqa: BLE001 - a bug: logged, and the client told
         import traceback
 
-        traceback.print_exc()
-        return json_error(500, f"internal error: {exc!r}")
+        traceback.print_exc()  # the details are the daemon's log's, not the client's
+        return json_error(500, internal_message(exc))
     resp.headers.setdefault("Api-Version", API_VERSION)
     resp.headers.setdefault("Docker-Experimental", "false")
     resp.headers.setdefault("Ostype", "linux")
     resp.headers.setdefault("Server", f"darse/{__version__} (linux)")
     return resp
+
+
+def internal_message(exc: BaseException) -> str:
+    """One clear sentence for a failure no DarseError names: a system call's own words
+    (as dockerd's "open ...: is a directory"), never Python's exception text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return "internal error in darsed: its log has the details"
 
 
 class Routes:
@@ -270,7 +280,10 @@ async def serve(engine: Engine, hosts: list[str], group: str = "darse") -> None:
     asyncio.get_running_loop().set_default_executor(
         concurrent.futures.ThreadPoolExecutor(EXECUTOR_THREADS, "darsed-api"))
     app = make_app(engine)
-    runner = _Runner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+    # dockerd's limits: Go's 1 MB of request headers (docker-py's X-Registry-Auth can be
+    # large), a listen queue of 4096 (bursts of clients connect at once).
+    runner = _Runner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5,
+                     max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES)
     await runner.setup()
     for host in hosts:
         if host.startswith("unix://"):
@@ -278,7 +291,7 @@ async def serve(engine: Engine, hosts: list[str], group: str = "darse") -> None:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             if os.path.exists(path):
                 os.unlink(path)
-            site = web.UnixSite(runner, path)
+            site = web.UnixSite(runner, path, backlog=BACKLOG)
             await site.start()
             gid = _group_id(group)
             os.chown(path, 0, gid if gid is not None else 0)
@@ -292,10 +305,10 @@ async def serve(engine: Engine, hosts: list[str], group: str = "darse") -> None:
                 raise errors.InvalidArgument("fd://: no sockets passed by systemd (LISTEN_FDS)")
             for fd in range(3, 3 + count):
                 sock = socketlib.socket(fileno=fd)
-                await web.SockSite(runner, sock).start()
+                await web.SockSite(runner, sock, backlog=BACKLOG).start()
         elif host.startswith("tcp://"):
             addr, _, port = host[len("tcp://"):].rpartition(":")
-            await web.TCPSite(runner, addr or "127.0.0.1", int(port)).start()
+            await web.TCPSite(runner, addr or "127.0.0.1", int(port), backlog=BACKLOG).start()
         else:
             raise errors.InvalidArgument(f"invalid host: {host}")
     try:

@@ -141,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except ConnectionError as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            raise  # our reader went: entry() ends quietly, as docker's CLI does
+        # The daemon went mid-stream (killed, restarted): docker's CLI says the same.
+        print("unexpected EOF", file=sys.stderr)
+        return 1
 
 
 def entry() -> None:
@@ -158,15 +164,19 @@ def entry() -> None:
     posix._exit(code)
 
 
-def _stdout_gone() -> None:
-    """The reader of our output went (`darse ps | head`): end as docker's CLI does there,
-    killed by SIGPIPE without a word. A broken pipe elsewhere (the daemon's socket) is an
-    error like any other."""
+def _stdout_closed() -> bool:
     import select
 
     poller = select.poll()
     poller.register(1, select.POLLOUT)
-    if not any(events & select.POLLERR for _, events in poller.poll(0)):
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _stdout_gone() -> None:
+    """The reader of our output went (`darse ps | head`): end as docker's CLI does there,
+    killed by SIGPIPE without a word. A broken pipe elsewhere (the daemon's socket) is an
+    error like any other."""
+    if not _stdout_closed():
         return
     import _signal
     import posix

@@ -111,7 +111,10 @@ class Client:
     def json(self, method: str, path: str, query: dict[str, Any] | None = None,
              body: Any = None, headers: dict[str, str] | None = None) -> Any:
         resp = self.request(method, path, query, body, headers)
-        raw = resp.read()
+        try:
+            raw = resp.read()
+        except ConnectionError:  # the daemon went before its answer was whole
+            raise APIError(0, "unexpected EOF") from None
         return json.loads(raw) if raw.strip() else None
 
     def lines(self, method: str, path: str, query: dict[str, Any] | None = None,

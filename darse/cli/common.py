@@ -60,8 +60,9 @@ def each(names: list[str], call: Callable[[str], Any], echo: bool = True) -> int
             result = call(name)
             if echo:
                 print(name if result is None else result)
-        except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+        except APIError as exc:  # status 0: no answer from the daemon, nothing to quote
+            print(f"Error response from daemon: {exc.message}" if exc.status else exc.message,
+                  file=sys.stderr)
             code = 1
     return code
 

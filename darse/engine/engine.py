@@ -622,6 +622,9 @@ class Engine:
         self._stopping.discard(cid)
         self._clocks.forget(cid)
         self.restarts.forget(cid)
+        with self._lock:  # its execs go with it, as dockerd's
+            for exec_id in [e for e, x in self.execs.items() if x["ContainerID"] == cid]:
+                del self.execs[exec_id]
         self._event(doc, "destroy")
 
     # --- volumes (the store is darse.volume's; who uses what is known here) ---------

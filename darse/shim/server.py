@@ -174,6 +174,8 @@ class Shim:
             except (ConnectionError, RuntimeError):
                 pass
         proc.subscribers.clear()
+        if "/" in proc.key and self.procs.get(proc.key) is proc:
+            del self.procs[proc.key]  # an exec's exit is darsed's to keep, not ours
         event = (json.dumps({"event": "exit", **record}) + "\n").encode()
         for w in list(self.event_listeners):
             try:
@@ -299,6 +301,16 @@ class Shim:
             os.unlink(os.path.join(self.exits_dir, cid))
         except FileNotFoundError:
             pass
+        return {}
+
+    def op_kill_exec(self, req: dict[str, Any]) -> dict[str, Any]:
+        """darsed's client of an exec went: its process goes (its stdio then closes)."""
+        proc = self.procs.get(f"{req['id']}/{req['exec_id']}")
+        if proc is not None and proc.exit_code is None and proc.pid:
+            try:
+                os.kill(proc.pid, req.get("signal", signal.SIGKILL))
+            except ProcessLookupError:
+                pass
         return {}
 
     def op_list(self, req: dict[str, Any]) -> dict[str, Any]:

@@ -352,7 +352,8 @@ def _run_attached(client: Client, cid: str, args: Namespace) -> int:
             result.update(client.json("POST", f"/containers/{cid}/wait",
                                       {"condition": "removed" if args.rm else "next-exit"}))
         except APIError as exc:
-            result["error"] = exc.message
+            result["error"] = f"Error response from daemon: {exc.message}" if exc.status \
+                else f"error waiting for container: {exc.message}"  # the daemon went
 
     import threading
 
@@ -366,7 +367,7 @@ def _run_attached(client: Client, cid: str, args: Namespace) -> int:
     stream(client, sock, cid, args.tty, args.interactive, exec_id=None)
     wait_thread.join()
     if "error" in result:
-        print(f"darse: Error response from daemon: {result['error']}", file=sys.stderr)
+        print(f"darse: {result['error']}", file=sys.stderr)
         return 125
     return result.get("StatusCode", 0)
 
