@@ -2,7 +2,7 @@
 # Install darse on Debian 12, as root: the system packages it and its tests need (docker.io
 # for the docker CLI the tests drive darsed with, docker-registry and skopeo as the other
 # side of image tests, golang-github-docker-docker-dev for moby's default seccomp
-# profile, containernetworking-plugins for pods' CNI networks), darse in its own virtual
+# profile, containernetworking-plugins and catatonit for Kubernetes pods), darse in its own virtual
 # environment (/opt/darse/venv; Debian's python3 refuses system-wide pip, PEP 668), its
 # commands linked into /usr/local/bin.
 # Then darse's main job: a busybox container, from an image made from busybox-static.
@@ -22,7 +22,7 @@ apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-pip libseccomp2 busybox-static iproute2 nftables procps \
   ca-certificates \
   runc crun docker-registry skopeo golang-github-containers-common docker.io debootstrap \
-  golang-github-docker-docker-dev containernetworking-plugins
+  golang-github-docker-docker-dev containernetworking-plugins catatonit
 
 # docker.io is here for its CLI and for the tests' private dockerd: a dockerd that the
 # package itself starts would set the FORWARD policy to DROP and cut darse's bridges.

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from darse import syscalls
-from darse.cri import ocispec
+from darse.cri import ocispec, sandboxes
 from darse.cri.node import Node, now_ns
 from darse.cri.sandboxes import READY
 from darse.engine import dataroot
@@ -74,7 +74,9 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
                 root.makedirs(workdir)
         spec = ocispec.build(container_id=cid, config=config, sandbox=sandbox,
                              sandbox_dir=node.sandbox_dir(sandbox["id"]), rootfs=rootfs,
-                             image_config=image_config)
+                             image_config=image_config,
+                             pod_pid_ns=sandboxes.pod_pid_ns(sandbox),
+                             target_pid_ns=_target_pid_ns(node, config))
         dataroot.write_private(os.path.join(cdir, "config.json"), json.dumps(spec).encode())
     except BaseException:
         _unmount(rootfs)
@@ -82,6 +84,19 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
         node.store.remove_container(cid)
         raise
     return cid
+
+
+def _target_pid_ns(node: Node, config: dict[str, Any]) -> str | None:
+    """The PID namespace of the container a TARGET pid mode names (ephemeral containers
+    of `kubectl debug --target`), which must be running."""
+    opts = ((config.get("linux") or {}).get("security_context") or {}).get(
+        "namespace_options") or {}
+    if opts.get("pid") != "TARGET":
+        return None
+    target = refresh(node, node.store.container(opts.get("target_id", "")))
+    if target["state"] != RUNNING or not target.get("pid"):
+        raise Conflict(f"target container {target['id']} is not running")
+    return f"/proc/{target['pid']}/ns/pid"
 
 
 def start(node: Node, ref: str) -> None:

@@ -139,7 +139,11 @@ def clamp_oom_score_adj(value: int) -> int:
 
 
 def build(*, container_id: str, config: dict[str, Any], sandbox: dict[str, Any],
-          sandbox_dir: str, rootfs: str, image_config: dict[str, Any]) -> dict[str, Any]:
+          sandbox_dir: str, rootfs: str, image_config: dict[str, Any],
+          pod_pid_ns: str | None = None, target_pid_ns: str | None = None
+          ) -> dict[str, Any]:
+    """pod_pid_ns: the pod's shared PID namespace, if it has one; target_pid_ns: that of
+    the container a TARGET mode names."""
     sandbox_config = sandbox["config"]
     hc = host_config(config, sandbox_config)
     hc["OomScoreAdj"] = clamp_oom_score_adj(hc["OomScoreAdj"])
@@ -170,8 +174,14 @@ def build(*, container_id: str, config: dict[str, Any], sandbox: dict[str, Any],
             if namespaces.get("uts") == "host":
                 continue
             ns = {"type": "uts", "path": namespaces["uts"]}
-        elif kind == "pid" and ns_opts.get("pid") == "NODE":
-            continue
+        elif kind == "pid":
+            mode = ns_opts.get("pid", "POD")
+            if mode == "NODE":
+                continue
+            if mode == "POD" and pod_pid_ns:
+                ns = {"type": "pid", "path": pod_pid_ns}
+            elif mode == "TARGET" and target_pid_ns:
+                ns = {"type": "pid", "path": target_pid_ns}
         kept.append(ns)
     linux["namespaces"] = kept
     if not any(ns["type"] == "uts" and "path" not in ns for ns in kept):

@@ -7,13 +7,16 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
+import time
 from typing import Any
 
 from darse.cri import cni, files
 from darse.cri import namespaces as pins
 from darse.cri.node import Node, now_ns
 from darse.errors import InvalidArgument, NotFound
+from darse.runtime import state as proc_state
 
 READY, NOTREADY = "SANDBOX_READY", "SANDBOX_NOTREADY"
 
@@ -55,6 +58,9 @@ def run(node: Node, config: dict[str, Any], runtime_handler: str = "") -> str:
         made = pins.pin(node.sandbox_ns_dir(sid), kinds, hostname)
         doc["namespaces"] = {k: made.get(k, "host") for k in ("net", "ipc", "uts")}
         doc["hostname"] = hostname
+        if opts["pid"] == "POD":
+            doc["pod_init"] = _start_pod_init(node)
+        node.store.save_sandbox(doc)
         net = node.cni.network() if not host_network else None
         if net is not None:
             result = node.cni.add(net, sid, made["net"], _cni_args(doc),
@@ -63,12 +69,49 @@ def run(node: Node, config: dict[str, Any], runtime_handler: str = "") -> str:
             doc["ip"] = (cni.pod_ips(result) or [""])[0]
         node.store.save_sandbox(doc)
     except BaseException:
+        _kill_pod_init(doc.get("pod_init"))
         pins.unpin(node.sandbox_ns_dir(sid))
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(os.path.dirname(node.sandbox_ns_dir(sid)), ignore_errors=True)
         node.store.remove_sandbox(sid)
         raise
     return sid
+
+
+def _start_pod_init(node: Node) -> dict[str, int]:
+    """pid 1 of the pod's PID namespace (shareProcessNamespace), from the shim; its pid
+    and the namespace's inode, so that a reused pid is never taken for it."""
+    pid = node.shim.call("pod_init")["pid"]
+    return {"pid": pid, "ino": os.stat(f"/proc/{pid}/ns/pid").st_ino}
+
+
+def pod_pid_ns(doc: dict[str, Any]) -> str | None:
+    """/proc/PID/ns/pid of the pod's init while it is the one started for this pod."""
+    init = doc.get("pod_init")
+    if not init:
+        return None
+    path = f"/proc/{init['pid']}/ns/pid"
+    try:
+        return path if os.stat(path).st_ino == init["ino"] else None
+    except OSError:
+        return None
+
+
+def _kill_pod_init(init: dict[str, int] | None) -> None:
+    if not init:
+        return
+    try:
+        if os.stat(f"/proc/{init['pid']}/ns/pid").st_ino != init["ino"]:
+            return
+        os.kill(init["pid"], signal.SIGKILL)  # and with it the namespace's processes
+    except OSError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # gone (or a zombie the shim reaps) once we return
+        st = proc_state.proc_stat(init["pid"])
+        if st is None or st[0] in "ZX":
+            return
+        time.sleep(0.01)
 
 
 def _cni_args(doc: dict[str, Any]) -> dict[str, str]:
@@ -97,6 +140,7 @@ def stop(node: Node, ref: str) -> None:
         doc["cni"] = None
         node.store.save_sandbox(doc)
     pins.unpin(node.sandbox_ns_dir(doc["id"]))
+    _kill_pod_init(doc.get("pod_init"))
     if doc["state"] != NOTREADY:
         doc["state"] = NOTREADY
         node.store.save_sandbox(doc)

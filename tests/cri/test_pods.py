@@ -45,8 +45,10 @@ def test_two_containers_share_the_pods_namespaces(pods: Cri) -> None:
     in_a = sh(pods, a, links).stdout.decode().split()
     in_b = sh(pods, b, links).stdout.decode().split()
     assert len(in_a) == len(in_b) == 4, (in_a, in_b)
-    assert in_a[:3] == in_b[:3]  # network, IPC, UTS: the pod's
-    assert in_a[3] != in_b[3]  # PID: each its own (the kubelet's default)
+    assert in_a == in_b  # network, IPC, UTS, and PID (the mode these configs leave: POD)
+    # One PID namespace: b sees a's server, and pid 1 is the pod's, not a container's.
+    ps = sh(pods, b, "ps -o pid,comm").stdout.decode()
+    assert "httpd" in ps and ps.splitlines()[1].split()[1] in ("catatonit", "darse-pod-init")
     host = [os.readlink(f"/proc/self/ns/{k}") for k in ("net", "ipc", "uts")]
     assert all(x != y for x, y in zip(in_a[:3], host, strict=True))
     assert sh(pods, a, "hostname").stdout == b"web\n"
@@ -55,6 +57,26 @@ def test_two_containers_share_the_pods_namespaces(pods: Cri) -> None:
     got = sh(pods, b, "for i in 1 2 3 4 5 6 7 8 9 10; do "
                       "wget -qO- http://127.0.0.1:8080/index.html && break; sleep 0.2; done")
     assert got.stdout == b"hello-from-a\n", got
+
+
+def test_pid_namespace_of_each_container(pods: Cri) -> None:
+    """The kubelet's default: PID namespace CONTAINER, each container its own."""
+    own = pb.NamespaceOption(pid=pb.CONTAINER)
+    config = pod_config("pids", security_context=pb.LinuxSandboxSecurityContext(
+        namespace_options=own))
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config)).pod_sandbox_id
+    ids = []
+    for name in ("a", "b"):
+        cc = container_config(name, "sleep", "1000")
+        cc.linux.security_context.namespace_options.CopyFrom(own)
+        ids.append(pods.runtime.CreateContainer(pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cc, sandbox_config=config)).container_id)
+        pods.runtime.StartContainer(pb.StartContainerRequest(container_id=ids[-1]))
+    links = [sh(pods, c, "readlink /proc/self/ns/pid; readlink /proc/self/ns/net").stdout
+             for c in ids]
+    assert links[0].split()[0] != links[1].split()[0]
+    assert links[0].split()[1] == links[1].split()[1]
+    assert sh(pods, ids[0], "ps -o pid,comm").stdout.decode().split()[2:4] == ["1", "sleep"]
 
 
 def test_exec_sync_exit_code_stderr_and_timeout(pods: Cri) -> None:
@@ -189,8 +211,12 @@ def test_stop_and_remove_leave_nothing(pods: Cri) -> None:
     assert any(pod in m for m in leftover_mounts(base))  # the pinned namespaces
     pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _in_pod(int(p), pod)]
     assert len(pids) == 2, pid
+    pid_ns = os.readlink(f"/proc/{pids[0]}/ns/pid")
+    inits = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in pids
+             and _ns(int(p), "pid") == pid_ns]
+    assert len(inits) == 1
     pods.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))
-    for p in pids:
+    for p in pids + inits:
         assert not os.path.exists(f"/proc/{p}") or _zombie(p)
     assert not [m for m in leftover_mounts(base) if pod in m]
     pods.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))  # again: fine
@@ -215,6 +241,13 @@ def _in_pod(pid: int, pod: str) -> bool:
         if f"/{pod}/ns/net" in line.split()[4]:
             return os.stat(line.split()[4]).st_ino == mine
     return False
+
+
+def _ns(pid: int, kind: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
+    except OSError:
+        return ""
 
 
 def _zombie(pid: int) -> bool:
