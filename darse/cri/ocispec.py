@@ -191,6 +191,12 @@ def build(*, container_id: str, config: dict[str, Any], sandbox: dict[str, Any],
             linux["maskedPaths"] = list(sc["masked_paths"])
         if sc.get("readonly_paths"):
             linux["readonlyPaths"] = list(sc["readonly_paths"])
+    kinds = {m.get("propagation", "PROPAGATION_PRIVATE") for m in config.get("mounts") or []}
+    # A propagating mount needs the container's root to pass mounts on (containerd's rule).
+    if "PROPAGATION_BIDIRECTIONAL" in kinds:
+        linux["rootfsPropagation"] = "rshared"
+    elif "PROPAGATION_HOST_TO_CONTAINER" in kinds:
+        linux["rootfsPropagation"] = "rslave"
     parent = ((sandbox_config.get("linux") or {}).get("cgroup_parent") or "").rstrip("/")
     linux["cgroupsPath"] = f"{parent}/darse-{container_id}" if parent \
         else f"/darse/{container_id}"

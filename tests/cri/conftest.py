@@ -14,7 +14,7 @@ import pytest
 from darse.cri.proto import api_pb2 as pb
 from darse.cri.proto import api_pb2_grpc as pb_grpc
 from tests.daemon import Darsed, leftover_mounts, new_daemon
-from tests.image.conftest import busybox_in_registry, registry  # noqa: F401
+from tests.image.conftest import auth_registry, busybox_in_registry, registry  # noqa: F401
 
 
 @dataclass

@@ -3,10 +3,16 @@ lists, and the other way round."""
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
+
+import grpc
+import pytest
 
 from darse.cri.proto import api_pb2 as pb
 from tests.cri.conftest import Cri
+from tests.ocilayout import Layout, tar_of_dir
 
 
 def test_pull_status_list_remove(cri: Cri, busybox_in_registry: str) -> None:
@@ -38,3 +44,32 @@ def test_image_fs_info(cri: Cri) -> None:
     fs = info.image_filesystems[0]
     assert fs.fs_id.mountpoint.startswith(cri.darsed.data_root)
     assert fs.used_bytes.value > 1_000_000  # busybox, imported by the fixture
+
+
+def test_pull_with_the_kubelets_credentials(cri: Cri, auth_registry, busybox_rootfs: str,
+                                           tmp_path) -> None:
+    layout = Layout(tmp_path / "layout")
+    layout.image([tar_of_dir(busybox_rootfs)], tag="latest")
+    subprocess_args = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                       "--dest-creds", "darse:s3cret", f"oci:{tmp_path / 'layout'}:latest",
+                       f"docker://{auth_registry.host}/private/bb:latest"]
+    subprocess.run(subprocess_args, check=True, capture_output=True)
+    spec = pb.ImageSpec(image=f"{auth_registry.host}/private/bb:latest")
+    with pytest.raises(grpc.RpcError) as info:
+        cri.images.PullImage(pb.PullImageRequest(image=spec))
+    assert "unauthorized" in info.value.details().lower() or \
+        "authentication" in info.value.details().lower(), info.value.details()
+    with pytest.raises(grpc.RpcError):
+        cri.images.PullImage(pb.PullImageRequest(image=spec, auth=pb.AuthConfig(
+            username="darse", password="wrong")))
+    assert not cri.images.ImageStatus(pb.ImageStatusRequest(image=spec)).HasField("image")
+    # username/password, as the kubelet passes an image pull secret's...
+    ref = cri.images.PullImage(pb.PullImageRequest(image=spec, auth=pb.AuthConfig(
+        username="darse", password="s3cret"))).image_ref
+    assert cri.images.ImageStatus(pb.ImageStatusRequest(image=spec)).image.id == ref
+    cri.images.RemoveImage(pb.RemoveImageRequest(image=spec))
+    # ...or the "auth" field, base64 of user:password.
+    token = base64.b64encode(b"darse:s3cret").decode()
+    assert cri.images.PullImage(pb.PullImageRequest(image=spec, auth=pb.AuthConfig(
+        auth=token))).image_ref == ref
+    cri.images.RemoveImage(pb.RemoveImageRequest(image=spec))

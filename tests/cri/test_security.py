@@ -4,7 +4,11 @@ CAP_SYS_RESOURCE allows."""
 
 from __future__ import annotations
 
+import subprocess
 import time
+
+import grpc
+import pytest
 
 from darse.cri.proto import api_pb2 as pb
 from tests.cri.conftest import Cri, container_config, pod_config
@@ -100,3 +104,46 @@ def test_update_container_resources(pods: Cri) -> None:
     status = pods.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
     assert status.state == pb.CONTAINER_RUNNING
     assert status.resources.linux.memory_limit_in_bytes == 128 << 20
+
+
+def test_host_path_mounts(pods: Cri, tmp_path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "from-host").write_text("hello\n")
+    (shared / "later").mkdir()
+    # A shared mount on the host, as /var/lib/kubelet is where propagation is used.
+    subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
+    subprocess.run(["mount", "--make-shared", str(shared)], check=True)
+    try:
+        _mounts(pods, tmp_path, shared)
+    finally:
+        subprocess.run(["umount", "-R", str(shared)], check=False)
+
+
+def _mounts(pods: Cri, tmp_path, shared) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("mounts"))).pod_sandbox_id
+    cc = container_config("c", "sleep", "1000")
+    cc.mounts.extend([
+        pb.Mount(container_path="/data", host_path=str(shared),
+                 propagation=pb.PROPAGATION_HOST_TO_CONTAINER),
+        pb.Mount(container_path="/config", host_path=str(ro), readonly=True)])
+    cid = _start(pods, pod, cc)
+    assert sh(pods, cid, "cat /data/from-host; echo back >/data/from-pod").exit_code == 0
+    assert (shared / "from-pod").read_text() == "back\n"
+    r = sh(pods, cid, "touch /config/x")
+    assert r.exit_code != 0 and b"Read-only file system" in r.stderr
+    # HOST_TO_CONTAINER: what the host mounts there later shows inside.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "later", str(shared / "later")],
+                   check=True)
+    assert b"tmpfs" in sh(pods, cid, "grep ' /data/later ' /proc/self/mountinfo").stdout
+    # A host path that is not there: refused at create, nothing recorded.
+    bad = container_config("bad", "true")
+    bad.mounts.append(pb.Mount(container_path="/x", host_path=str(tmp_path / "nope")))
+    before = len(pods.runtime.ListContainers(pb.ListContainersRequest()).containers)
+    with pytest.raises(grpc.RpcError) as info:
+        pods.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod, config=bad))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(pods.runtime.ListContainers(pb.ListContainersRequest()).containers) == before
