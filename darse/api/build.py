@@ -68,8 +68,8 @@ async def build(request: web.Request) -> web.StreamResponse:
         except Exception as exc:  # noqa: BLE001 - reported to the client, not lost
             events.put({"errorDetail": {"message": repr(exc)}, "error": repr(exc)})
         finally:
+            events.put(done)  # the client has its answer: the context's folder goes after
             context.close()
-            events.put(done)
 
     threading.Thread(target=run, daemon=True).start()
     loop = asyncio.get_running_loop()

@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from darse import syscalls as sc
+from darse.build import indexcopy
 from darse.build.ignore import glob_regex, has_magic
+from darse.build.tarcontext import TarContext
 from darse.errors import InvalidArgument, NotFound
 from darse.fs import copy as fscopy
 from darse.fs.root import Meta, Parts, Root, UnsafePath, clean
@@ -142,7 +144,8 @@ def _unmount(target: str) -> None:
         sc.umount2(target, sc.MNT_DETACH)
 
 
-def copy_one(ctx: Root, image: Root, src: str, source: Parts, op: Copy) -> None:
+def copy_one(ctx: Root | TarContext, image: Root, src: str, source: Parts, op: Copy
+             ) -> None:
     st = ctx.lstat(source)
     if st is None:
         raise _not_found(src, op.cmd)
@@ -161,19 +164,27 @@ def copy_one(ctx: Root, image: Root, src: str, source: Parts, op: Copy) -> None:
                                   f"{exc.strerror.lower()}") from None
         raise
     owner = fscopy.fixed_owner(uid, gid)
+    from_tar = isinstance(ctx, TarContext)
     if is_dir:
         if made:
             image.set_meta(where, Meta(uid, gid))  # --chmod is for what is copied
-        fscopy.copy_tree(ctx, source, image, where, owner, _capability_only)
+        if from_tar:
+            indexcopy.copy_tree(ctx, source, image, where, (uid, gid))
+        else:
+            fscopy.copy_tree(ctx, source, image, where, owner, _capability_only)
         if op.mode is not None:
             _chmod_tree(ctx, source, image, where, Meta(uid, gid, op.mode))
     else:
-        fscopy.copy_entry(ctx, source, image, target, owner, _capability_only)
+        if from_tar:
+            indexcopy.copy_entry(ctx, source, image, target, (uid, gid))
+        else:
+            fscopy.copy_entry(ctx, source, image, target, owner, _capability_only)
         if op.mode is not None and not stat.S_ISLNK(st.st_mode):
             image.set_meta(target, Meta(uid, gid, op.mode))
 
 
-def _chmod_tree(ctx: Root, source: Parts, image: Root, where: Parts, meta: Meta) -> None:
+def _chmod_tree(ctx: Root | TarContext, source: Parts, image: Root, where: Parts,
+                meta: Meta) -> None:
     """--chmod onto what a folder's copy made (links have no mode of their own)."""
     todo = [((), source)]
     while todo:

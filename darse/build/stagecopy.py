@@ -59,7 +59,7 @@ def run(builder: Builder, ins: Instruction, state: State, plan: Plan,
             # The context's index: its files are written out only if the step runs.
             found = expand(index, op) if op.sources else []  # type: ignore[arg-type]
             digest = cache.content_digest(index, [p for _, p in found]) if found else ""
-            root_path = index.path
+            root_path = index.path  # ADD's archives are read from the folder
         else:
             root = stack.enter_context(_source_root(builder, ins, plan, built))
             with Root(root) as ctx:
@@ -82,12 +82,16 @@ def run(builder: Builder, ins: Instruction, state: State, plan: Plan,
 
         def change(image: Root) -> None:
             op.owner = resolve_owner(image, chown) if chown else None
-            with Root(root_path()) as ctx:
-                for name, parts in found:
-                    if ins.cmd == "ADD" and is_archive(ctx, parts):
-                        extract(ctx, parts, image, op)
-                    else:
-                        copy.copy_one(ctx, image, name, parts, op)
+            if isinstance(index, TarContext) and ins.cmd == "COPY":
+                for name, parts in found:  # straight from the tar: nothing unpacked
+                    copy.copy_one(index, image, name, parts, op)
+            elif found:
+                with Root(root_path()) as ctx:
+                    for name, parts in found:
+                        if ins.cmd == "ADD" and is_archive(ctx, parts):
+                            extract(ctx, parts, image, op)
+                        else:
+                            copy.copy_one(ctx, image, name, parts, op)
             for folder, name in downloads:
                 url_op = Copy(op.cmd, [name], op.dest, op.owner, op.mode)
                 with Root(folder) as dl:
