@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from darse.api import models
 from darse.api.hijack import docker_frame, hijack
 from darse.api.server import (
     Routes,
@@ -50,7 +51,7 @@ def routes(r: Routes) -> None:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = models.container_create(await read_json(request))
     out = await call(engine_of(request).create, body, request.query.get("name") or None)
     return json_response(out, status=201)
 

@@ -8,6 +8,7 @@ import sys
 
 from aiohttp import web
 
+from darse.api import models
 from darse.api.containers import DEFAULT_DETACH_KEYS, bridge, parse_detach_keys
 from darse.api.hijack import docker_frame, hijack
 from darse.api.server import Routes, call, engine_of, json_response, read_json
@@ -22,7 +23,7 @@ def routes(r: Routes) -> None:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = models.exec_create(await read_json(request))
     exec_id = await call(engine_of(request).exec_create, request.match_info["id"], body)
     return json_response({"Id": exec_id}, status=201)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from darse.api import models
 from darse.api.server import Routes, call, engine_of, filters_of, json_response, read_json
 
 
@@ -38,7 +39,7 @@ async def list_(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = models.network_create(await read_json(request))
     configs = (body.get("IPAM") or {}).get("Config") or [{}]
     cfg = configs[0]
     engine = engine_of(request)
