@@ -122,6 +122,19 @@ ADD xz.tar.xz /xz/
 ADD notatar.gz /notatar/
 ADD f /added
 """,
+    "onbuild-triggers": """\
+FROM busybox AS base
+ONBUILD RUN echo triggered > /t
+ONBUILD COPY f /onbuild-f
+FROM base
+RUN cat /t /onbuild-f
+""",
+    "whiteouts": """\
+FROM busybox
+RUN mkdir -p /d/sub && echo x > /d/sub/x && echo y > /d/y && echo z > /z
+RUN rm -r /d/sub /z && rm /bin/ed
+RUN rm -r /d && mkdir /d && echo new > /d/new
+""",
     "wildcards-and-dirs": """\
 FROM busybox
 COPY s* /w1/
