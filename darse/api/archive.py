@@ -4,15 +4,14 @@ as docker cp reads it."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import queue
-import threading
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from darse.api import streams
 from darse.api.server import Routes, call, engine_of, query_bool, spool_body
 from darse.engine import archive
 
@@ -37,20 +36,14 @@ async def head(request: web.Request) -> web.Response:
 
 
 class _Chunks:
-    """write() into a bounded queue the response drains; stops when the client went."""
+    """write() hands chunks to the response; Cancelled once the client went."""
 
-    def __init__(self, chunks: queue.Queue, gone: threading.Event) -> None:
-        self.chunks, self.gone = chunks, gone
+    def __init__(self, put: Callable[[bytes], None]) -> None:
+        self.put = put
 
     def write(self, data: bytes) -> int:
-        while True:
-            if self.gone.is_set():
-                raise BrokenPipeError("the client went away")
-            try:
-                self.chunks.put(bytes(data), timeout=0.5)
-                return len(data)
-            except queue.Full:
-                continue
+        self.put(bytes(data))
+        return len(data)
 
 
 async def get(request: web.Request) -> web.StreamResponse:
@@ -60,35 +53,9 @@ async def get(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "application/x-tar",
                                        **_stat_header(info)})
     await resp.prepare(request)
-    chunks: queue.Queue = queue.Queue(maxsize=64)
-    gone = threading.Event()
-    done = object()
-
-    def run() -> None:
-        try:
-            archive.archive_path(engine, ref, path, _Chunks(chunks, gone))
-        except Exception:  # noqa: BLE001 - the 200 is sent: the tar ends short
-            import traceback
-
-            if not gone.is_set():
-                traceback.print_exc()
-        finally:
-            while True:
-                try:
-                    chunks.put(done, timeout=0.5)
-                    break
-                except queue.Full:
-                    if gone.is_set():
-                        break
-
-    threading.Thread(target=run, daemon=True, name="archive").start()
-    loop = asyncio.get_running_loop()
-    try:
-        while (chunk := await loop.run_in_executor(None, chunks.get)) is not done:
-            await resp.write(chunk)
-    except BaseException:
-        gone.set()
-        raise
+    # From the archive's own thread through an asyncio queue: no executor thread held.
+    await streams.from_thread(request, resp, lambda put: archive.archive_path(
+        engine, ref, path, _Chunks(put)), bytes)
     return resp
 
 

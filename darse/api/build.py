@@ -8,14 +8,14 @@ its exit code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import queue
 import threading
 from typing import Any
 
 from aiohttp import web
 
-from darse.api.server import Routes, call, engine_of, spool_body
+from darse.api.server import Routes, call, engine_of, internal_message, spool_body
 from darse.errors import DarseError
 
 
@@ -54,27 +54,37 @@ async def build(request: web.Request) -> web.StreamResponse:
     except BaseException:
         context.close()
         raise
-    events: queue.Queue = queue.Queue()
+    # The handler awaits an asyncio queue the builder's thread feeds: no executor thread
+    # held for the length of a build (issue 10 item 1).
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue = asyncio.Queue()
     done = object()
+
+    def put(event: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: darsed is stopping
+            loop.call_soon_threadsafe(events.put_nowait, event)
 
     def run() -> None:
         try:
-            Builder(engine, context, events.put, options).build(the_plan)
+            Builder(engine, context, put, options).build(the_plan)
         except DarseError as exc:
             detail: dict[str, Any] = {"message": str(exc)}
             if getattr(exc, "code", None) is not None:
                 detail["code"] = exc.code
-            events.put({"errorDetail": detail, "error": str(exc)})
+            put({"errorDetail": detail, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - reported to the client, not lost
-            events.put({"errorDetail": {"message": repr(exc)}, "error": repr(exc)})
+            import traceback
+
+            traceback.print_exc()  # the details to darsed's log, one sentence to the client
+            message = internal_message(exc)
+            put({"errorDetail": {"message": message}, "error": message})
         finally:
-            events.put(done)  # the client has its answer: the context's folder goes after
+            put(done)  # the client has its answer: the context's folder goes after
             context.close()
 
     threading.Thread(target=run, daemon=True).start()
-    loop = asyncio.get_running_loop()
     while True:
-        event = await loop.run_in_executor(None, events.get)
+        event = await events.get()
         if event is done:
             break
         try:

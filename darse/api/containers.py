@@ -122,7 +122,16 @@ async def rename(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def not_restarting(request: web.Request, attach: bool = False) -> dict:
+    """The container, unless it waits to restart (darse.engine.restart)."""
+    engine = engine_of(request)
+    doc = await call(engine.containers.find, request.match_info["id"])
+    engine.restarts.refuse(doc, attach)
+    return doc
+
+
 async def pause(request: web.Request) -> web.Response:
+    await not_restarting(request)
     await call(engine_of(request).pause, request.match_info["id"], True)
     return web.Response(status=204)
 
@@ -133,6 +142,7 @@ async def unpause(request: web.Request) -> web.Response:
 
 
 async def top(request: web.Request) -> web.Response:
+    await not_restarting(request)
     return json_response(await call(engine_of(request).top, request.match_info["id"],
                                         request.query.get("ps_args") or "-ef"))
 
@@ -210,7 +220,7 @@ async def follow(request: web.Request, cid: str, path: str, reader: logfiles.Log
 
 async def attach(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
-    doc = await call(engine.containers.find, request.match_info["id"])
+    doc = await not_restarting(request, attach=True)
     tty = bool(doc["Config"].get("Tty"))
     want_in = query_bool(request, "stdin")
     want = {1: query_bool(request, "stdout"), 2: query_bool(request, "stderr")}

@@ -9,7 +9,12 @@ import sys
 from aiohttp import web
 
 from darse.api import models
-from darse.api.containers import DEFAULT_DETACH_KEYS, bridge, parse_detach_keys
+from darse.api.containers import (
+    DEFAULT_DETACH_KEYS,
+    bridge,
+    not_restarting,
+    parse_detach_keys,
+)
 from darse.api.hijack import docker_frame, hijack
 from darse.api.server import Routes, call, engine_of, json_response, read_json
 from darse.errors import DarseError
@@ -24,6 +29,7 @@ def routes(r: Routes) -> None:
 
 async def create(request: web.Request) -> web.Response:
     body = models.exec_create(await read_json(request))
+    await not_restarting(request)
     exec_id = await call(engine_of(request).exec_create, request.match_info["id"], body)
     return json_response({"Id": exec_id}, status=201)
 

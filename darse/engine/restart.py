@@ -115,6 +115,15 @@ class RestartManager:
         self.cancel(doc["Id"])
         return self.engine.containers.get(doc["Id"]) or doc
 
+    @staticmethod
+    def refuse(doc: dict[str, Any], attach: bool = False) -> None:
+        """exec, pause, top, attach: nothing to act on while a container waits to
+        restart (dockerd's messages)."""
+        if doc["State"].get("Restarting"):
+            raise Conflict("You cannot attach to a restarting container, wait until it is "
+                           "running" if attach else f"Container {doc['Id']} is restarting, "
+                           "wait until the container is running")
+
     def forget(self, container_id: str) -> None:
         with self._guard:
             self._delays.pop(container_id, None)

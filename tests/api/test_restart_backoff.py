@@ -59,6 +59,15 @@ def test_restarting_is_shown_and_rm_refuses_it(docker: Darsed) -> None:
     assert (status, json.loads(out)["message"]) == (
         409, f"You cannot remove a restarting container {cid}. Stop the container before "
              "attempting removal or force remove")
+    waiting = f"Container {cid} is restarting, wait until the container is running"
+    for method, path, body in (("POST", f"/containers/{cid}/exec", {"Cmd": ["true"]}),
+                               ("POST", f"/containers/{cid}/pause", None),
+                               ("GET", f"/containers/{cid}/top", None)):
+        status, out = docker.api(method, path, body)
+        assert (status, json.loads(out)["message"]) == (409, waiting), path
+    status, out = docker.api("POST", f"/containers/{cid}/attach?stream=1&stdout=1")
+    assert (status, json.loads(out)["message"]) == (
+        409, "You cannot attach to a restarting container, wait until it is running")
     assert docker.api("POST", f"/containers/{cid}/stop")[0] == 204
     state = _inspect(docker, cid)["State"]
     assert (state["Status"], state["Running"], state["Restarting"]) == ("exited", False, False)
