@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -347,9 +348,7 @@ class Builder:
         cid = created["Id"]
         self.say(f" ---> Running in {cid[:12]}")
         doc = self.engine.inspect(cid)
-        self.engine.start(cid)
-        code = self.engine.wait(cid)["StatusCode"]
-        self._stream_logs(doc["LogPath"])
+        code = self._run_streaming(cid, doc["LogPath"])
         if code != 0:
             if opts.force_rm:
                 self._remove(cid)
@@ -373,11 +372,35 @@ class Builder:
             return
         self.say(f"Removing intermediate container {cid[:12]}")
 
-    def _stream_logs(self, path: str) -> None:
-        from darse.engine import logs
+    def _run_streaming(self, cid: str, log_path: str) -> int:
+        """Start the RUN's container and pass its output on as it comes (its json log
+        file, followed), as dockerd streams a step; the exit code."""
+        result: dict[str, Any] = {}
 
-        for rec in logs.read(path):
-            text = rec["log"]
+        def wait() -> None:
+            try:
+                result.update(self.engine.wait(cid))
+            except BaseException as exc:  # noqa: BLE001 - raised in the builder's thread
+                result["error"] = exc
+
+        self.engine.start(cid)
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
+        tail = _LogTail(log_path)
+        try:
+            while waiter.is_alive():
+                waiter.join(0.05)
+                self._emit_records(tail.records())
+            self._emit_records(tail.records())
+        finally:
+            tail.close()
+        if "error" in result:
+            raise result["error"]
+        return result["StatusCode"]
+
+    def _emit_records(self, records: list[dict[str, Any]]) -> None:
+        for rec in records:
+            text = rec.get("log", "")
             if rec.get("stream") == "stderr":
                 text = f"\x1b[91m{text}\x1b[0m"  # dockerd shows a RUN's stderr in red
             if not self.options.quiet:
@@ -417,6 +440,33 @@ class Builder:
         finally:
             while self._exits:
                 self._exits.pop().__exit__(None, None, None)
+
+
+class _LogTail:
+    """A json-file log read as it grows: complete lines only."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.f, self.rest = path, None, b""
+
+    def records(self) -> list[dict[str, Any]]:
+        if self.f is None:
+            try:
+                self.f = open(self.path, "rb")  # noqa: SIM115 - kept open while it grows
+            except FileNotFoundError:
+                return []
+        data = self.rest + self.f.read()
+        *lines, self.rest = data.split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def close(self) -> None:
+        if self.f is not None:
+            self.f.close()
 
 
 def _strip_overlay_marks(upper: str) -> None:

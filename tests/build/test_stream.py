@@ -89,3 +89,30 @@ def test_broken_context_is_a_500(darsed: Darsed) -> None:
     assert status == 500 and json.loads(body)["message"] == \
         "Cannot locate specified Dockerfile: nope"
     assert darsed.api("GET", "/images/json?all=1")[1] == before
+
+
+def test_run_output_streams_as_it_comes(darsed: Darsed) -> None:
+    """A RUN's output reaches the client while the step runs, as dockerd sends it."""
+    import http.client
+    import socket
+    import time
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.connect(darsed.sock)
+
+    body = tar_of({"Dockerfile": b"FROM busybox\nRUN echo first; sleep 2; echo second\n"})
+    conn = Conn("localhost", timeout=60)
+    conn.request("POST", "/build?nocache=1", body=body)
+    resp = conn.getresponse()
+    seen: dict[str, float] = {}
+    start = time.monotonic()
+    for line in resp:
+        stream = json.loads(line).get("stream", "") if line.strip() else ""
+        for word in ("first", "second", "Successfully built"):
+            if stream.startswith(word):
+                seen[word] = time.monotonic() - start
+    conn.close()
+    assert set(seen) == {"first", "second", "Successfully built"}, seen
+    assert seen["second"] - seen["first"] > 1.5, seen  # not all at once when it ended
