@@ -90,3 +90,32 @@ def test_an_export_left_half_read_unmounts(darsed: Darsed) -> None:
     s.close()  # the client goes after a few bytes of a tar of megabytes
     assert _until(lambda: rootfs not in leftover_mounts(darsed.base.as_posix()))
     assert darsed.api("DELETE", f"/containers/{cid}")[0] == 204
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def _half_read(darsed: Darsed, path: str, keep: int) -> None:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(darsed.sock)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: d\r\n\r\n".encode())
+    got = b""
+    while len(got) < keep:
+        chunk = s.recv(4096)
+        assert chunk
+        got += chunk
+    assert got.startswith(b"HTTP/1.1 200")
+    s.close()
+
+
+def test_a_save_left_half_read_ends_its_writer(darsed: Darsed) -> None:
+    pid = darsed.proc.pid
+    status, whole = darsed.api("GET", "/images/get?names=busybox")  # warms the executor
+    assert status == 200 and len(whole) > 1_000_000
+    threads0 = _threads(pid)
+    for _ in range(3):
+        _half_read(darsed, "/images/get?names=busybox", 8192)
+    assert _until(lambda: _threads(pid) <= threads0), (_threads(pid), threads0)
+    assert darsed.api("GET", "/_ping")[0] == 200
