@@ -315,9 +315,9 @@ class _Extractor:
                                  f'"{display(parts)}" with directory "{display(self.dest)}"')
         meta = self._meta(ti)
         if not rel or (self.view.is_mount_point(parts) and existing is not None):
-            if ti.isdir():
+            if ti.isdir() and existing is not None and stat.S_ISDIR(existing.st_mode):
                 return  # a mount point stays as mounted
-            raise DarseError(f"{TAR_ERROR}cannot replace mount point {display(parts)}")
+            raise DarseError(f"{TAR_ERROR}unlinkat {display(parts)}: device or resource busy")
         if ti.isdir():
             meta.atime_ns = meta.mtime_ns = None  # once its entries are in
             root.mkdir(rel, meta)

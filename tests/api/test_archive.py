@@ -226,6 +226,14 @@ def test_put_refusals_and_links(ca: Darsed) -> None:
     assert status == 200, out
     assert ok(ca, "exec", "ca", "cat", "/tmp/pwned", "/d1/abs") == "xy"
     assert not os.path.exists("/tmp/pwned") and not os.path.exists("/escape")
+    # A mount point (the /etc files darse binds, a volume) is not replaced: dockerd's EBUSY
+    status, out = _put(ca, "/etc", [("hosts", "file", b"1.2.3.4 evil\n")])
+    assert (status, message(out)) == (500, "Error processing tar file(exit status 1): unlinkat "
+                                           "/etc/hosts: device or resource busy")
+    status, out = _put(ca, "/", [("data", "file", b"x")])
+    assert (status, message(out)) == (500, "Error processing tar file(exit status 1): unlinkat "
+                                           "/data: device or resource busy")
+    assert "evil" not in ok(ca, "exec", "ca", "cat", "/etc/hosts")
     status, _ = _put(ca, "/d1", [("sub", "dir", None), ("sub/hl", "hard", "f")])
     assert status == 200
     assert ok(ca, "exec", "ca", "stat", "-c", "%h", "/d1/f") == "2\n"
