@@ -35,6 +35,14 @@ FLAGS = {"ADD": ("chown", "chmod"), "COPY": ("chown", "chmod", "from"), "FROM": 
 
 
 @dataclass
+class Heredoc:
+    name: str
+    content: str
+    quoted: bool  # <<"EOF": no expansion in it
+    at: int  # where its marker starts in the instruction's rest
+
+
+@dataclass
 class Instruction:
     cmd: str
     rest: str
@@ -42,6 +50,7 @@ class Instruction:
     flags: dict[str, str] = field(default_factory=dict)
     text: str = ""  # the instruction as written (continuations joined)
     escape: str = "\\"
+    heredocs: list[Heredoc] = field(default_factory=list)
 
     @property
     def json(self) -> list[str] | None:
@@ -145,7 +154,11 @@ def parse(text: str) -> list[Instruction]:
         raise InvalidArgument(f"invalid ESCAPE '{escape}'. Must be ` or \\")
     out: list[Instruction] = []
     buf, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    number = 0
+    while number < len(lines):
+        raw = lines[number]
+        number += 1
         stripped = raw.strip()
         if stripped.startswith("#") or (buf and not stripped):
             continue  # a comment (or a directive), or an empty line inside a continuation
@@ -159,13 +172,38 @@ def parse(text: str) -> list[Instruction]:
             buf += end[:-1]
             continue
         buf += body.rstrip()
-        out.append(_instruction(buf, start, escape))
+        ins = _instruction(buf, start, escape)
+        if ins.cmd in ("RUN", "COPY", "ADD"):
+            number = _heredocs(ins, lines, number)
+        out.append(ins)
         buf = ""
     if buf.strip():
         out.append(_instruction(buf, start, escape))
     if not out:
         raise InvalidArgument("the Dockerfile (Dockerfile) cannot be empty")
     return out
+
+
+_HEREDOC = re.compile(r"(?:^|\s)<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2(?=\s|$)")
+
+
+def _heredocs(ins: Instruction, lines: list[str], number: int) -> int:
+    """BuildKit's here-documents (`RUN <<EOF`, `COPY <<EOF /file`): the lines after the
+    instruction up to each terminator; where the next line starts."""
+    for m in _HEREDOC.finditer(ins.rest):
+        strip_tabs, word = m.group(1) == "-", m.group(3)
+        body: list[str] = []
+        while True:
+            if number >= len(lines):
+                raise ins.error(f"unterminated heredoc {word}")
+            line = lines[number]
+            number += 1
+            if (line.lstrip("\t") if strip_tabs else line) == word:
+                break
+            body.append(line.lstrip("\t") if strip_tabs else line)
+        ins.heredocs.append(Heredoc(word, "".join(f"{b}\n" for b in body),
+                                    m.group(2) != "", m.start(0) + (m.group(0)[0] != "<")))
+    return number
 
 
 def _instruction(text: str, line: int, escape: str) -> Instruction:

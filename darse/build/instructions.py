@@ -32,6 +32,13 @@ def command(ins: Instruction, cfg: dict[str, Any]) -> list[str]:
     exec_form = ins.json
     if exec_form is not None:
         return exec_form
+    if ins.heredocs:
+        text = ins.rest.strip()
+        if len(ins.heredocs) == 1 and text.startswith("<<") and " " not in text:
+            return [*shell_of(cfg), ins.heredocs[0].content]  # RUN <<EOF: the script
+        # The shell reads the here-documents itself: the text as written.
+        script = ins.rest + "\n" + "".join(f"{h.content}{h.name}\n" for h in ins.heredocs)
+        return [*shell_of(cfg), script.rstrip("\n")]
     return [*shell_of(cfg), ins.rest]
 
 

@@ -55,13 +55,22 @@ def run(builder: Builder, ins: Instruction, state: State, plan: Plan,
     op = Copy(ins.cmd, [s for s in sources if not _is_url(s)], target, None, mode)
     with contextlib.ExitStack() as stack:
         index = builder.context if not ins.flags.get("from") else None
+        heredocs = _heredoc_sources(ins, sources, env)
+        if heredocs:
+            index = None  # the sources are the here-documents, in a folder of their own
+            root = stack.enter_context(_heredoc_folder(builder, heredocs))
+            op.sources = list(heredocs)
+            builder_from = True
+        else:
+            builder_from = False
         if isinstance(index, TarContext):
             # The context's index: its files are written out only if the step runs.
             found = expand(index, op) if op.sources else []  # type: ignore[arg-type]
             digest = cache.content_digest(index, [p for _, p in found]) if found else ""
             root_path = index.path  # ADD's archives are read from the folder
         else:
-            root = stack.enter_context(_source_root(builder, ins, plan, built))
+            if not builder_from:
+                root = stack.enter_context(_source_root(builder, ins, plan, built))
             with Root(root) as ctx:
                 found = expand(ctx, op) if op.sources else []
                 digest = cache.content_digest(ctx, [p for _, p in found]) if found else ""
@@ -104,6 +113,38 @@ def run(builder: Builder, ins: Instruction, state: State, plan: Plan,
             return upper
 
         builder.with_layer(state, cmd, dict(state.runtime), make, extra)
+
+
+def _heredoc_sources(ins: Instruction, sources: list[str], env: dict[str, str]
+                     ) -> dict[str, str]:
+    """COPY <<EOF /file: each here-document source's name and content (variables
+    expanded unless its marker was quoted, as BuildKit does)."""
+    if not ins.heredocs:
+        return {}
+    docs = {h.name: h for h in ins.heredocs}
+    out = {}
+    for src in sources:
+        name = src.lstrip("<").lstrip("-").strip("\"'")
+        if not src.startswith("<<") or name not in docs:
+            raise InvalidArgument(f"{ins.cmd} failed: here-documents and files cannot be "
+                                  "mixed as sources")
+        doc = docs[name]
+        out[name] = doc.content if doc.quoted else words.expand_text(doc.content, env)
+    return out
+
+
+@contextmanager
+def _heredoc_folder(builder: Builder, docs: dict[str, str]) -> Iterator[str]:
+    folder = tempfile.mkdtemp(prefix="build-heredoc-", dir=builder.images.content.tmpdir)
+    try:
+        for name, content in docs.items():
+            path = os.path.join(folder, name)
+            with open(path, "x") as f:
+                f.write(content)
+            os.chmod(path, 0o644)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _mode(text: str | None) -> int | None:

@@ -189,3 +189,14 @@ def raw_words(text: str) -> list[str]:
     if cur:
         out.append("".join(cur))
     return out
+
+
+def expand_text(text: str, env: dict[str, str]) -> str:
+    """$VAR and ${VAR...} in free text (a here-document): no quotes, no word splitting,
+    the text kept as it is otherwise."""
+    lexer = _Lexer(text, env, "\0")
+    out: list[str] = []
+    while lexer.pos < len(text):
+        ch = lexer.next()
+        out.append(lexer._dollar() if ch == "$" else ch)
+    return "".join(out)
