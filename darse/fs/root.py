@@ -20,14 +20,16 @@ import os
 import shutil
 import stat
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from darse.errors import InvalidArgument
 
 Parts = tuple[str, ...]
 O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _O_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_T = TypeVar("_T")
 _O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
 MAX_LINKS = 40  # links followed in one resolution: the kernel's own limit (ELOOP)
@@ -297,6 +299,16 @@ class Root:
             os.unlink(name, dir_fd=parent)
         return parent
 
+    def _create(self, parts: Parts, make: Callable[[int, str], _T]) -> _T:
+        """make(parent fd, name): at once, as a new layer's every entry is (no lookup
+        first: one system call less an entry); after the entry there is replaced if one
+        is (FileExistsError: every creating call here refuses to follow or overwrite)."""
+        parent = self._dir(parts[:-1], create=True)
+        try:
+            return make(parent, parts[-1])
+        except FileExistsError:
+            return make(self._replace(parts), parts[-1])
+
     def remove(self, parts: Parts) -> None:
         """Whatever is at parts goes, a directory with its content."""
         self._trim()
@@ -311,22 +323,19 @@ class Root:
         if parts:
             parent = self._dir(parts[:-1], create=True)
             try:
-                st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
-                is_dir = stat.S_ISDIR(st.st_mode)
-            except FileNotFoundError:
-                st, is_dir = None, False
-            if not is_dir:
-                if st is not None:
-                    parent = self._replace(parts)
                 os.mkdir(parts[-1], 0o755, dir_fd=parent)
+            except FileExistsError:
+                st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode):
+                    os.mkdir(parts[-1], 0o755, dir_fd=self._replace(parts))
         if meta is not None:
             self._apply(self._dir(parts), meta)
 
     def write(self, parts: Parts, data: int | Reader, meta: Meta | None = None) -> None:
         """A regular file at parts holding data (an fd read to its end, or a reader)."""
         self._trim()
-        parent = self._replace(parts)
-        fd = os.open(parts[-1], _O_NEW, 0o600, dir_fd=parent)
+        fd = self._create(parts, lambda parent, name: os.open(name, _O_NEW, 0o600,
+                                                              dir_fd=parent))
         try:
             _fill(fd, data)
             if meta is not None:
@@ -336,8 +345,12 @@ class Root:
 
     def symlink(self, parts: Parts, target: str, meta: Meta | None = None) -> None:
         self._trim()
-        parent = self._replace(parts)
-        os.symlink(target, parts[-1], dir_fd=parent)
+
+        def make(parent: int, name: str) -> int:
+            os.symlink(target, name, dir_fd=parent)
+            return parent
+
+        parent = self._create(parts, make)
         if meta is not None:
             self._meta_at(parent, parts[-1], meta)
 
@@ -345,19 +358,26 @@ class Root:
         """A second name for the entry at target (a link there is linked, not followed);
         FileNotFoundError if there is none."""
         self._trim()
-        parent = self._replace(parts)
         if not target:
             raise UnsafePath("a hard link to the root")
-        tparent = self._dir(target[:-1])
-        os.link(target[-1], parts[-1], src_dir_fd=tparent, dst_dir_fd=parent,
-                follow_symlinks=False)
+
+        def make(parent: int, name: str) -> None:
+            # Looked up again after a replacement: the removal may have closed its fd.
+            os.link(target[-1], name, src_dir_fd=self._dir(target[:-1]), dst_dir_fd=parent,
+                    follow_symlinks=False)
+
+        self._create(parts, make)
 
     def mknod(self, parts: Parts, mode: int, device: int = 0, meta: Meta | None = None
               ) -> None:
         """A device or a FIFO (mode holds its type), never opened."""
         self._trim()
-        parent = self._replace(parts)
-        os.mknod(parts[-1], mode, device, dir_fd=parent)
+
+        def make(parent: int, name: str) -> int:
+            os.mknod(name, mode, device, dir_fd=parent)
+            return parent
+
+        parent = self._create(parts, make)
         if meta is not None:
             self._meta_at(parent, parts[-1], meta)
 

@@ -65,3 +65,34 @@ def test_escapes_are_refused(tmp_path, entries) -> None:
     with pytest.raises(UnsafeLayer):
         unpack(io.BytesIO(tar_of_entries(entries)), str(target))
     assert sorted(os.listdir(tmp_path)) == ["layer"]
+
+
+def test_corrupt_compressed_layer_is_refused(tmp_path) -> None:
+    """A deflate stream broken midway is bad input, whichever inflater reads it."""
+    import gzip
+
+    from darse.errors import InvalidArgument
+
+    blob = gzip.compress(tar_of_entries([("a", "file", os.urandom(1000) * 100)]))
+    broken = blob[:20] + b"\0" * 50 + blob[70:]
+    with pytest.raises(InvalidArgument, match="invalid layer"):
+        unpack(io.BytesIO(broken), str(tmp_path))
+
+
+def test_later_entries_win_as_in_the_tar_order(tmp_path) -> None:
+    """Small files are written by several threads; what a layer makes is still what its
+    entries make one after another: a file replacing a folder of files, a file written
+    twice, a link to a file just written, a folder becoming a link."""
+    entries = [(f"p/f{i}", "file", f"{i}") for i in range(200)]
+    entries += [("p", "file", "now a file"), ("q", "file", "first"), ("q", "file", "second"),
+                ("h", "hardlink", "q"), ("r/x", "file", "x"), ("r", "symlink", "/etc"),
+                ("s/t/u", "file", "u"), ("s/t", "dir", ""), ("s/t/v", "file", "v")]
+    entries += [(f"many/{i // 50}/f{i}", "file", os.urandom(i * 7)) for i in range(500)]
+    unpack(io.BytesIO(tar_of_entries(entries)), str(tmp_path))
+    assert (tmp_path / "p").read_text() == "now a file"
+    assert (tmp_path / "q").read_text() == "second"
+    assert os.stat(tmp_path / "h").st_ino == os.stat(tmp_path / "q").st_ino
+    assert os.readlink(tmp_path / "r") == "/etc"
+    assert sorted(os.listdir(tmp_path / "s/t")) == ["u", "v"]
+    for name, _, data in entries[-500:]:
+        assert (tmp_path / name).read_bytes() == data
