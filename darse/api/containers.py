@@ -19,6 +19,7 @@ from darse.api.server import (
     filters_of,
     json_response,
     query_bool,
+    query_int,
     read_json,
 )
 from darse.engine import logdrivers, waits
@@ -57,7 +58,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_(request: web.Request) -> web.Response:
-    limit = int(request.query.get("limit", "-1") or -1)
+    limit = query_int(request, "limit", -1)
     out = await call(engine_of(request).list, query_bool(request, "all"), filters_of(request),
                      limit, query_bool(request, "size"))
     return json_response(out)
@@ -78,8 +79,7 @@ async def start(request: web.Request) -> web.Response:
 
 
 def _timeout(request: web.Request) -> int | None:
-    t = request.query.get("t") or request.query.get("timeout")
-    return int(t) if t not in (None, "") else None
+    return query_int(request, "t" if request.query.get("t") else "timeout")
 
 
 async def stop(request: web.Request) -> web.Response:
@@ -118,6 +118,8 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def rename(request: web.Request) -> web.Response:
+    if not request.query.get("name"):
+        raise InvalidArgument("Neither old nor new names may be empty")
     await call(engine_of(request).rename, request.match_info["id"], request.query["name"])
     return web.Response(status=204)
 
@@ -150,8 +152,9 @@ async def top(request: web.Request) -> web.Response:
 async def resize(request: web.Request) -> web.Response:
     engine = engine_of(request)
     doc = await call(engine.containers.find, request.match_info["id"])
-    await call(engine.shim.call, "resize", id=doc["Id"], height=int(request.query["h"]),
-               width=int(request.query["w"]))
+    height, width = query_int(request, "h", required=True), query_int(request, "w",
+                                                                     required=True)
+    await call(engine.shim.call, "resize", id=doc["Id"], height=height, width=width)
     return web.Response(status=200)
 
 
@@ -171,7 +174,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
         raise InvalidArgument("Bad parameters: you must choose at least one stream")
     streams = {s for s, w in (("stdout", want_out), ("stderr", want_err)) if w}
     tail = request.query.get("tail", "all")
-    tail_n = None if tail in ("all", "") else int(tail)
+    tail_n = int(tail) if tail.lstrip("-").isdigit() else None  # else all, as dockerd
     since = logfiles.parse_time(request.query.get("since", "")) or None
     until = logfiles.parse_time(request.query.get("until", "")) or None
     tty = bool(doc["Config"].get("Tty"))

@@ -16,7 +16,7 @@ from darse.api.containers import (
     parse_detach_keys,
 )
 from darse.api.hijack import docker_frame, hijack
-from darse.api.server import Routes, call, engine_of, json_response, read_json
+from darse.api.server import Routes, call, engine_of, json_response, query_int, read_json
 from darse.errors import DarseError
 
 
@@ -81,7 +81,8 @@ async def resize(request: web.Request) -> web.Response:
     engine = engine_of(request)
     ex = await call(engine.exec_inspect, request.match_info["id"])
     await call(engine.shim.call, "resize", id=ex["ContainerID"], exec_id=ex["ID"],
-               height=int(request.query["h"]), width=int(request.query["w"]))
+               height=query_int(request, "h", required=True),
+               width=query_int(request, "w", required=True))
     return web.Response(status=201)
 
 

@@ -159,6 +159,20 @@ def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
     return value.lower() not in ("0", "false", "no", "")
 
 
+def query_int(request: web.Request, name: str, default: int | None = None,
+              required: bool = False) -> int | None:
+    """An integer query parameter; a bad (or, if required, missing) one refused with
+    dockerd's (Go's strconv) words."""
+    text = request.query.get(name, "" if required else None)
+    if text is None or (text == "" and not required):
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.InvalidArgument(f"strconv.Atoi: parsing \"{text}\": invalid "
+                                     "syntax") from None
+
+
 def filters_of(request: web.Request) -> dict[str, list[str]]:
     """The filters query: {"key": ["v"]} or the old {"key": {"v": true}}."""
     raw = request.query.get("filters")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 
@@ -115,3 +116,29 @@ def test_wait_with_a_bogus_condition_is_a_400_not_a_200(darsed: Darsed) -> None:
     assert b'invalid condition: \\"bogus\\"' in head
     status, _ = _http(darsed.sock, "DELETE", f"/containers/{cid}")
     assert status == 204
+
+
+def test_query_parameters_refused_with_dockerds_words(darsed: Darsed) -> None:
+    status, out = darsed.api("POST", "/containers/create?name=queried",
+                             {"Image": "busybox", "Cmd": ["sh", "-c", "echo hi; sleep 100"]})
+    cid = json.loads(out)["Id"]
+    assert darsed.api("POST", f"/containers/{cid}/start")[0] == 204
+    for method, path, message in (
+            ("POST", f"/containers/{cid}/stop?t=abc", 'strconv.Atoi: parsing "abc": invalid '
+                                                      'syntax'),
+            ("POST", f"/containers/{cid}/resize?h=abc&w=3", 'strconv.Atoi: parsing "abc": '
+                                                            'invalid syntax'),
+            ("POST", f"/containers/{cid}/resize", 'strconv.Atoi: parsing "": invalid syntax'),
+            ("POST", f"/containers/{cid}/rename", "Neither old nor new names may be empty"),
+            ("GET", "/containers/json?limit=abc", 'strconv.Atoi: parsing "abc": invalid '
+                                                  'syntax')):
+        status, out = darsed.api(method, path)
+        assert (status, json.loads(out)["message"]) == (400, message), path
+    assert json.loads(darsed.api("GET", f"/containers/{cid}/json")[1])["State"]["Running"]
+    deadline = time.monotonic() + 10
+    while not darsed.api("GET", f"/containers/{cid}/logs?stdout=1")[1].endswith(b"hi\n"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status, out = darsed.api("GET", f"/containers/{cid}/logs?stdout=1&tail=abc")  # all
+    assert status == 200 and out.endswith(b"hi\n")
+    darsed.api("DELETE", f"/containers/{cid}?force=1")
