@@ -224,6 +224,9 @@ class Engine:
         container_id = secrets.token_hex(32)
         cdir = self._dir(container_id)
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+        from darse.engine.update import memory_defaults
+
+        memory_defaults(host_config)
         merged["Hostname"] = merged.get("Hostname") or container_id[:12]  # "" from docker
         doc = {
             "Id": container_id, "Created": now(), "Path": path_args[0], "Args": path_args[1:],

@@ -25,6 +25,23 @@ MIN_MEMORY = 6 * 1024 * 1024
 POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 
 
+def swap_limit_supported() -> bool:
+    """Whether the kernel accounts swap per cgroup (dockerd's sysinfo.SwapLimit)."""
+    mounts = cgroups.hierarchies()
+    if "" in mounts:
+        return True
+    return os.path.exists(os.path.join(mounts.get("memory", "/nonexistent"),
+                                       "memory.memsw.limit_in_bytes"))
+
+
+def memory_defaults(host_config: dict[str, Any]) -> None:
+    """At create, as dockerd: a memory limit without a swap limit allows as much swap
+    (MemorySwap twice Memory), where the kernel can limit swap."""
+    if (host_config.get("Memory") or 0) > 0 and not host_config.get("MemorySwap") and \
+            swap_limit_supported():
+        host_config["MemorySwap"] = host_config["Memory"] * 2
+
+
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
     new = {k: body[k] for k in LIMITS if body.get(k) not in (None, 0, "")}
     if body.get("PidsLimit") is not None:

@@ -71,6 +71,21 @@ def test_update_live_container(docker: Darsed) -> None:
         docker.docker("rm", "-f", "u1")
 
 
+def test_memory_swap_default(docker: Darsed) -> None:
+    """As dockerd: -m alone allows as much swap (MemorySwap = 2 x Memory), so that a later
+    update of -m alone passes (docker-py's test_update_container does that)."""
+    ok(docker, "create", "--name", "ms", "-m", "400m", "busybox")
+    ok(docker, "create", "--name", "ms2", "-m", "400m", "--memory-swap", "-1", "busybox")
+    try:
+        assert ok(docker, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+                  "ms") == "419430400 838860800\n"
+        assert ok(docker, "update", "-m", "300m", "ms") == "ms\n"
+        bad = docker.docker("update", "-m", "300m", "ms2")
+        assert "Memory limit should be smaller than already set memoryswap limit" in bad.stderr
+    finally:
+        docker.docker("rm", "ms", "ms2")
+
+
 def test_update_refusals(docker: Darsed) -> None:
     ok(docker, "run", "-d", "--name", "u2", "busybox", "sleep", "1000")
     ok(docker, "run", "-d", "--rm", "--name", "u3", "busybox", "sleep", "1000")
