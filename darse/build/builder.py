@@ -6,6 +6,7 @@ again (cache.py), and intermediate images stay, as docker keeps them."""
 
 from __future__ import annotations
 
+import contextlib
 import copy as deep
 import datetime
 import json
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from darse.build import cache, instructions, stagecopy
+from darse.build import cache, instructions, mounts, stagecopy
 from darse.build.dockerfile import Instruction, parse
 from darse.build.options import Options
 from darse.build.stages import Plan, Stage, meta_arg
@@ -195,7 +196,7 @@ class Builder:
         if ins.cmd == "ARG":
             self._arg(ins, state, plan)
         elif ins.cmd == "RUN":
-            self._run(ins, state)
+            self._run(ins, state, plan, built)
         elif ins.cmd in ("COPY", "ADD"):
             stagecopy.run(self, ins, state, plan, built)
         elif ins.cmd == "WORKDIR":
@@ -313,26 +314,25 @@ class Builder:
 
     # --- RUN ---------------------------------------------------------------------------
 
-    def _run(self, ins: Instruction, state: State) -> None:
-        for flag in ("mount", "network", "security"):
-            if flag in ins.flags:
-                raise InvalidArgument(f"the --{flag} option requires BuildKit. Refer to "
-                                      "https://docs.docker.com/go/buildkit/ to learn how to "
-                                      "build images with BuildKit enabled")
+    def _run(self, ins: Instruction, state: State, plan: Plan, built: dict[int, State]
+             ) -> None:
         if not state.image_id:
             raise InvalidArgument("RUN needs an image: FROM scratch has no shell")
         runtime = deep.deepcopy(state.runtime)
         cmd = instructions.command(ins, runtime)
         args = self.run_args(state)
         history_cmd = [f"|{len(args)}", *args, *cmd] if args else cmd
-        try:
-            self.commit(state, history_cmd, runtime,
-                        lambda: self._run_container(state, cmd, args, ins))
-        finally:
-            self.finish_step()
+        with contextlib.ExitStack() as stack:
+            extra = mounts.prepare(self, ins, state, plan, built, stack)
+            try:
+                self.commit(state, history_cmd, runtime,
+                            lambda: self._run_container(state, cmd, args, ins, extra),
+                            extra.key)
+            finally:
+                self.finish_step()
 
     def _run_container(self, state: State, cmd: list[str], args: list[str],
-                       ins: Instruction) -> str:
+                       ins: Instruction, extra: mounts.RunMounts) -> str:
         runtime = state.runtime
         opts = self.options
         env = [*(runtime.get("Env") or []), *args]
@@ -342,9 +342,10 @@ class Builder:
         created = self.engine.create({
             "Image": state.image_id, "Cmd": cmd, "Entrypoint": [], "Env": env,
             "User": runtime.get("User") or "", "WorkingDir": runtime.get("WorkingDir") or "",
-            "HostConfig": {"NetworkMode": opts.network_mode or "bridge",
+            "HostConfig": {"NetworkMode": extra.network or opts.network_mode or "bridge",
                            "ExtraHosts": opts.extra_hosts or None,
-                           "ShmSize": opts.shm_size or 0}})
+                           "ShmSize": opts.shm_size or 0, "Binds": extra.binds or None,
+                           "Tmpfs": extra.tmpfs or None}})
         cid = created["Id"]
         self.say(f" ---> Running in {cid[:12]}")
         doc = self.engine.inspect(cid)

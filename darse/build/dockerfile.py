@@ -221,6 +221,10 @@ def _instruction(text: str, line: int, escape: str) -> Instruction:
             if name not in FLAGS.get(cmd, ()):
                 raise InvalidArgument(f"dockerfile parse error line {line}: Unknown flag: "
                                       f"{name}")
+            if name == "mount" and name in flags:  # RUN may have several
+                flags[name] += "\n" + (m.group(2) or "")
+                rest = rest[m.end():]
+                continue
             if name in flags:
                 raise InvalidArgument(f"dockerfile parse error line {line}: Duplicate flag "
                                       f"specified: {name}")

@@ -97,8 +97,13 @@ def plan(instructions: list[Instruction], build_args: dict[str, str],
         if base is not None:
             stage.deps.add(base.index)
         for ins in stage.instructions:
-            ref = ins.flags.get("from")
-            if ins.cmd in ("COPY", "ADD") and ref:
+            refs = [ins.flags["from"]] if ins.cmd in ("COPY", "ADD") and \
+                ins.flags.get("from") else []
+            if ins.cmd == "RUN":  # RUN --mount=...,from=STAGE
+                refs += [item.split("=", 1)[1] for spec in
+                         ins.flags.get("mount", "").split("\n")
+                         for item in spec.split(",") if item.startswith("from=")]
+            for ref in refs:
                 dep = result.stage(ref, stage.index)
                 if dep is not None:
                     stage.deps.add(dep.index)
