@@ -21,6 +21,17 @@ from darse.errors import DarseError
 
 def routes(r: Routes) -> None:
     r.add_post("/build", build)
+    r.add_post("/build/prune", prune)
+
+
+async def prune(request: web.Request) -> web.Response:
+    """docker builder prune: the builder's own cache, RUN --mount=type=cache's folders
+    (the classic builder's step cache is made of images: image prune's)."""
+    from darse.api.server import json_response
+    from darse.build.mounts import prune_caches
+
+    deleted, reclaimed = await call(prune_caches, engine_of(request).images.root)
+    return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
 
 def _prepare(engine: Any, tar: Any, query: Any) -> tuple[Any, Any, Any]:

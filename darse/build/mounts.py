@@ -101,6 +101,23 @@ def prepare(builder: Builder, ins: Instruction, state: State, plan: Plan,
     return out
 
 
+def prune_caches(data_root: str) -> tuple[list[str], int]:
+    """Every RUN --mount=type=cache folder goes: (their names, the bytes they held)."""
+    import shutil
+
+    top = os.path.join(data_root, "build-cache")
+    deleted, size = [], 0
+    for name in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        path = os.path.join(top, name)
+        for where, _dirs, files in os.walk(path):
+            for f in files:
+                with contextlib.suppress(OSError):
+                    size += os.lstat(os.path.join(where, f)).st_size
+        shutil.rmtree(path, ignore_errors=True)
+        deleted.append(name)
+    return deleted, size
+
+
 def _cache_dir(builder: Builder, m: Mount) -> str:
     """The cache's folder, made once (mode, uid, gid as asked, else 0755 root's)."""
     ident = m.options.get("id") or m.target

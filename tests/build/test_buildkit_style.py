@@ -74,3 +74,18 @@ def test_run_mounts(darse: Engine, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=secret,id=x true\n")
     done = darse.run("build", str(tmp_path))
     assert done.returncode == 1 and b"type=secret" in done.stderr
+
+
+def test_builder_prune_empties_the_run_caches(darsed: Darsed, darse: Engine,
+                                              tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nRUN --mount=type=cache,target=/c,id=prune-test "
+        "head -c 5000 /dev/zero >> /c/data && wc -c < /c/data\n")
+    assert "\n5000\n" in darse.ok("build", "--no-cache", str(tmp_path))
+    status, body = darsed.api("POST", "/build/prune")
+    answer = json.loads(body)
+    assert status == 200 and answer["SpaceReclaimed"] >= 5000 and answer["CachesDeleted"]
+    assert "\n5000\n" in darse.ok("build", "--no-cache", str(tmp_path))  # empty again
+    assert json.loads(darsed.api("POST", "/build/prune")[1])["SpaceReclaimed"] == 5000
