@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from darse.engine.engine import Engine
 
 MAX_LINKS = 40
+OVERFLOW_ID = 65534  # what the kernel shows for an id outside a user namespace
 ETC_FILES = ("resolv.conf", "hostname", "hosts")
 TAR_ERROR = "Error processing tar file(exit status 1): "
 
@@ -257,9 +258,22 @@ def archive_path(engine: Engine, ref: str, path: str, out: IO[bytes]) -> None:
     with container_view(engine, ref) as (doc, view):
         parts, _st, info = _locate_path(view, ref, path)
         writer = tarstream.TarWriter(out)
-        tarstream.write_tree(view, parts, info["name"], writer)
+        tarstream.write_tree(view, parts, info["name"], writer, ids=_container_ids(engine, doc))
         writer.close()
     engine._event(doc, "archive-path")
+
+
+def _container_ids(engine: Engine, doc: dict[str, Any]) -> Any:
+    """Host owners as the container sees them (userns-remap), or None: as dockerd, an
+    archive shows the container's ids; one outside its range shows as nobody."""
+    remap = engine.remap
+    if remap is None or doc["HostConfig"].get("UsernsMode") == "host":
+        return None
+
+    def inside(uid: int, gid: int) -> tuple[int, int]:
+        return ((uid - remap.uid if 0 <= uid - remap.uid < remap.size else OVERFLOW_ID),
+                (gid - remap.gid if 0 <= gid - remap.gid < remap.size else OVERFLOW_ID))
+    return inside
 
 
 # --- extract -------------------------------------------------------------------------

@@ -82,8 +82,10 @@ def info_of(name: str, st: os.stat_result) -> tarfile.TarInfo | None:
 
 
 def write_tree(view: View, parts: Parts, arcname: str, writer: TarWriter,
-               skip: Callable[[Parts], bool] | None = None) -> None:
-    """The entry at parts (and a directory's content), named arcname in the tar."""
+               skip: Callable[[Parts], bool] | None = None,
+               ids: Callable[[int, int], tuple[int, int]] | None = None) -> None:
+    """The entry at parts (and a directory's content), named arcname in the tar; ids
+    maps the owners on disk to those the tar shows (a user namespace's)."""
     links: dict[tuple[int, int], str] = {}
     todo: list[tuple[Parts, str]] = [(parts, arcname)]
     while todo:
@@ -95,6 +97,8 @@ def write_tree(view: View, parts: Parts, arcname: str, writer: TarWriter,
                      else name, st)
         if ti is None:
             continue
+        if ids is not None:
+            ti.uid, ti.gid = ids(ti.uid, ti.gid)
         if ti.type == tarfile.SYMTYPE:
             ti.linkname = view.readlink(here)
         elif ti.type == tarfile.REGTYPE:
