@@ -119,3 +119,16 @@ def test_cache_from(engines, tmp_path: Path) -> None:
     layers = json.loads(darse.ok("image", "inspect", other))[0]["RootFS"]["Layers"]
     assert layers == darse.inspect("source:1")["RootFS"]["Layers"]
     darse.rmi("source:1", other)
+
+
+def test_image_prune_takes_an_untagged_build_and_its_parents(engines, tmp_path: Path) -> None:
+    darse, docker = engines
+    ctx = context(tmp_path)
+    (ctx / "Dockerfile").write_text(SIX.replace("ARG V=1", "ARG V=prune"))
+    for engine in filter(None, (darse, docker)):
+        before = set(engine.ok("images", "-qa").split())
+        build(engine, ctx, "--no-cache")  # untagged: dangling once built
+        assert len(set(engine.ok("images", "-qa").split()) - before) == 5, engine.name
+        assert len(set(engine.ok("images", "-q").split()) - before) == 1, engine.name
+        engine.ok("image", "prune", "-f")
+        assert not set(engine.ok("images", "-qa").split()) - before, engine.name
