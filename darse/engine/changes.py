@@ -62,7 +62,13 @@ def changes(engine: Engine, ref: str) -> list[dict[str, Any]] | None:
     doc = engine.containers.find(ref)
     upper = doc["GraphDriver"]["Data"]["UpperDir"]
     chain = engine.images.chain(doc["Image"])
-    lowers = _Lowers([engine.images.snapshots.diff(c) for c in reversed(chain)])
+    dirs = [engine.images.snapshots.diff(c) for c in reversed(chain)]
+    if engine.remap is not None and doc["HostConfig"].get("UsernsMode") != "host":
+        # The container's lowers are the owner-shifted copies: compare with those.
+        shifted = [os.path.join(engine.config.data_root, f"remap-{engine.remap.tag}",
+                                c.split(":", 1)[1]) for c in reversed(chain)]
+        dirs = [s if os.path.isdir(s) else d for s, d in zip(shifted, dirs, strict=True)]
+    lowers = _Lowers(dirs)
     out: list[dict[str, Any]] = []
     try:
         with Root(upper) as root:

@@ -47,6 +47,8 @@ def test_cp_remapped(busybox_rootfs: str, tmp_path) -> None:
                      if line.startswith("darseremap:"))
         on_host = os.stat(f"{d.data_root}/containers/{cid}/upper/f")
         assert on_host.st_uid == start + 1000  # the container's 1000, not the host's
+        # diff compares with the owner-shifted layers the container runs on
+        assert d.docker("diff", "r1").stdout.splitlines() == ["A /f", "A /made"]
     finally:
         d.stop()
         assert leftover_mounts(str(d.base)) == []
