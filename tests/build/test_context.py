@@ -123,3 +123,15 @@ def test_build_from_stdin(engines, tmp_path: Path) -> None:
         context = engine.ok("build", "-q", "--no-cache", "-", input=data.getvalue()).strip()
         assert engine.ok("run", "--rm", context, "cat", "/f") == "F\n"
         engine.rmi(image, context)
+
+
+def test_the_cli_sums_the_build_up(engines, tmp_path: Path) -> None:
+    darse, _ = engines
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nENV A=sum\nRUN sleep 1\n")
+    darse.ok("build", str(ctx))
+    last = darse.ok("build", str(ctx)).splitlines()[-1]
+    assert last.startswith("Built in ") and "3 steps, 2 from the cache" in last, last
+    last = darse.ok("build", "--no-cache", str(ctx)).splitlines()[-1]
+    assert "3 steps, 0 from the cache; slowest: Step 3/3 (" in last, last

@@ -156,6 +156,37 @@ def _stdin_context(out: IO[bytes]) -> str:
     return "Dockerfile"
 
 
+class _Progress:
+    """What a person wants at the end of a build: how long, how many steps came from
+    the cache, which step took longest."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.start = self.clock()
+        self.steps: list[tuple[str, float]] = []
+        self.hits = 0
+
+    def see(self, text: str) -> None:
+        now = self.clock()
+        if text.startswith("Step "):
+            self.steps.append((text.split(" : ", 1)[0], now))
+        elif text.startswith(" ---> Using cache"):
+            self.hits += 1
+
+    def summary(self) -> str:
+        end = self.clock()
+        times = [(name, (self.steps[i + 1][1] if i + 1 < len(self.steps) else end) - at)
+                 for i, (name, at) in enumerate(self.steps)]
+        text = (f"Built in {end - self.start:.2f}s: {len(times)} steps, {self.hits} from "
+                "the cache")
+        if times:
+            name, took = max(times, key=lambda t: t[1])
+            text += f"; slowest: {name} ({took:.2f}s)"
+        return text
+
+
 def build(client: Client, argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     body = tempfile.TemporaryFile()
@@ -192,6 +223,7 @@ def build(client: Client, argv: list[str]) -> int:
     if not args.quiet:
         print(f"Sending build context to Docker daemon  {_size(size)}\n", flush=True)
     image_id = ""
+    progress = _Progress()
     for event in client.lines("POST", "/build", query, body=body):
         if "error" in event:
             print(event["error"], file=sys.stderr)
@@ -200,10 +232,13 @@ def build(client: Client, argv: list[str]) -> int:
         if "aux" in event:
             image_id = event["aux"].get("ID", "")
         elif "stream" in event and not args.quiet:
+            progress.see(event["stream"])
             sys.stdout.write(event["stream"])
             sys.stdout.flush()
     if args.quiet:
         print(image_id)
+    else:
+        print(progress.summary())
     if args.iidfile:
         with open(args.iidfile, "w") as f:
             f.write(image_id)
