@@ -31,7 +31,14 @@ def test_cli_streams_end_cleanly_when_darsed_dies(busybox_rootfs: str) -> None:
                                           stderr=subprocess.PIPE, text=True, env=env)
                    for args in (("logs", "-f", "quiet"), ("events",), ("wait", "quiet"),
                                 ("run", "--name", "fg", "busybox", "sleep", "1000"))}
-        time.sleep(1.5)  # each has its stream open
+        deadline = time.monotonic() + 30
+        while True:  # `run` has started its container: it is in its stream and its wait
+            status, out = d.api("GET", "/containers/fg/json")
+            if status == 200 and json.loads(out)["State"]["Running"]:
+                break
+            assert time.monotonic() < deadline, out
+            time.sleep(0.05)
+        time.sleep(1.0)  # each has its stream open
         d.kill(signal.SIGKILL)
         for args, proc in clients.items():
             _, err = proc.communicate(timeout=20)
