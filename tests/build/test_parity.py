@@ -79,6 +79,7 @@ HEALTHCHECK NONE
 FROM busybox
 RUN mkdir -p /existing && chmod 700 /existing && ln -s /real /linkdir && mkdir /real
 COPY f /existing/
+COPY g.txt /existing
 COPY sub /existing
 COPY sub /new/
 COPY *.txt /txt/
