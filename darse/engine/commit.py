@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import copy
 import datetime
+import gzip
+import hashlib
 import json
 import os
+import tarfile
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 from darse.errors import DarseError, InvalidArgument
@@ -97,7 +101,12 @@ def _layer(engine: Engine, doc: dict[str, Any], config: dict[str, Any]) -> str:
     """The container's upper folder as the image's next layer; its DiffID."""
     images = engine.images
     upper = doc["GraphDriver"]["Data"]["UpperDir"]
-    blob, blob_size, diff_id, size = layers.pack_to_blob(images.content, upper, MOUNT_POINTS)
+    remap = engine.remap
+    if remap is not None and doc["HostConfig"].get("UsernsMode") != "host":
+        blob, blob_size, diff_id, size = _pack_unshifted(engine, upper)
+    else:
+        blob, blob_size, diff_id, size = layers.pack_to_blob(images.content, upper,
+                                                             MOUNT_POINTS)
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     chain = chain_ids([*diff_ids, diff_id])
     if not images.has_layer(chain[-1]):
@@ -112,3 +121,41 @@ def _layer(engine: Engine, doc: dict[str, Any], config: dict[str, Any]) -> str:
         images.add_layer(chain[-1], diff_id, chain[-2] if len(chain) > 1 else "", size,
                          blob, blob_size, DOCKER_LAYER)
     return diff_id
+
+
+class _Hashed:
+    """write() that hashes and counts what passes on (the layer's DiffID and size)."""
+
+    def __init__(self, target: Any) -> None:
+        self.target, self.hash, self.size = target, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+
+def _pack_unshifted(engine: Engine, upper: str) -> tuple[str, int, str, int]:
+    """A userns-remapped container's upper folder holds host ids shifted into its range:
+    the layer gets the container's own (dockerd's too), so that the image is the same
+    whichever daemon runs it. Packed as the builder packs, then its headers rewritten."""
+    remap = engine.remap
+    content = engine.images.content
+
+    def inside(host_id: int, base: int) -> int:
+        return host_id - base if 0 <= host_id - base < remap.size else 65534
+
+    with tempfile.TemporaryFile(dir=content.tmpdir) as raw:
+        layers.pack(upper, raw, MOUNT_POINTS)
+        raw.seek(0)
+        with content.writer() as w:
+            with gzip.GzipFile(fileobj=w, mode="wb", compresslevel=6, mtime=0) as gz:
+                hashed = _Hashed(gz)
+                with tarfile.open(fileobj=raw, mode="r|") as src, \
+                        tarfile.open(fileobj=hashed, mode="w|", format=tarfile.PAX_FORMAT) \
+                        as dst:
+                    for ti in src:
+                        ti.uid, ti.gid = inside(ti.uid, remap.uid), inside(ti.gid, remap.gid)
+                        dst.addfile(ti, src.extractfile(ti) if ti.isreg() else None)
+            blob = w.commit()
+    return blob, content.size(blob), "sha256:" + hashed.hash.hexdigest(), hashed.size

@@ -49,6 +49,11 @@ def test_cp_remapped(busybox_rootfs: str, tmp_path) -> None:
         assert on_host.st_uid == start + 1000  # the container's 1000, not the host's
         # diff compares with the owner-shifted layers the container runs on
         assert d.docker("diff", "r1").stdout.splitlines() == ["A /f", "A /made"]
+        # commit: the layer holds the container's ids, as the image's own layers do
+        assert d.docker("commit", "r1", "remapped:1").returncode == 0
+        owners = d.docker("run", "--rm", "remapped:1", "stat", "-c", "%u:%g", "/made", "/f",
+                          "/bin/busybox")
+        assert owners.stdout.split() == ["7:8", "1000:1000", "0:0"], owners.stderr
     finally:
         d.stop()
         assert leftover_mounts(str(d.base)) == []
