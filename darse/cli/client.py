@@ -13,7 +13,7 @@ from darse.cli.http import Response, quote, send_request, urlencode
 TYPE_CHECKING = False  # typing and socket's enums cost milliseconds on every command
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 DEFAULT_HOST = "unix:///run/darse.sock"
@@ -57,6 +57,13 @@ class Client:
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None,
                 body: Any = None, headers: dict[str, str] | None = None) -> Response:
+        return self.send(method, path, query, body, headers)()
+
+    def send(self, method: str, path: str, query: dict[str, Any] | None = None,
+             body: Any = None, headers: dict[str, str] | None = None
+             ) -> Callable[[], Response]:
+        """Send the request now; the call returned reads its response (run sends its wait
+        before the start it waits for, with no thread to read the answer meanwhile)."""
         url = quote(path, safe="/:@")
         if query:
             pairs = []
@@ -79,19 +86,27 @@ class Client:
         sock = self._connect_or_start()
         try:
             send_request(sock, method, url, hdrs, data)
-            resp = Response(sock)
         except OSError as exc:
             sock.close()
             raise APIError(0, self._unreachable(exc)) from None
-        if resp.status >= 400:
-            raw = resp.read()
-            resp.close()
+
+        def response() -> Response:
             try:
-                message = json.loads(raw).get("message", raw.decode())
-            except ValueError:
-                message = raw.decode(errors="replace").strip()
-            raise APIError(resp.status, message)
-        return resp
+                resp = Response(sock)
+            except OSError as exc:
+                sock.close()
+                raise APIError(0, self._unreachable(exc)) from None
+            if resp.status >= 400:
+                raw = resp.read()
+                resp.close()
+                try:
+                    message = json.loads(raw).get("message", raw.decode())
+                except ValueError:
+                    message = raw.decode(errors="replace").strip()
+                raise APIError(resp.status, message)
+            return resp
+
+        return response
 
     def head(self, path: str, query: dict[str, Any] | None = None
              ) -> tuple[int, dict[str, str]]:
