@@ -51,6 +51,14 @@ def test_docker_cli_builds_on_darsed(darsed: Darsed, tmp_path: Path) -> None:
     assert quiet.returncode == 0 and quiet.stdout.startswith("sha256:")
     assert docker_cli(darsed, "image", "inspect", "-f", "{{.Id}}", "fromcli:1"
                       ).stdout.strip() == quiet.stdout.strip()  # all from the cache
+    env = dict(os.environ, DOCKER_HOST=darsed.host, DOCKER_BUILDKIT="0",
+               DOCKER_CONFIG=str(darsed.base / "docker-config"))
+    stdin = subprocess.run([DOCKER_CLI, "build", "-q", "-"], input="FROM busybox\n"
+                           "RUN echo piped > /p\n", capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert stdin.returncode == 0 and stdin.stdout.startswith("sha256:"), stdin.stderr
+    assert docker_cli(darsed, "run", "--rm", stdin.stdout.strip(), "cat", "/p"
+                      ).stdout == "piped\n"
     failed = docker_cli(darsed, "build", "--force-rm", "-f", "docker/App.dockerfile", ".",
                         cwd=str(ctx))
     assert failed.returncode == 9 and "returned a non-zero code: 9" in failed.stderr
