@@ -1,9 +1,9 @@
-"""The CRI streaming server: Exec and Attach answer with a URL, the client (the kubelet,
-crictl) opens it and the process's stdio flows there. Spoken here: Kubernetes' WebSocket
-remote-command protocols (v5/v4.channel.k8s.io: binary messages whose first byte is the
-channel, 0 stdin, 1 stdout, 2 stderr, 3 the final status, 4 terminal size, and in v5 255
-to close a channel); `crictl exec -it -r websocket`. Not yet: SPDY, which the kubelet's
-proxy and crictl's default use, and PortForward.
+"""The CRI streaming server: Exec and Attach answer with a URL, the client (the kubelet's
+proxy, crictl) opens it and the process's stdio flows there, in either of Kubernetes'
+remote-command transports: SPDY/3.1 (darse.cri.spdy; one stream per stdin, stdout,
+stderr, error, resize) or WebSocket (v5/v4.channel.k8s.io: binary messages whose first
+byte is the channel, 0 stdin, 1 stdout, 2 stderr, 3 the final status, 4 terminal size,
+and in v5 255 to close a channel). Not yet: PortForward.
 
 It runs its own asyncio loop in a thread of darsed, on a loopback port; a URL is good once,
 for a minute, as containerd's are."""
@@ -16,16 +16,19 @@ import secrets
 import struct
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from darse.cri import containers
+from darse.cri import containers, spdy
 from darse.cri.execsync import process_of
 from darse.cri.node import Node
 from darse.errors import Conflict, DarseError, InvalidArgument, NotFound
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+STREAM_WAIT = 30.0  # seconds for a SPDY client to open the streams it asked for
+Send = Callable[[int, bytes], Awaitable[None]]
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 TOKEN_TTL = 60.0
 _HEADER = struct.Struct(">BI")
@@ -90,8 +93,9 @@ class StreamServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         app = web.Application()
-        app.router.add_get("/exec/{token}", self._serve)
-        app.router.add_get("/attach/{token}", self._serve)
+        for kind in ("exec", "attach"):  # GET for WebSocket, POST for SPDY
+            app.router.add_get(f"/{kind}/{{token}}", self._serve)
+            app.router.add_post(f"/{kind}/{{token}}", self._serve)
         self.runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, self.host, self.port)
@@ -113,25 +117,21 @@ class StreamServer:
             req = self._take(kind, request.match_info["token"])
         except NotFound as exc:
             return web.Response(status=404, text=str(exc))
-        ws = web.WebSocketResponse(protocols=PROTOCOLS, autoping=True, heartbeat=None)
-        if not ws.can_prepare(request).ok:
-            return web.Response(status=400, text="a WebSocket upgrade with one of "
-                                                 f"{', '.join(PROTOCOLS)} is expected")
-        await ws.prepare(request)
-        try:
-            await self._bridge(ws, kind, req)
-        finally:
-            await ws.close()
-        return ws
+        if request.headers.get("Upgrade", "").lower().startswith("spdy/"):
+            return await self._spdy(request, kind, req)
+        return await self._websocket(request, kind, req)
 
-    async def _bridge(self, ws: web.WebSocketResponse, kind: str, req: dict[str, Any]) -> None:
+    async def _bridge(self, send: Send, events: asyncio.Queue, kind: str,
+                      req: dict[str, Any]) -> None:
+        """The process's output to send(channel, data), the client's events (channel,
+        data) to it: 0 input (b'' its end), 4 a terminal size; the status last on 3."""
         cid, tty = req["id"], bool(req.get("tty"))
         exec_id = secrets.token_hex(16)
         if kind == "exec":
             try:
                 process = await asyncio.to_thread(process_of, self.node, cid, req["cmd"], tty)
             except Exception as exc:  # noqa: BLE001 - told to the client, not raised
-                await ws.send_bytes(bytes([ERROR]) + _status(None, str(exc)))
+                await send(ERROR, _status(None, str(exc)))
                 return
             if tty:
                 process["env"] = [*process.get("env", []), "TERM=xterm"]
@@ -145,20 +145,20 @@ class StreamServer:
             await writer.drain()
             reply = json.loads(await reader.readline() or b"{}")
             if not reply.get("ok"):
-                await ws.send_bytes(bytes([ERROR]) + _status(
-                    None, reply.get("error", "darse-shim closed the stream")))
+                await send(ERROR, _status(None, reply.get("error", "darse-shim closed the "
+                                                                   "stream")))
                 return
-            pump = asyncio.ensure_future(self._from_client(ws, writer, cid,
+            pump = asyncio.ensure_future(self._from_client(events, writer, cid,
                                                            exec_id if kind == "exec" else ""))
             try:
-                code = await self._to_client(ws, reader, req)
+                code = await self._to_client(send, reader, req)
             finally:
                 pump.cancel()
-            await ws.send_bytes(bytes([ERROR]) + _status(code))
+            await send(ERROR, _status(code))
         finally:
             writer.close()
 
-    async def _to_client(self, ws: web.WebSocketResponse, reader: asyncio.StreamReader,
+    async def _to_client(self, send: Send, reader: asyncio.StreamReader,
                          req: dict[str, Any]) -> int | None:
         """Output until the process ends; its exit code (None when the shim went)."""
         while True:
@@ -171,18 +171,14 @@ class StreamServer:
                 return int(json.loads(data or b"{}").get("exit_code") or 0)
             wanted = req.get("stdout") if stream == STDOUT else req.get("stderr")
             if wanted and data:
-                await ws.send_bytes(bytes([stream]) + data)
+                await send(stream, data)
 
-    async def _from_client(self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter,
+    async def _from_client(self, events: asyncio.Queue, writer: asyncio.StreamWriter,
                            cid: str, exec_id: str) -> None:
-        async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
-                continue
-            channel, data = msg.data[0], msg.data[1:]
+        while True:
+            channel, data = await events.get()
             if channel == STDIN:
-                writer.write(_frame(0, data) if data else b"")
-            elif channel == CLOSE and data[:1] == bytes([STDIN]):
-                writer.write(_frame(0, b""))  # end of input
+                writer.write(_frame(0, data))  # b'': the end of input
             elif channel == RESIZE:
                 try:
                     size = json.loads(data)
@@ -192,3 +188,122 @@ class StreamServer:
                 except (ValueError, OSError, DarseError):
                     pass
             await writer.drain()
+
+    # --- WebSocket ---------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request, kind: str, req: dict[str, Any]
+                         ) -> web.StreamResponse:
+        ws = web.WebSocketResponse(protocols=PROTOCOLS, autoping=True, heartbeat=None)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="a WebSocket upgrade with one of "
+                                                 f"{', '.join(PROTOCOLS)} is expected")
+        await ws.prepare(request)
+        events: asyncio.Queue = asyncio.Queue()
+
+        async def send(channel: int, data: bytes) -> None:
+            await ws.send_bytes(bytes([channel]) + data)
+
+        async def receive() -> None:
+            async for msg in ws:
+                if msg.type != WSMsgType.BINARY or not msg.data:
+                    continue
+                channel, data = msg.data[0], bytes(msg.data[1:])
+                if channel == STDIN and data:
+                    events.put_nowait((STDIN, data))
+                elif channel == CLOSE and data[:1] == bytes([STDIN]):
+                    events.put_nowait((STDIN, b""))
+                elif channel == RESIZE:
+                    events.put_nowait((RESIZE, data))
+
+        reading = asyncio.ensure_future(receive())
+        try:
+            await self._bridge(send, events, kind, req)
+        finally:
+            reading.cancel()
+            await ws.close()
+        return ws
+
+    # --- SPDY --------------------------------------------------------------------------
+
+    async def _spdy(self, request: web.Request, kind: str, req: dict[str, Any]
+                    ) -> web.StreamResponse:
+        offered = [v.strip() for h in request.headers.getall("X-Stream-Protocol-Version", [])
+                   for v in h.split(",")]
+        chosen = next((p for p in PROTOCOLS if p in offered), None)
+        if chosen is None:
+            return web.Response(status=403, text="no supported streaming protocol among "
+                                                 f"{offered} (darse: {', '.join(PROTOCOLS)})")
+        resp = _Upgraded(status=101, headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                                              "X-Stream-Protocol-Version": chosen})
+        await resp.prepare(request)
+        request.protocol.keep_alive(False)
+        incoming: asyncio.Queue[bytes] = asyncio.Queue()
+        request.protocol.set_parser(_RawParser(incoming))
+        transport = request.transport
+        session = spdy.Session(incoming.get, lambda data: transport.write(data)
+                               if not transport.is_closing() else None)
+        running = asyncio.ensure_future(session.run())
+        tty = bool(req.get("tty"))
+        expected = {"error"} | {k for k in ("stdin", "stdout") if req.get(k)}
+        if req.get("stderr") and not tty:
+            expected.add("stderr")
+        if tty:
+            expected.add("resize")
+        streams: dict[str, spdy.Stream] = {}
+        try:
+            deadline = asyncio.get_running_loop().time() + STREAM_WAIT
+            while not expected <= streams.keys():
+                left = deadline - asyncio.get_running_loop().time()
+                opened = await asyncio.wait_for(session.opened.get(), max(left, 0.001))
+                if opened is None:
+                    return resp
+                streams[opened.kind] = opened
+        except TimeoutError:
+            transport.close()
+            return resp
+        events: asyncio.Queue = asyncio.Queue()
+
+        async def forward(kind_: str, channel: int) -> None:
+            while (data := await streams[kind_].read()) is not None:
+                events.put_nowait((channel, data))
+            if channel == STDIN:
+                events.put_nowait((STDIN, b""))
+
+        async def send(channel: int, data: bytes) -> None:
+            name = {STDOUT: "stdout", STDERR: "stdout" if tty else "stderr",
+                    ERROR: "error"}[channel]
+            if name in streams:
+                streams[name].write(data)
+
+        readers = [asyncio.ensure_future(forward(k, c)) for k, c in
+                   (("stdin", STDIN), ("resize", RESIZE)) if k in streams]
+        try:
+            await self._bridge(send, events, kind, req)
+            for stream in streams.values():
+                stream.close()
+            await asyncio.sleep(0.05)  # the client reads the status, then hangs up
+        finally:
+            for task in readers:
+                task.cancel()
+            running.cancel()
+            transport.close()
+        return resp
+
+
+class _RawParser:
+    """What aiohttp feeds after the upgrade: into a queue (b'' at the client's end)."""
+
+    def __init__(self, queue: asyncio.Queue) -> None:
+        self.queue = queue
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.queue.put_nowait(bytes(data))
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.queue.put_nowait(b"")
+
+
+class _Upgraded(web.StreamResponse):
+    async def write_eof(self, data: bytes = b"") -> None:  # the connection is the stream's
+        pass

@@ -1,15 +1,20 @@
 """Exec and Attach through the streaming server, with Kubernetes' WebSocket protocol
-(v5.channel.k8s.io) as crictl's `-r websocket` speaks it."""
+(v5.channel.k8s.io) as crictl's `-r websocket` speaks it, and over SPDY/3.1 as the
+kubelet's proxy and crictl's default do."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
+import zlib
 
 import aiohttp
 import grpc
 import pytest
 
+from darse.cri import spdy
 from darse.cri.proto import api_pb2 as pb
 from tests.cri.conftest import Cri, container_config
 from tests.cri.test_pods import run_pod, start
@@ -88,3 +93,105 @@ def test_exec_refused_early(pods: Cri) -> None:
     with pytest.raises(grpc.RpcError) as info:
         pods.runtime.Exec(pb.ExecRequest(container_id=cid, cmd=["true"], stdout=True))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+class SpdyClient:
+    """The client's side of SPDY/3.1 as client-go's remotecommand uses it, over a socket:
+    enough to open the streams, send stdin and read what comes back."""
+
+    def __init__(self, url: str, protocol: str = "v4.channel.k8s.io") -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=20)
+        self.sock.sendall(
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: Upgrade\r\n"
+            f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
+            "Content-Length: 0\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        self.status = int(head.split()[1])
+        self.head = head.decode()
+        self.deflate = zlib.compressobj(zdict=spdy.DICTIONARY)
+        self.inflate = zlib.decompressobj(zdict=spdy.DICTIONARY)
+        self.next_id = 1
+        self.ids: dict[str, int] = {}
+
+    def open(self, kind: str, fin: bool = False) -> None:
+        raw = struct.pack(">I", 1) + struct.pack(">I", 10) + b"streamtype" + \
+            struct.pack(">I", len(kind)) + kind.encode()
+        block = self.deflate.compress(raw) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
+        payload = struct.pack(">IIH", self.next_id, 0, 0) + block
+        self.sock.sendall(struct.pack(">HHI", 0x8003, 1, ((1 if fin else 0) << 24)
+                                      | len(payload)) + payload)
+        self.ids[kind] = self.next_id
+        self.next_id += 2
+
+    def send(self, kind: str, data: bytes, fin: bool = False) -> None:
+        self.sock.sendall(struct.pack(">II", self.ids[kind], ((1 if fin else 0) << 24)
+                                      | len(data)) + data)
+
+    def _exact(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf
+
+    def collect(self) -> dict[str, bytes]:
+        """Data by stream type until the error stream ends; every stream was answered."""
+        names = {v: k for k, v in self.ids.items()}
+        got: dict[str, bytes] = {}
+        replied: set[int] = set()
+        while True:
+            first, second = struct.unpack(">II", self._exact(8))
+            payload = self._exact(second & 0xFFFFFF)
+            if first & 0x80000000:
+                if first & 0xFFFF == 2:  # SYN_REPLY
+                    replied.add(struct.unpack_from(">I", payload)[0])
+                    self.inflate.decompress(payload[4:])
+                continue
+            name = names[first & 0x7FFFFFFF]
+            got[name] = got.get(name, b"") + payload
+            if name == "error" and second >> 24 & 1:
+                assert replied == set(self.ids.values())
+                return got
+
+
+def test_exec_and_attach_over_spdy(pods: Cri) -> None:
+    pod = run_pod(pods, "spdy")
+    cid = start(pods, pod, "c", "sleep", "1000")
+    url = pods.runtime.Exec(pb.ExecRequest(container_id=cid, cmd=["sh"], stdin=True,
+                                           stdout=True, stderr=True)).url
+    client = SpdyClient(url)
+    assert client.status == 101 and "X-Stream-Protocol-Version: v4.channel.k8s.io" in \
+        client.head
+    client.open("error", fin=True)  # as client-go: the client never writes there
+    for kind in ("stdin", "stdout", "stderr"):
+        client.open(kind)
+    client.send("stdin", b"echo from-stdin; echo oops >&2; exit 3\n", fin=True)
+    got = client.collect()
+    assert got["stdout"] == b"from-stdin\n" and got["stderr"] == b"oops\n"
+    assert json.loads(got["error"])["details"]["causes"] == [{"reason": "ExitCode",
+                                                              "message": "3"}]
+    # A protocol darse does not speak: refused before any upgrade.
+    url = pods.runtime.Exec(pb.ExecRequest(container_id=cid, cmd=["true"], stdout=True)).url
+    assert SpdyClient(url, protocol="v1.channel.k8s.io").status == 403
+
+    cc = container_config("echo", "sh", "-c", "while read line; do echo got $line; done")
+    cc.stdin = True
+    other = pods.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cc)).container_id
+    pods.runtime.StartContainer(pb.StartContainerRequest(container_id=other))
+    url = pods.runtime.Attach(pb.AttachRequest(container_id=other, stdin=True,
+                                               stdout=True)).url
+    client = SpdyClient(url)
+    client.open("error", fin=True)
+    client.open("stdin")
+    client.open("stdout")
+    client.send("stdin", b"hello\n", fin=True)
+    got = client.collect()
+    assert got["stdout"] == b"got hello\n" and json.loads(got["error"])["status"] == "Success"
