@@ -22,7 +22,7 @@ from darse.api.server import (
     query_int,
     read_json,
 )
-from darse.engine import logdrivers, waits
+from darse.engine import logdrivers, stopping, waits
 from darse.engine import logs as logfiles
 from darse.errors import InvalidArgument
 
@@ -83,14 +83,18 @@ def _timeout(request: web.Request) -> int | None:
 
 
 async def stop(request: web.Request) -> web.Response:
-    stopped = await call(engine_of(request).stop, request.match_info["id"], _timeout(request),
-                         request.query.get("signal") or None)
+    stopped = await stopping.stop_async(engine_of(request), request.app["state_watch"],
+                                        request.match_info["id"], _timeout(request),
+                                        request.query.get("signal") or None)
     return web.Response(status=204 if stopped else 304)
 
 
 async def restart(request: web.Request) -> web.Response:
-    await call(engine_of(request).restart, request.match_info["id"], _timeout(request),
-               request.query.get("signal") or None)
+    engine = engine_of(request)
+    doc = await call(engine.containers.find, request.match_info["id"])
+    await stopping.stop_async(engine, request.app["state_watch"], doc["Id"],
+                              _timeout(request), request.query.get("signal") or None)
+    await call(stopping.start_again, engine, doc["Id"])
     return web.Response(status=204)
 
 

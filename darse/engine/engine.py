@@ -506,32 +506,9 @@ class Engine:
 
     def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> bool:
         """Stop signal, then SIGKILL after the timeout; False if it was not running."""
-        doc = self.containers.find(ref)
-        if self.restarts.cancel(doc["Id"]):
-            return True
-        if not doc["State"]["Running"]:
-            return False
-        cid = doc["Id"]
-        self._stopping.add(cid)
-        if timeout is None:
-            timeout = doc["Config"].get("StopTimeout")
-            timeout = 10 if timeout is None else timeout
-        sig = signals.parse_signal(signal or doc["Config"].get("StopSignal") or "SIGTERM")
-        if doc["State"]["Paused"]:
-            self.shim.call("pause", id=cid, pause=False)
-        try:
-            if timeout != 0:
-                self.shim.call("kill", id=cid, signal=sig)
-            if timeout < 0 or not self._wait_exit(cid, timeout if timeout else 0):
-                self.shim.call("kill", id=cid, signal=9, all=True)
-                self._wait_exit(cid, 30)
-        except DarseError:
-            pass  # it went on its own meanwhile
-        self._wait_exit(cid, 30)
-        doc = self.containers.get(cid)
-        if doc:
-            self._event(doc, "stop")
-        return True
+        from darse.engine import stopping
+
+        return stopping.stop(self, ref, timeout, signal)
 
     def _wait_exit(self, container_id: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -570,12 +547,11 @@ class Engine:
         return {"StatusCode": doc["State"]["ExitCode"], "Error": None}
 
     def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        from darse.engine import stopping
+
         doc = self.containers.find(ref)
         self.stop(doc["Id"], timeout, signal)
-        with self._clocks.hold(doc["Id"]):
-            doc = self.containers.find(doc["Id"])
-            self._start(doc)
-        self._event(doc, "restart")
+        stopping.start_again(self, doc["Id"])
 
     def pause(self, ref: str, pause: bool = True) -> None:
         doc = self.containers.find(ref)

@@ -43,3 +43,23 @@ async def wait(engine: Engine, watch: StateWatch, doc: dict[str, Any],
                 break
             await changed.wait()
     return {"StatusCode": cur["State"]["ExitCode"], "Error": None}
+
+
+async def exited(engine: Engine, watch: StateWatch, container_id: str, timeout: float
+                 ) -> bool:
+    """True once the container is no longer running (or gone); False after timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    with watch.watching(container_id) as changed:
+        while True:
+            changed.clear()
+            doc = await loop.run_in_executor(None, engine.containers.get, container_id)
+            if doc is None or not doc["State"]["Running"]:
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(changed.wait(), left)
+            except TimeoutError:
+                return False
