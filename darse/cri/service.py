@@ -179,6 +179,11 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
             "stdin": request.stdin, "stdout": request.stdout, "stderr": request.stderr}))
 
     @rpc
+    def PortForward(self, request: pb.PortForwardRequest) -> pb.PortForwardResponse:
+        return pb.PortForwardResponse(url=self.streams.url("portforward", {
+            "id": request.pod_sandbox_id, "ports": list(request.port)}))
+
+    @rpc
     def Attach(self, request: pb.AttachRequest) -> pb.AttachResponse:
         return pb.AttachResponse(url=self.streams.url("attach", {
             "id": request.container_id, "tty": request.tty, "stdin": request.stdin,

@@ -3,7 +3,8 @@ proxy, crictl) opens it and the process's stdio flows there, in either of Kubern
 remote-command transports: SPDY/3.1 (darse.cri.spdy; one stream per stdin, stdout,
 stderr, error, resize) or WebSocket (v5/v4.channel.k8s.io: binary messages whose first
 byte is the channel, 0 stdin, 1 stdout, 2 stderr, 3 the final status, 4 terminal size,
-and in v5 255 to close a channel). Not yet: PortForward.
+and in v5 255 to close a channel); PortForward over SPDY (portforward.k8s.io: an error
+and a data stream per connection, to the port on the pod's loopback).
 
 It runs its own asyncio loop in a thread of darsed, on a loopback port; a URL is good once,
 for a minute, as containerd's are."""
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import socket
 import struct
 import threading
 import time
@@ -21,12 +24,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from darse import syscalls
 from darse.cri import containers, spdy
 from darse.cri.execsync import process_of
 from darse.cri.node import Node
 from darse.errors import Conflict, DarseError, InvalidArgument, NotFound
+from darse.network import netns as netns_thread
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PORTFORWARD = "portforward.k8s.io"
 STREAM_WAIT = 30.0  # seconds for a SPDY client to open the streams it asked for
 Send = Callable[[int, bytes], Awaitable[None]]
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -68,18 +74,29 @@ class StreamServer:
 
     def stop(self) -> None:
         if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(5)
+            done = asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop)
+            try:
+                done.result(2)
+            except Exception:  # noqa: BLE001 - streams still open end with darsed anyway
+                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
 
     def url(self, kind: str, request: dict[str, Any]) -> str:
-        """A one-time URL for an Exec or Attach request, checked now rather than later."""
-        doc = containers.refresh(self.node, self.node.store.container(request["id"]))
-        if doc["state"] != containers.RUNNING:
-            raise Conflict(f"container {doc['id']} is not running")
-        if kind == "exec" and not request.get("cmd"):
-            raise InvalidArgument("no command specified")
-        if not (request.get("stdin") or request.get("stdout") or request.get("stderr")):
-            raise InvalidArgument("one of stdin, stdout, or stderr must be set")
+        """A one-time URL for an Exec, Attach or PortForward request, checked now rather
+        than later."""
+        if kind == "portforward":
+            doc = self.node.store.sandbox(request["id"])
+            if doc["state"] != "SANDBOX_READY":
+                raise Conflict(f"pod sandbox {doc['id']} is not ready")
+            request = dict(request, netns=doc["namespaces"].get("net", "host"))
+        else:
+            doc = containers.refresh(self.node, self.node.store.container(request["id"]))
+            if doc["state"] != containers.RUNNING:
+                raise Conflict(f"container {doc['id']} is not running")
+            if kind == "exec" and not request.get("cmd"):
+                raise InvalidArgument("no command specified")
+            if not (request.get("stdin") or request.get("stdout") or request.get("stderr")):
+                raise InvalidArgument("one of stdin, stdout, or stderr must be set")
         token = secrets.token_urlsafe(12)
         now = time.monotonic()
         with self.lock:
@@ -96,6 +113,7 @@ class StreamServer:
         for kind in ("exec", "attach"):  # GET for WebSocket, POST for SPDY
             app.router.add_get(f"/{kind}/{{token}}", self._serve)
             app.router.add_post(f"/{kind}/{{token}}", self._serve)
+        app.router.add_post("/portforward/{token}", self._serve)
         self.runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, self.host, self.port)
@@ -117,6 +135,8 @@ class StreamServer:
             req = self._take(kind, request.match_info["token"])
         except NotFound as exc:
             return web.Response(status=404, text=str(exc))
+        if kind == "portforward":
+            return await self._portforward(request, req)
         if request.headers.get("Upgrade", "").lower().startswith("spdy/"):
             return await self._spdy(request, kind, req)
         return await self._websocket(request, kind, req)
@@ -233,16 +253,7 @@ class StreamServer:
         if chosen is None:
             return web.Response(status=403, text="no supported streaming protocol among "
                                                  f"{offered} (darse: {', '.join(PROTOCOLS)})")
-        resp = _Upgraded(status=101, headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
-                                              "X-Stream-Protocol-Version": chosen})
-        await resp.prepare(request)
-        request.protocol.keep_alive(False)
-        incoming: asyncio.Queue[bytes] = asyncio.Queue()
-        request.protocol.set_parser(_RawParser(incoming))
-        transport = request.transport
-        session = spdy.Session(incoming.get, lambda data: transport.write(data)
-                               if not transport.is_closing() else None)
-        running = asyncio.ensure_future(session.run())
+        resp, session, transport, running = await _upgrade(request, chosen)
         tty = bool(req.get("tty"))
         expected = {"error"} | {k for k in ("stdin", "stdout") if req.get(k)}
         if req.get("stderr") and not tty:
@@ -288,6 +299,118 @@ class StreamServer:
             running.cancel()
             transport.close()
         return resp
+
+    async def _portforward(self, request: web.Request, req: dict[str, Any]
+                           ) -> web.StreamResponse:
+        """kubectl port-forward: a pair of streams (error, data) per connection, with the
+        port in their headers, until the client hangs up."""
+        offered = [v.strip() for h in request.headers.getall("X-Stream-Protocol-Version", [])
+                   for v in h.split(",")]
+        if PORTFORWARD not in offered:
+            return web.Response(status=403, text=f"{PORTFORWARD} is expected")
+        resp, session, transport, running = await _upgrade(request, PORTFORWARD)
+        loop = asyncio.get_running_loop()
+        pending: dict[str, spdy.Stream] = {}  # error streams waiting for their data stream
+        tasks: set[asyncio.Future] = set()
+        try:
+            while (opened := await session.opened.get()) is not None:
+                key = opened.headers.get("requestid") or opened.headers.get("port", "")
+                if opened.kind == "error":
+                    pending[key] = opened
+                elif opened.kind == "data":
+                    task = asyncio.ensure_future(_portforward_pair(
+                        loop, req["netns"], pending.pop(key, None), opened))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+        finally:
+            for task in list(tasks):
+                task.cancel()
+            running.cancel()
+            transport.close()
+        return resp
+
+
+async def _portforward_pair(loop: asyncio.AbstractEventLoop, netns: str,
+                            error: spdy.Stream | None, data: spdy.Stream) -> None:
+    """One forwarded connection: the data stream to the port on the pod's loopback."""
+    try:
+        port = int(data.headers.get("port", ""))
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        if error is not None:
+            error.write(f"invalid port {data.headers.get('port')!r}".encode())
+            error.close()
+        data.close()
+        return
+    sock = await asyncio.to_thread(_socket_in, netns)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        if error is not None:
+            error.write(f"failed to connect to localhost:{port} inside the pod: "
+                        f"{exc.strerror or exc}".encode())
+            error.close()
+        data.close()
+        return
+
+    async def up() -> None:
+        while (chunk := await data.read()) is not None:
+            await loop.sock_sendall(sock, chunk)
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    async def down() -> None:
+        while chunk := await loop.sock_recv(sock, 65536):
+            data.write(chunk)
+        data.close()
+
+    sending = asyncio.ensure_future(up())
+    try:
+        await down()
+        await asyncio.wait_for(sending, 5)
+    except (OSError, TimeoutError):
+        pass
+    finally:
+        sending.cancel()
+        sock.close()
+        if error is not None:
+            error.close()
+
+
+async def _upgrade(request: web.Request, protocol: str
+                   ) -> tuple[web.StreamResponse, spdy.Session, Any, asyncio.Future]:
+    """101 to SPDY/3.1: the connection is then the session's (read by a task)."""
+    resp = _Upgraded(status=101, headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                                          "X-Stream-Protocol-Version": protocol})
+    await resp.prepare(request)
+    request.protocol.keep_alive(False)
+    incoming: asyncio.Queue[bytes] = asyncio.Queue()
+    request.protocol.set_parser(_RawParser(incoming))
+    transport = request.transport
+    session = spdy.Session(incoming.get, lambda data: transport.write(data)
+                           if not transport.is_closing() else None)
+    return resp, session, transport, asyncio.ensure_future(session.run())
+
+
+def _socket_in(netns: str) -> socket.socket:
+    """A TCP socket in the pod's network namespace (it stays there whatever thread uses
+    it), made by a thread that entered it."""
+    if netns == "host":
+        return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        def make() -> socket.socket:
+            syscalls.setns(fd, syscalls.CLONE_NEWNET)
+            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+        return netns_thread.in_thread(make)
+    finally:
+        os.close(fd)
 
 
 class _RawParser:

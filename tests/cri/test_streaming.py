@@ -117,15 +117,19 @@ class SpdyClient:
         self.inflate = zlib.decompressobj(zdict=spdy.DICTIONARY)
         self.next_id = 1
         self.ids: dict[str, int] = {}
+        self.replied: set[int] = set()
 
-    def open(self, kind: str, fin: bool = False) -> None:
-        raw = struct.pack(">I", 1) + struct.pack(">I", 10) + b"streamtype" + \
-            struct.pack(">I", len(kind)) + kind.encode()
+    def open(self, kind: str, fin: bool = False, key: str = "", **headers: str) -> None:
+        headers = {"streamtype": kind, **headers}
+        raw = struct.pack(">I", len(headers))
+        for name, value in headers.items():
+            raw += struct.pack(">I", len(name)) + name.encode() + \
+                struct.pack(">I", len(value)) + value.encode()
         block = self.deflate.compress(raw) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
         payload = struct.pack(">IIH", self.next_id, 0, 0) + block
         self.sock.sendall(struct.pack(">HHI", 0x8003, 1, ((1 if fin else 0) << 24)
                                       | len(payload)) + payload)
-        self.ids[kind] = self.next_id
+        self.ids[key or kind] = self.next_id
         self.next_id += 2
 
     def send(self, kind: str, data: bytes, fin: bool = False) -> None:
@@ -141,11 +145,13 @@ class SpdyClient:
             buf += chunk
         return buf
 
-    def collect(self) -> dict[str, bytes]:
-        """Data by stream type until the error stream ends; every stream was answered."""
+    def collect(self, *until: str) -> dict[str, bytes]:
+        """Data by stream until the `until` ones (the error stream) ended; every stream
+        was answered."""
         names = {v: k for k, v in self.ids.items()}
         got: dict[str, bytes] = {}
-        replied: set[int] = set()
+        replied = self.replied
+        left = set(until or ("error",))
         while True:
             first, second = struct.unpack(">II", self._exact(8))
             payload = self._exact(second & 0xFFFFFF)
@@ -156,9 +162,11 @@ class SpdyClient:
                 continue
             name = names[first & 0x7FFFFFFF]
             got[name] = got.get(name, b"") + payload
-            if name == "error" and second >> 24 & 1:
-                assert replied == set(self.ids.values())
-                return got
+            if second >> 24 & 1:
+                left.discard(name)
+                if not left:
+                    assert replied == set(self.ids.values())  # every SYN_STREAM answered
+                    return got
 
 
 def test_exec_and_attach_over_spdy(pods: Cri) -> None:
@@ -195,3 +203,30 @@ def test_exec_and_attach_over_spdy(pods: Cri) -> None:
     client.send("stdin", b"hello\n", fin=True)
     got = client.collect()
     assert got["stdout"] == b"got hello\n" and json.loads(got["error"])["status"] == "Success"
+
+
+def test_port_forward_over_spdy(pods: Cri) -> None:
+    pod = run_pod(pods, "forwarded")
+    web = start(pods, pod, "web", "sh", "-c",
+                "echo through-port-forward >/tmp/index.html; exec httpd -f -p 8080 -h /tmp")
+    wait = "for i in $(seq 50); do wget -qO- http://127.0.0.1:8080/index.html && break; " \
+           "sleep 0.1; done"
+    assert b"through" in pods.runtime.ExecSync(pb.ExecSyncRequest(
+        container_id=web, cmd=["sh", "-c", wait], timeout=10)).stdout
+    url = pods.runtime.PortForward(pb.PortForwardRequest(pod_sandbox_id=pod,
+                                                         port=[8080])).url
+    client = SpdyClient(url, protocol="portforward.k8s.io")
+    assert client.status == 101
+    for rid in ("0", "1"):  # two connections over one session, as kubectl makes them
+        client.open("error", key=f"error{rid}", port="8080", requestid=rid)
+        client.open("data", key=f"data{rid}", port="8080", requestid=rid)
+        client.send(f"data{rid}", b"GET /index.html HTTP/1.0\r\n\r\n", fin=True)
+    got = client.collect("data0", "data1")
+    for rid in ("0", "1"):
+        assert got[f"data{rid}"].startswith(b"HTTP/1.1 200 OK")
+        assert got[f"data{rid}"].endswith(b"\r\n\r\nthrough-port-forward\n")
+    # A port nobody listens on: the error stream says so.
+    client.open("error", key="error2", port="9", requestid="2")
+    client.open("data", key="data2", port="9", requestid="2")
+    got = client.collect("error2")
+    assert b"failed to connect to localhost:9" in got["error2"]
