@@ -116,3 +116,18 @@ def test_run_output_streams_as_it_comes(darsed: Darsed) -> None:
     conn.close()
     assert set(seen) == {"first", "second", "Successfully built"}, seen
     assert seen["second"] - seen["first"] > 1.5, seen  # not all at once when it ended
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz"])
+def test_compressed_contexts(darsed: Darsed, mode: str) -> None:
+    """dockerd takes a gzip, bzip2 or xz context as well as a plain tar."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode=mode) as tf:
+        for name, data in (("Dockerfile", b"FROM busybox\nCOPY f /f\nRUN cat /f\n"),
+                           ("f", b"compressed " + mode.encode() + b"\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    status, body = darsed.api("POST", "/build?nocache=1", raw=out.getvalue())
+    streams = "".join(e.get("stream", "") for e in events(body))
+    assert status == 200 and f"compressed {mode}\n" in streams, body
