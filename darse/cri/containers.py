@@ -147,10 +147,38 @@ def refresh(node: Node, doc: dict[str, Any],
             code, finished = rec["exit_code"], rec["finished_at"]
         except (OSError, ValueError, KeyError):
             code, finished = 255, ""
+    reason = "Completed" if code == 0 else "Error"
+    if code != 0 and _oom_killed(node, doc["id"]):
+        reason = "OOMKilled"
     doc.update(state=EXITED, exit_code=code, finished_at=_ns_of(finished), pid=0,
-               reason="Completed" if code == 0 else "Error")
+               reason=reason)
     node.store.save_container(doc)
     return doc
+
+
+def _oom_killed(node: Node, container_id: str) -> bool:
+    """Whether the kernel's OOM killer struck in the container's cgroup (still there until
+    the container is removed): oom_kill in memory.oom_control (v1) or memory.events (v2)."""
+    from darse.runtime import state
+
+    try:
+        st = state.load(os.path.join(node.engine.config.exec_root, "runtime"), container_id)
+    except DarseError:
+        return False
+    paths = st.cgroup_paths or {}
+    candidates = [(paths.get("memory"), "memory.oom_control"), (paths.get(""), "memory.events")]
+    for directory, name in candidates:
+        if not directory:
+            continue
+        try:
+            with open(os.path.join(directory, name)) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill" and value.strip().isdigit() and int(value) > 0:
+                        return True
+        except OSError:
+            continue
+    return False
 
 
 def _stop_signal(doc: dict[str, Any], node: Node) -> int:

@@ -147,3 +147,26 @@ def _mounts(pods: Cri, tmp_path, shared) -> None:
         pods.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod, config=bad))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert len(pods.runtime.ListContainers(pb.ListContainersRequest()).containers) == before
+
+
+def test_oom_killed_reason(pods: Cri) -> None:
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("oom"))).pod_sandbox_id
+    cc = container_config("hog", "sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a)")
+    cc.linux.resources.CopyFrom(pb.LinuxContainerResources(memory_limit_in_bytes=16 << 20,
+                                                           memory_swap_limit_in_bytes=16 << 20))
+    cid = _start(pods, pod, cc)
+    deadline = time.monotonic() + 30
+    while (status := pods.runtime.ContainerStatus(pb.ContainerStatusRequest(
+            container_id=cid)).status).state != pb.CONTAINER_EXITED:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert status.reason == "OOMKilled" and status.exit_code == 137, status
+    # A plain failure is not one.
+    other = _start(pods, pod, container_config("fails", "sh", "-c", "exit 2"))
+    deadline = time.monotonic() + 10
+    while (status := pods.runtime.ContainerStatus(pb.ContainerStatusRequest(
+            container_id=other)).status).state != pb.CONTAINER_EXITED:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status.reason == "Error"
