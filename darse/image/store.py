@@ -363,7 +363,8 @@ class ImageStore:
         if not by_id:
             ref = refs.parse(name)
             key = f"{ref.repository}@{ref.digest}" if ref.digest else f"{ref.repository}:{ref.tag}"
-            if len(tag_rows) > 1 or (ref.digest and tag_rows):
+            if len(tag_rows) > 1 or (ref.digest and tag_rows) or self.children(image_id):
+                # docker keeps an image other images were built on: only the name goes.
                 self.db.execute("DELETE FROM image_names WHERE name=?", (key,))
                 return [{"Untagged": ref.familiar()}]
             if users and not force:

@@ -132,3 +132,20 @@ def test_image_prune_takes_an_untagged_build_and_its_parents(engines, tmp_path: 
         assert len(set(engine.ok("images", "-q").split()) - before) == 1, engine.name
         engine.ok("image", "prune", "-f")
         assert not set(engine.ok("images", "-qa").split()) - before, engine.name
+
+
+def test_rmi_of_a_base_keeps_it_for_its_children(engines, tmp_path: Path) -> None:
+    """An image other builds start from loses its name only, as with docker."""
+    darse, docker = engines
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    for engine in filter(None, (darse, docker)):
+        (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo base > /base\n")
+        base = build(engine, ctx, "--no-cache", "-t", "base:rmi")[1]
+        (ctx / "Dockerfile").write_text("FROM base:rmi\nRUN cat /base > /app\n")
+        app = build(engine, ctx, "-t", "app:rmi")[1]
+        assert engine.ok("rmi", "base:rmi").strip() == "Untagged: base:rmi", engine.name
+        assert base in engine.ok("images", "-qa")
+        assert engine.ok("run", "--rm", app, "cat", "/app") == "base\n"
+        out = engine.ok("rmi", "app:rmi")
+        assert base in out, (engine.name, out)  # the base goes with its last child now
