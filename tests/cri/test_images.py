@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from darse.cri.proto import api_pb2 as pb
-from tests.cri.conftest import Cri
+from tests.cri.conftest import Cri, container_config, pod_config
 from tests.ocilayout import Layout, tar_of_dir
 
 
@@ -73,3 +73,23 @@ def test_pull_with_the_kubelets_credentials(cri: Cri, auth_registry, busybox_roo
     assert cri.images.PullImage(pb.PullImageRequest(image=spec, auth=pb.AuthConfig(
         auth=token))).image_ref == ref
     cri.images.RemoveImage(pb.RemoveImageRequest(image=spec))
+
+
+def test_an_image_a_pod_uses_stays(cri: Cri) -> None:
+    """`darse rmi` (the Docker API) sees pods' containers as users of their image."""
+    pod = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("holder"))).pod_sandbox_id
+    try:
+        cid = cri.runtime.CreateContainer(pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=container_config("c", "sleep", "1000"))).container_id
+        cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+        image_id = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(
+            container_id=cid)).status.image_id
+        status, out = cri.darsed.api("DELETE", f"/images/{image_id}?force=1")
+        assert status == 409 and b"running container" in out, out
+        status, _ = cri.darsed.api("POST", "/images/prune?filters=%7B%22dangling%22%3A"
+                                           "%5B%22false%22%5D%7D")
+        assert cri.images.ImageStatus(pb.ImageStatusRequest(
+            image=pb.ImageSpec(image=image_id))).image.id == image_id
+    finally:
+        cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
