@@ -170,6 +170,12 @@ def test_cp_into_container(ca: Darsed, tmp_path: Path) -> None:
     assert "no such directory" in fails(ca, "cp", f"{src}/local.txt", "ca:/nodir/")
     assert fails(ca, "cp", f"{src}/local.txt", "ca:/nodir/x") == (
         "Error: No such container:path: ca:/nodir\n")
+    # -L: a local link's target, under the link's own name; without it, the link itself
+    os.symlink(src / "local.txt", src / "alias")
+    ok(ca, "cp", "-L", f"{src}/alias", "ca:/tmp/")
+    ok(ca, "cp", f"{src}/alias", "ca:/d1/")
+    assert ok(ca, "exec", "ca", "cat", "/tmp/alias") == "hello\n"
+    assert ok(ca, "exec", "ca", "readlink", "/d1/alias") == f"{src}/local.txt\n"
     with tarfile.open(src / "in.tar", "w") as tf:
         tf.add(src / "local.txt", arcname="piped.txt")
     assert ca.docker("cp", "-", "ca:/tmp/", input="").returncode == 0  # no entries

@@ -93,6 +93,12 @@ def test_cp_into_container(ca: Darsed, tmp_path: Path) -> None:
         "Error: No such container:path: ca:/nodir\n")
     assert fails(ca, "cp", f"{src}/nonexist", "ca:/tmp/") == (
         f"lstat {src}/nonexist: no such file or directory\n")
+    # -L: a local link's target, under the link's own name; without it, the link itself
+    os.symlink(src / "local.txt", src / "alias")
+    ok(ca, "cp", "-L", f"{src}/alias", "ca:/tmp/")
+    ok(ca, "cp", f"{src}/alias", "ca:/d1/")
+    assert ok(ca, "exec", "ca", "cat", "/tmp/alias") == "hello\n"
+    assert ok(ca, "exec", "ca", "readlink", "/d1/alias") == f"{src}/local.txt\n"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         tf.add(src / "local.txt", arcname="piped.txt")

@@ -219,6 +219,7 @@ def _to_container(client: Client, src: str, container: str, dst: str, archive: b
         client.request("PUT", f"/containers/{container}/archive", {"path": dst, **query},
                        body=sys.stdin.buffer).close()
         return 0
+    name = os.path.basename(os.path.abspath(src).rstrip("/"))  # a followed link's own name
     local = os.path.realpath(src) if follow else os.path.abspath(src)
     if src.endswith("/") or _copy_content(src):
         local = os.path.realpath(src)
@@ -239,7 +240,7 @@ def _to_container(client: Client, src: str, container: str, dst: str, archive: b
         except CopyError:
             info = None
     if info is not None and _is_dir(info):
-        into, top = dst, None if content else os.path.basename(local.rstrip("/"))
+        into, top = dst, None if content else name
     elif info is not None:
         if src_dir:
             raise CopyError("cannot copy directory")
