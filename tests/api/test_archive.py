@@ -139,6 +139,10 @@ def test_cp_from_container(ca: Darsed, tmp_path: Path) -> None:
     assert fails(ca, "cp", "ca:/nope", f"{out}/") == "Error: No such container:path: ca:/nope\n"
     assert fails(ca, "cp", "ca:/d1/f/", f"{out}/") == (
         "Error response from daemon: lstat /d1/f/: not a directory\n")
+    (out / "clash").mkdir()
+    (out / "clash" / "d1").write_text("a file where a folder comes")
+    assert fails(ca, "cp", "ca:/d1", f"{out}/clash/") == (
+        f'cannot overwrite non-directory "{out}/clash/d1" with directory "{out}/clash"\n')
     piped = ca.docker("cp", "ca:/d1/f", "-")
     assert tar_names(piped.stdout.encode()) == ["f"]
 

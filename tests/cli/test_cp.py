@@ -62,6 +62,10 @@ def test_cp_from_container(ca: Darsed, tmp_path: Path) -> None:
     assert fails(ca, "cp", "ca:/d1/f", "ca:/x") == (
         "copying between containers is not supported\n")
     assert fails(ca, "cp", "a", "b") == "must specify at least one container source\n"
+    (out / "clash").mkdir()
+    (out / "clash" / "d1").write_text("a file where a folder comes")
+    assert fails(ca, "cp", "ca:/d1", f"{out}/clash/") == (
+        f'cannot overwrite non-directory "{out}/clash/d1" with directory "{out}/clash"\n')
     piped = darse(ca, "cp", "ca:/d1/f", "-")
     with tarfile.open(fileobj=io.BytesIO(piped.stdout.encode())) as tf:
         assert tf.getnames() == ["f"]

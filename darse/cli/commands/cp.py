@@ -171,10 +171,10 @@ def _untar_local(resp: Any, into: str, name: str, top: str | None) -> None:
                 continue  # the folder whose content is merged into `into`
             existing = root.lstat(parts)
             if existing is not None and stat.S_ISDIR(existing.st_mode) != ti.isdir():
-                raise CopyError("cannot overwrite " + (
-                    f'directory "{os.path.join(into, *parts)}" with non-directory' if
-                    not ti.isdir() else f'non-directory "{os.path.join(into, *parts)}" '
-                    "with directory"))
+                here, where = os.path.join(os.path.abspath(into), *parts), os.path.abspath(into)
+                raise CopyError(f'cannot overwrite directory "{here}" with non-directory '
+                                f'"{where}"' if not ti.isdir() else f'cannot overwrite '
+                                f'non-directory "{here}" with directory "{where}"')
             mtime = int(ti.mtime * 1_000_000_000)
             meta = Meta(*owner, ti.mode & 0o7777, {}, mtime, mtime)
             try:
