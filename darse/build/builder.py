@@ -286,7 +286,9 @@ class Builder:
         send), and kept as the snapshot, moved there if movable (a COPY's own folder, in
         overlay's form already) or unpacked from the blob. False, and no layer, when it
         holds no change (docker adds none)."""
-        if _empty(snapshot_dir):
+        lowers = [self.images.snapshots.diff(c) for c in reversed(chain_ids(
+            (config.get("rootfs") or {}).get("diff_ids") or []))]
+        if _empty(snapshot_dir, lowers):
             return False
         images = self.images
         blob, blob_size, diff_id, size = _pack(images.content, snapshot_dir)
@@ -520,13 +522,20 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def _empty(upper: str) -> bool:
-    """An upper folder that holds no change: nothing but the runtime's mount points."""
+def _empty(upper: str, lowers: list[str]) -> bool:
+    """An upper folder that holds no change: nothing but the runtime's mount points, in
+    an etc whose owner and mode are the image's (lowers, topmost first)."""
     for name in os.listdir(upper):
         if name != "etc":
             return False
         rest = set(os.listdir(os.path.join(upper, "etc")))
         if rest - {os.path.basename(m) for m in _MOUNT_POINTS}:
+            return False
+        mine = os.lstat(os.path.join(upper, "etc"))
+        below = next((os.lstat(p) for p in (os.path.join(d, "etc") for d in lowers)
+                      if os.path.lexists(p)), None)
+        if below is None or (mine.st_mode, mine.st_uid, mine.st_gid) != \
+                (below.st_mode, below.st_uid, below.st_gid):
             return False
     return True
 

@@ -135,6 +135,8 @@ FROM busybox
 RUN mkdir -p /d/sub && echo x > /d/sub/x && echo y > /d/y && echo z > /z
 RUN rm -r /d/sub /z && rm /bin/ed
 RUN rm -r /d && mkdir /d && echo new > /d/new
+RUN chmod 700 /etc
+RUN true
 """,
     "wildcards-and-dirs": """\
 FROM busybox
