@@ -115,6 +115,12 @@ def test_update_refusals(docker: Darsed) -> None:
                                "enabled for the container\n")
         done = docker.docker("update", "-m", "10m", "nosuch")
         assert done.stderr == "Error response from daemon: No such container: nosuch\n"
+        for cli in ("docker", "darse"):
+            done = docker.docker("update", "-m", "abc", "u2") if cli == "docker" else \
+                darse(docker, "update", "-m", "abc", "u2")
+            assert done.returncode == 125
+            assert done.stderr.startswith('invalid argument "abc" for "-m, --memory" flag: '
+                                          "invalid size: 'abc'\n"), (cli, done.stderr)
         done = darse(docker, "update", "u2")
         assert (done.returncode, done.stderr) == (
             1, "you must provide one or more flags when using this command\n")

@@ -45,14 +45,16 @@ def update(client: Client, argv: list[str]) -> int:
     p.add_argument("containers", nargs="+")
     args = p.parse_args(argv)
     body: dict[str, Any] = {}
-    try:
-        for key, value in (("Memory", args.memory), ("MemorySwap", args.memory_swap),
-                           ("MemoryReservation", args.memory_reservation),
-                           ("KernelMemory", args.kernel_memory)):
-            if value is not None:
+    for key, value, label in (("Memory", args.memory, "-m, --memory"),
+                              ("MemorySwap", args.memory_swap, "--memory-swap"),
+                              ("MemoryReservation", args.memory_reservation,
+                               "--memory-reservation"),
+                              ("KernelMemory", args.kernel_memory, "--kernel-memory")):
+        if value is not None:
+            try:
                 body[key] = ram_in_bytes(value)
-    except ValueError as exc:
-        p.error(f"invalid argument for flag: {exc}")
+            except ValueError as exc:
+                p.error(f'invalid argument "{value}" for "{label}" flag: {exc}')
     for key, value in (("BlkioWeight", args.blkio_weight), ("CpuPeriod", args.cpu_period),
                        ("CpuQuota", args.cpu_quota), ("CpuRealtimePeriod", args.cpu_rt_period),
                        ("CpuRealtimeRuntime", args.cpu_rt_runtime),
