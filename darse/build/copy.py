@@ -123,20 +123,6 @@ def changed(snapshots: Snapshots, chain: list[str], change: Callable[[Root], Non
             shutil.rmtree(work, ignore_errors=True)
 
 
-def copy(source_root: str, op: Copy, sources: list[tuple[str, Parts]] | None = None
-         ) -> Callable[[Root], None]:
-    """op as a change of the image: each source from source_root (the context, or the
-    stage image of --from) into it."""
-    op.check()
-
-    def run(image: Root) -> None:
-        with Root(source_root) as ctx:
-            for name, parts in sources if sources is not None else expand(ctx, op):
-                copy_one(ctx, image, name, parts, op)
-
-    return run
-
-
 def _unmount(target: str) -> None:
     try:
         sc.umount2(target)
