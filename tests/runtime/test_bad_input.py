@@ -69,6 +69,14 @@ def test_missing_rootfs_and_executable(runtime: Runtime, tmp_path) -> None:
         assert runtime.rootfs not in f.read()
 
 
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""  # gone meanwhile: the host's other processes come and go
+
+
 def test_failed_mount_leaves_no_process(runtime: Runtime) -> None:
     cid = runtime.new_id()
     mounts = [{"destination": "/x", "type": "bind", "source": "/definitely/missing",
@@ -76,7 +84,5 @@ def test_failed_mount_leaves_no_process(runtime: Runtime) -> None:
     done = runtime("create", "--bundle", str(runtime.bundle(["true"], mounts=mounts)), cid,
                    check=False)
     assert done.returncode == 1 and "/definitely/missing" in done.stderr
-    leftover = [p for p in os.listdir("/proc") if p.isdigit()
-                and cid in open(f"/proc/{p}/cmdline", "rb").read().decode(errors="replace")]
-    assert not leftover
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and cid in _cmdline(p)]
     assert json.loads(runtime("list", "--format", "json").stdout) == []
