@@ -65,6 +65,9 @@ class Proc:
         self.finished_at = ""
         self.started_at = ""
         self.done = asyncio.Event()
+        # The runtime's state from create: list reads its status from it, not from a
+        # state.json (the whole OCI spec) read and parsed for each container each time.
+        self.state: state.ContainerState | None = None
 
 
 class Shim:
@@ -250,8 +253,12 @@ class Shim:
         elif req.get("log_path"):
             proc.logger = JsonFileLogger(req["log_path"], req.get("log_max_size", 10_000_000),
                                          req.get("log_max_file", 3))
-        pid = self._spawn(proc, req.get("stdin", False), lambda stdio, console: runtime_create(
-            self.runtime_root, cid, req["bundle"], stdio=stdio, console_sock=console).pid)
+        def create(stdio: tuple[int, int, int] | None, console: socket.socket | None) -> int:
+            proc.state = runtime_create(self.runtime_root, cid, req["bundle"], stdio=stdio,
+                                        console_sock=console)
+            return proc.state.pid
+
+        pid = self._spawn(proc, req.get("stdin", False), create)
         self.procs[cid] = proc
         for fut in self.waiting.pop(cid, []):
             if not fut.done():
@@ -359,7 +366,7 @@ class Shim:
                         "exit_code": p.exit_code, "finished_at": p.finished_at,
                         "started_at": p.started_at,
                         "status": state.status(self.runtime_root,
-                                               state.load(self.runtime_root, key))
+                                               p.state or state.load(self.runtime_root, key))
                         if p.exit_code is None else "stopped"})
         return {"containers": out}
 
