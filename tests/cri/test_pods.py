@@ -284,3 +284,22 @@ def test_reopen_log_after_rotation_and_long_lines(pods: Cri, tmp_path) -> None:
     with pytest.raises(grpc.RpcError) as info:
         pods.runtime.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=cid))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_pods_made_and_removed_in_parallel(pods: Cri) -> None:
+    """The kubelet starts and stops pods from many workers at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> tuple[str, bytes]:
+        pod = run_pod(pods, f"par{i}")
+        cid = start(pods, pod, "c", "sleep", "1000")
+        return pod, sh(pods, cid, "hostname").stdout
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(one, range(8)))
+    assert sorted(h for _, h in made) == sorted(f"par{i}\n".encode() for i in range(8))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda p: pods.runtime.RemovePodSandbox(
+            pb.RemovePodSandboxRequest(pod_sandbox_id=p[0])), made))
+    assert pods.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []
+    assert not [m for m in leftover_mounts(str(pods.darsed.base)) if "/cri/" in m]
