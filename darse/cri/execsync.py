@@ -20,6 +20,10 @@ from darse.shim.client import check, read_line
 
 _HEADER = struct.Struct(">BI")
 STDOUT, STDERR, EXIT = 1, 2, 3
+# A probe's output (stdout and stderr together) is kept up to this much, the rest read and
+# dropped: a command printing without end must not fill darsed's memory, and the answer
+# must fit the kubelet's 16 MiB message limit.
+MAX_OUTPUT = 16 * 1024 * 1024 - 64 * 1024
 
 
 class ExecTimeout(DarseError):
@@ -74,10 +78,11 @@ def exec_sync(node: Node, ref: str, cmd: list[str], timeout: float
                 sock.settimeout(left)
             stream, length = _HEADER.unpack(_read_exact(sock, _HEADER.size))
             data = _read_exact(sock, length) if length else b""
+            room = MAX_OUTPUT - len(out) - len(err)
             if stream == STDOUT:
-                out += data
+                out += data[:room]
             elif stream == STDERR:
-                err += data
+                err += data[:room]
             elif stream == EXIT:
                 return bytes(out), bytes(err), int(json.loads(data).get("exit_code") or 0)
     except TimeoutError:

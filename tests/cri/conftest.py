@@ -37,7 +37,9 @@ def cri(busybox_rootfs: str) -> Iterator[Cri]:
     d.extra_args = ["--cri-socket", sock, "--cni-conf-dir", str(d.base / "net.d")]
     d.start()
     d.import_busybox(busybox_rootfs)
-    channel = grpc.insecure_channel(f"unix://{sock}")
+    # The kubelet's own limit on the messages it takes.
+    channel = grpc.insecure_channel(f"unix://{sock}", options=[
+        ("grpc.max_receive_message_length", 16 * 1024 * 1024)])
     client = Cri(d, sock, pb_grpc.RuntimeServiceStub(channel),
                  pb_grpc.ImageServiceStub(channel))
     try:

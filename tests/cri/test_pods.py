@@ -303,3 +303,14 @@ def test_pods_made_and_removed_in_parallel(pods: Cri) -> None:
             pb.RemovePodSandboxRequest(pod_sandbox_id=p[0])), made))
     assert pods.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []
     assert not [m for m in leftover_mounts(str(pods.darsed.base)) if "/cri/" in m]
+
+
+def test_exec_sync_output_is_bounded(pods: Cri) -> None:
+    from darse.cri.execsync import MAX_OUTPUT
+
+    pod = run_pod(pods, "chatty")
+    cid = start(pods, pod, "c", "sleep", "1000")
+    r = sh(pods, cid, f"echo first >&2; head -c {MAX_OUTPUT + 3_000_000} /dev/zero; "
+                      "echo dropped >&2", timeout=60)
+    assert r.stderr == b"first\n" and len(r.stdout) == MAX_OUTPUT - len(r.stderr)
+    assert r.exit_code == 0
