@@ -202,6 +202,20 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
         return pb.ListContainerStatsResponse(stats=[
             as_message(s, pb.ContainerStats) for s in stats.listing(self.node, flt)])
 
+    @rpc
+    def PodSandboxStats(self, request: pb.PodSandboxStatsRequest
+                        ) -> pb.PodSandboxStatsResponse:
+        sandbox = self.node.store.sandbox(request.pod_sandbox_id)
+        return pb.PodSandboxStatsResponse(stats=as_message(stats.pod(self.node, sandbox),
+                                                           pb.PodSandboxStats))
+
+    @rpc
+    def ListPodSandboxStats(self, request: pb.ListPodSandboxStatsRequest
+                            ) -> pb.ListPodSandboxStatsResponse:
+        flt = as_dict(request.filter) if request.HasField("filter") else {}
+        return pb.ListPodSandboxStatsResponse(stats=[
+            as_message(s, pb.PodSandboxStats) for s in stats.pod_listing(self.node, flt)])
+
 
 class ImageService(pb_grpc.ImageServiceServicer):
     def __init__(self, node: Node) -> None:

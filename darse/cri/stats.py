@@ -102,3 +102,90 @@ def listing(node: Node, flt: dict[str, Any]) -> list[dict[str, Any]]:
         if doc["state"] == containers.RUNNING:  # as containerd: running ones only
             out.append(of(node, doc))
     return out
+
+
+def _net_dev(netns: str) -> dict[str, tuple[int, int, int, int]]:
+    """{interface: (rx bytes, rx errors, tx bytes, tx errors)} of a network namespace,
+    read by a thread inside it (/proc/thread-self/net follows the thread's namespace)."""
+    from darse import syscalls
+    from darse.network import netns as threads
+
+    def read() -> str:
+        if netns != "host":
+            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                syscalls.setns(fd, syscalls.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+        with open("/proc/thread-self/net/dev") as f:
+            return f.read()
+
+    try:
+        text = threads.in_thread(read)
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines()[2:]:
+        name, _, rest = line.partition(":")
+        fields = rest.split()
+        if len(fields) >= 11:
+            out[name.strip()] = (int(fields[0]), int(fields[2]), int(fields[8]), int(fields[10]))
+    return out
+
+
+def pod(node: Node, sandbox: dict[str, Any]) -> dict[str, Any]:
+    """PodSandboxStats: its running containers' figures, summed, and its network's."""
+    config = sandbox["config"]
+    now = str(time.time_ns())
+    listed = {c["id"]: c for c in node.shim.call("list")["containers"]}
+    ours = [containers.refresh(node, d, listed) for d in node.store.containers(sandbox["id"])]
+    per = [of(node, d) for d in ours if d["state"] == containers.RUNNING]
+    cpu = sum(int(s["cpu"]["usage_core_nano_seconds"]["value"]) for s in per if "cpu" in s)
+    usage = sum(int(s["memory"]["usage_bytes"]["value"]) for s in per if "memory" in s)
+    working = sum(int(s["memory"]["working_set_bytes"]["value"]) for s in per
+                  if "memory" in s)
+    linux: dict[str, Any] = {
+        "cpu": {"timestamp": now, "usage_core_nano_seconds": {"value": str(cpu)}},
+        "memory": {"timestamp": now, "usage_bytes": {"value": str(usage)},
+                   "working_set_bytes": {"value": str(working)}},
+        "process": {"timestamp": now, "process_count": {"value": str(sum(
+            len(_pids(node, d["id"])) for d in ours if d["state"] == containers.RUNNING))}},
+        "containers": per}
+    netns = (sandbox.get("namespaces") or {}).get("net")
+    if sandbox["state"] == "SANDBOX_READY" and netns:
+        interfaces = [{"name": name, "rx_bytes": {"value": str(v[0])},
+                       "rx_errors": {"value": str(v[1])}, "tx_bytes": {"value": str(v[2])},
+                       "tx_errors": {"value": str(v[3])}}
+                      for name, v in sorted(_net_dev(netns).items()) if name != "lo"]
+        linux["network"] = {"timestamp": now, "interfaces": interfaces}
+        default = next((i for i in interfaces if i["name"] == "eth0"), None)
+        if default is not None:
+            linux["network"]["default_interface"] = default
+    return {"attributes": {"id": sandbox["id"], "metadata": config.get("metadata") or {},
+                           "labels": config.get("labels") or {},
+                           "annotations": config.get("annotations") or {}},
+            "linux": linux}
+
+
+def _pids(node: Node, container_id: str) -> list[int]:
+    from darse.runtime import cgroups
+
+    try:
+        st = state.load(os.path.join(node.engine.config.exec_root, "runtime"), container_id)
+        return cgroups.pids(st.cgroup_paths or {})
+    except (DarseError, OSError):
+        return []
+
+
+def pod_listing(node: Node, flt: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for doc in node.store.sandboxes():
+        if doc["state"] != "SANDBOX_READY":
+            continue
+        if flt.get("id") and not doc["id"].startswith(flt["id"]):
+            continue
+        labels = doc["config"].get("labels") or {}
+        if any(labels.get(k) != v for k, v in (flt.get("label_selector") or {}).items()):
+            continue
+        out.append(pod(node, doc))
+    return out

@@ -95,3 +95,19 @@ def test_a_failing_plugin_fails_the_pod_and_leaves_nothing(pods: Cri) -> None:
                     if str(pods.darsed.base) in m and "/cri/" in m]
     finally:
         conf.unlink()
+
+
+def test_pod_stats(pods: Cri, network) -> None:
+    pod = run_pod(pods, "pod-stats")
+    cid = start(pods, pod, "c", "sh", "-c", "while :; do :; done")
+    sh(pods, cid, "ping -c 3 -i 0.2 -W 1 $(ip route | awk '/default/ {print $3}') >/dev/null")
+    s = pods.runtime.PodSandboxStats(pb.PodSandboxStatsRequest(pod_sandbox_id=pod)).stats
+    assert s.attributes.id == pod and s.attributes.metadata.name == "pod-stats"
+    assert [c.attributes.id for c in s.linux.containers] == [cid]
+    assert s.linux.cpu.usage_core_nano_seconds.value > 0
+    assert s.linux.memory.usage_bytes.value > 0
+    assert s.linux.process.process_count.value >= 1
+    eth0 = s.linux.network.default_interface
+    assert eth0.name == "eth0" and eth0.tx_bytes.value > 0 and eth0.rx_bytes.value > 0
+    listed = pods.runtime.ListPodSandboxStats(pb.ListPodSandboxStatsRequest()).stats
+    assert [x.attributes.id for x in listed] == [pod]

@@ -136,6 +136,16 @@ class RuntimeServiceStub:
                 request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListContainerStatsRequest.SerializeToString,
                 response_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListContainerStatsResponse.FromString,
                 _registered_method=True)
+        self.PodSandboxStats = channel.unary_unary(
+                '/runtime.v1.RuntimeService/PodSandboxStats',
+                request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.PodSandboxStatsRequest.SerializeToString,
+                response_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.PodSandboxStatsResponse.FromString,
+                _registered_method=True)
+        self.ListPodSandboxStats = channel.unary_unary(
+                '/runtime.v1.RuntimeService/ListPodSandboxStats',
+                request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsRequest.SerializeToString,
+                response_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsResponse.FromString,
+                _registered_method=True)
         self.UpdateRuntimeConfig = channel.unary_unary(
                 '/runtime.v1.RuntimeService/UpdateRuntimeConfig',
                 request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.UpdateRuntimeConfigRequest.SerializeToString,
@@ -278,6 +288,18 @@ class RuntimeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PodSandboxStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPodSandboxStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateRuntimeConfig(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -398,6 +420,16 @@ def add_RuntimeServiceServicer_to_server(servicer, server):
                     servicer.ListContainerStats,
                     request_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListContainerStatsRequest.FromString,
                     response_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListContainerStatsResponse.SerializeToString,
+            ),
+            'PodSandboxStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.PodSandboxStats,
+                    request_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.PodSandboxStatsRequest.FromString,
+                    response_serializer=darse_dot_cri_dot_proto_dot_api__pb2.PodSandboxStatsResponse.SerializeToString,
+            ),
+            'ListPodSandboxStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPodSandboxStats,
+                    request_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsRequest.FromString,
+                    response_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsResponse.SerializeToString,
             ),
             'UpdateRuntimeConfig': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateRuntimeConfig,
@@ -957,6 +989,60 @@ class RuntimeService:
             '/runtime.v1.RuntimeService/ListContainerStats',
             darse_dot_cri_dot_proto_dot_api__pb2.ListContainerStatsRequest.SerializeToString,
             darse_dot_cri_dot_proto_dot_api__pb2.ListContainerStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PodSandboxStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.RuntimeService/PodSandboxStats',
+            darse_dot_cri_dot_proto_dot_api__pb2.PodSandboxStatsRequest.SerializeToString,
+            darse_dot_cri_dot_proto_dot_api__pb2.PodSandboxStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPodSandboxStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.RuntimeService/ListPodSandboxStats',
+            darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsRequest.SerializeToString,
+            darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
