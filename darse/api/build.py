@@ -45,6 +45,9 @@ def _prepare(engine: Any, tar: Any, query: Any) -> tuple[Any, Any, Any]:
     except BaseException:
         tar.close()
         raise
+    if options.remote:
+        tar = contexts.remote(tar, options.remote, engine.images.content.tmpdir,
+                              options.dockerfile)
     context, text = contexts.prepare(tar, engine.images.content.tmpdir, options.dockerfile)
     try:
         return options, plan(parse(text), options.build_args, options.target), context

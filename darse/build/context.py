@@ -17,6 +17,53 @@ from darse.fs.root import Parts
 _MAX_IGNORE = 1 << 20
 
 
+def remote(body: IO[bytes], url: str, tmpdir: str, dockerfile: str) -> IO[bytes]:
+    """POST /build?remote=URL: an http(s) URL's tar (compressed or not) is the context;
+    any other file it serves is the Dockerfile alone, as dockerd reads it."""
+    import io
+    import tarfile
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    body.close()
+    if not url.startswith(("http://", "https://")):
+        raise InvalidArgument(f"darse builds from http(s) URLs only, not from {url}: "
+                              "clone the repository and build its folder")
+    out = tempfile.TemporaryFile(dir=tmpdir)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+    except (urllib.error.URLError, OSError) as exc:
+        out.close()
+        raise BadContext(f"unable to prepare context: unable to download remote context "
+                         f"{url}: {exc}") from None
+    out.seek(0)
+    try:
+        with tarfile.open(fileobj=out, mode="r:*") as tf:
+            tf.next()
+        out.seek(0)
+        return out
+    except tarfile.TarError:
+        pass
+    out.seek(0)
+    data = out.read(MAX_REMOTE_DOCKERFILE + 1)
+    out.close()
+    if len(data) > MAX_REMOTE_DOCKERFILE:
+        raise InvalidArgument(f"{url}: neither a tar nor a Dockerfile")
+    plain = tempfile.TemporaryFile(dir=tmpdir)
+    with tarfile.open(fileobj=plain, mode="w") as tf:
+        info = tarfile.TarInfo(dockerfile.lstrip("/") or "Dockerfile")
+        info.size, info.mode = len(data), 0o644
+        tf.addfile(info, io.BytesIO(data))
+    plain.seek(0)
+    return plain
+
+
+MAX_REMOTE_DOCKERFILE = 4 << 20
+
+
 def prepare(tar: IO[bytes], tmpdir: str, dockerfile: str) -> tuple[TarContext, str]:
     """The context indexed from tar (which it now owns), .dockerignore applied; the
     Dockerfile's text."""

@@ -114,3 +114,30 @@ def test_copy_errors_as_docker(engines, tmp_path: Path, line: str, message: str)
         assert done.returncode == 1 and message in done.stderr.decode(), (engine.name,
                                                                           done.stderr)
     assert darse.ok("images", "-qa") == before
+
+
+def test_remote_contexts(darsed: Darsed, tmp_path: Path, web: str) -> None:
+    """POST /build?remote=URL: a tarball served over http is the context, any other file
+    the Dockerfile alone."""
+    import io
+    import json
+    import tarfile
+
+    www = tmp_path / "www"
+    with tarfile.open(www / "ctx.tar.gz", "w:gz") as tf:
+        for name, data in (("Dockerfile", b"FROM busybox\nCOPY f /f\nRUN cat /f\n"),
+                           ("f", b"from a remote tarball\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    (www / "Dockerfile.txt").write_text("FROM busybox\nRUN echo remote dockerfile\n")
+    for path, expected in (("ctx.tar.gz", "from a remote tarball\n"),
+                           ("Dockerfile.txt", "remote dockerfile\n")):
+        status, body = darsed.api("POST", f"/build?nocache=1&remote={web}/{path}")
+        streams = "".join(json.loads(line).get("stream", "")
+                          for line in body.decode().splitlines() if line.strip())
+        assert status == 200 and expected in streams, body
+    out = Engine("darse", darsed).ok("build", "--no-cache", f"{web}/ctx.tar.gz")
+    assert "from a remote tarball\n" in out
+    status, body = darsed.api("POST", f"/build?remote={web}/missing.tar")
+    assert status == 500 and b"unable to download remote context" in body

@@ -190,7 +190,10 @@ class _Progress:
 def build(client: Client, argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     body = tempfile.TemporaryFile()
-    if args.path == "-":
+    remote = args.path if args.path.startswith(("http://", "https://")) else None
+    if remote:
+        dockerfile = args.file or "Dockerfile"  # the daemon fetches the context
+    elif args.path == "-":
         dockerfile = _stdin_context(body)
         if args.file and args.file != "-":
             dockerfile = args.file
@@ -219,7 +222,7 @@ def build(client: Client, argv: list[str]) -> int:
         "networkmode": args.network, "extrahosts": ",".join(args.add_host) or None,
         "shmsize": _bytes(args.shm_size) if args.shm_size else None,
         "rm": args.rm, "forcerm": args.force_rm or None, "squash": args.squash or None,
-        "platform": args.platform}
+        "platform": args.platform, "remote": remote}
     if not args.quiet:
         print(f"Sending build context to Docker daemon  {_size(size)}\n", flush=True)
     image_id = ""
