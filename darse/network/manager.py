@@ -19,6 +19,7 @@ import threading
 from typing import Any
 
 from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 from darse.db import Database
 from darse.errors import Conflict, DarseError, InvalidArgument, NotFound
@@ -33,6 +34,9 @@ CREATE TABLE IF NOT EXISTS networks (
 """
 PREDEFINED = ("bridge", "host", "none")
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
+# What one network's host side can meet at start or stop (its interface taken, a kernel
+# refusal, a record left broken): logged, and the other networks go on.
+RECORD_FAULTS = (DarseError, OSError, NetlinkError, LookupError, ValueError, TypeError)
 
 
 def _now() -> str:
@@ -138,13 +142,14 @@ class NetworkManager:
                 continue
             try:
                 self._bridge_up(doc)
-            except DarseError as exc:
+            except RECORD_FAULTS as exc:
                 if doc["Name"] == "bridge":
                     raise InvalidArgument(f'Error creating default "bridge" network: {exc}'
                                           ) from None
                 # One network's bridge gone wrong (its name taken by someone else's
-                # interface) must not keep darsed and the other networks down.
-                print(f"darsed: network {doc['Name']}: {exc}", file=sys.stderr)
+                # interface, a record left broken) must not keep darsed and the other
+                # networks down.
+                print(f"darsed: network {doc['Name']}: {exc!r}", file=sys.stderr)
 
     def _default_address(self, doc: dict[str, Any]) -> None:
         """The default bridge's subnet: "bip"; else, as dockerd does with its -b, the
@@ -168,7 +173,7 @@ class NetworkManager:
 
     def _taken(self) -> list[ipaddress.IPv4Network]:
         return [ipaddress.ip_network(c["Subnet"]) for d in self.all()
-                for c in d["IPAM"]["Config"]]
+                for c in d["IPAM"]["Config"] or () if c.get("Subnet")]
 
     def bridge_name(self, doc: dict[str, Any]) -> str:
         return doc["Options"].get(BRIDGE_NAME_OPT) or f"darse-{doc['Id'][:9]}"  # IFNAMSIZ
@@ -208,10 +213,10 @@ class NetworkManager:
             raise NotFound(f"plugin \"{driver}\" not found")
         if name in PREDEFINED:
             raise Conflict(f"network with name {name} already exists")
-        if self.db.execute("SELECT 1 FROM networks WHERE name=?", (name,)).fetchone():
-            raise Conflict(f"network with name {name} already exists")
         options = dict(options or {})
-        with self.lock:
+        with self.lock:  # the name's check and its record in one step: one create wins
+            if self.db.execute("SELECT 1 FROM networks WHERE name=?", (name,)).fetchone():
+                raise Conflict(f"network with name {name} already exists")
             taken = self._taken()
             name_opt = options.get(BRIDGE_NAME_OPT)
             if name_opt:
@@ -240,12 +245,16 @@ class NetworkManager:
             doc = self._doc(name, driver, str(net), gateway, options, labels or {}, internal,
                             ip_range)
             doc[bridge.HOST] = bridge.fresh()
+            # Recorded before the host side is made, so that a crash midway leaves a record
+            # the next start completes (or rm removes), never a bridge nobody knows of.
             self._save(doc)
             try:
                 self._bridge_up(doc)
             except BaseException:
-                self._bridge_down(doc)
-                self.db.execute("DELETE FROM networks WHERE id=?", (doc["Id"],))
+                try:
+                    self._bridge_down(doc)
+                finally:  # whatever the undo met, no record of a network that failed
+                    self.db.execute("DELETE FROM networks WHERE id=?", (doc["Id"],))
                 raise
         return doc
 
@@ -264,7 +273,11 @@ class NetworkManager:
         """Everything darse put on the host for its networks (darsed's clean stop)."""
         for doc in self.all():
             if doc["Driver"] == "bridge":
-                self._bridge_down(doc)
+                try:
+                    self._bridge_down(doc)
+                except RECORD_FAULTS as exc:
+                    # The others' bridges still go, and the table with them.
+                    print(f"darsed: network {doc['Name']}: {exc!r}", file=sys.stderr)
         nftables.teardown()
 
     # --- endpoints ------------------------------------------------------------------------

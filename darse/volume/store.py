@@ -84,10 +84,16 @@ class VolumeStore:
             row = self.db.execute("SELECT * FROM volumes WHERE name=?", (name,)).fetchone()
             if row:
                 return self._doc(row)
-            os.makedirs(self.path(name), mode=0o755)
+            # A folder without a record is what a crash between the two left: the name
+            # is free, the folder (empty or not) is taken over.
+            os.makedirs(self.path(name), mode=0o755, exist_ok=True)
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            self.db.execute("INSERT INTO volumes VALUES (?,?,?,?,?)",
-                            (name, driver, now, json.dumps(labels), json.dumps(options)))
+            try:
+                self.db.execute("INSERT INTO volumes VALUES (?,?,?,?,?)",
+                                (name, driver, now, json.dumps(labels), json.dumps(options)))
+            except BaseException:
+                shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
+                raise
             return self.get(name)
 
     def get(self, name: str) -> dict[str, Any]:
