@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -111,3 +112,67 @@ def test_pod_stats(pods: Cri, network) -> None:
     assert eth0.name == "eth0" and eth0.tx_bytes.value > 0 and eth0.rx_bytes.value > 0
     listed = pods.runtime.ListPodSandboxStats(pb.ListPodSandboxStatsRequest()).stats
     assert [x.attributes.id for x in listed] == [pod]
+
+
+def _nat_rules() -> str:
+    return subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True,
+                          text=True).stdout
+
+
+def _drop_portmap_chains() -> None:
+    """The portmap plugin's shared chains and jumps stay after the last DEL: removed when
+    this test made them."""
+    for chain, rule in (("PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j",
+                                        "CNI-HOSTPORT-DNAT"]),
+                        ("OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", "-j",
+                                    "CNI-HOSTPORT-DNAT"]),
+                        ("POSTROUTING", ["-m", "comment", "--comment",
+                                         "CNI portfwd requiring masquerade", "-j",
+                                         "CNI-HOSTPORT-MASQ"])):
+        subprocess.run(["iptables", "-t", "nat", "-D", chain, *rule], capture_output=True)
+    for chain in ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"):
+        subprocess.run(["iptables", "-t", "nat", "-F", chain], capture_output=True)
+        subprocess.run(["iptables", "-t", "nat", "-X", chain], capture_output=True)
+
+
+def test_host_port_through_portmap(pods: Cri, tmp_path: Path) -> None:
+    """A hostPort on 127.0.0.1 (critest's 12000), by the portmap plugin chained after the
+    bridge, given the pod's port mappings (capability portMappings)."""
+    if shutil.which("iptables") is None:
+        raise RuntimeError("iptables is missing (docker.io brings it)")
+    had_chains = "CNI-HOSTPORT-DNAT" in _nat_rules()
+    bridge, bip = unique_network()
+    conf = pods.darsed.base / "net.d" / "10-portmap.conflist"
+    conf.write_text(json.dumps({
+        "cniVersion": "0.4.0", "name": f"net-{bridge}",
+        "plugins": [{"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False,
+                     "ipam": {"type": "host-local", "dataDir": str(tmp_path / "ipam"),
+                              "ranges": [[{"subnet": str(ipaddress.ip_interface(bip)
+                                                         .network)}]],
+                              "routes": [{"dst": "0.0.0.0/0"}]}},
+                    {"type": "portmap", "capabilities": {"portMappings": True}}]}))
+    try:
+        config = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name="hostport", uid="hp", namespace="default"),
+            port_mappings=[pb.PortMapping(container_port=80, host_port=12000)])
+        pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config)).pod_sandbox_id
+        start(pods, pod, "web", "sh", "-c",
+              "echo via-host-port >/tmp/index.html; exec httpd -f -p 80 -h /tmp")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:12000/index.html",
+                                            timeout=2) as resp:
+                    assert resp.read() == b"via-host-port\n"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        pods.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))
+        assert "--dport 12000" not in _nat_rules()  # DEL took the pod's rules away
+    finally:
+        pods.remove_all()
+        conf.unlink()
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+        if not had_chains:
+            _drop_portmap_chains()
