@@ -4,6 +4,7 @@ CAP_SYS_RESOURCE allows."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
@@ -170,3 +171,27 @@ def test_oom_killed_reason(pods: Cri) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert status.reason == "Error"
+
+
+def test_seccomp_profiles(pods: Cri, tmp_path) -> None:
+    """RuntimeDefault is Docker's profile, Unconfined none, Localhost the node's file."""
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("seccomp"))).pod_sandbox_id
+    modes = {}
+    for name, sp in (("default", pb.SecurityProfile()),
+                     ("unconfined", pb.SecurityProfile(
+                         profile_type=pb.SecurityProfile.Unconfined)),
+                     ("local", pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost,
+                                                  localhost_ref=str(profile)))):
+        cc = container_config(name, "sleep", "1000")
+        cc.linux.security_context.seccomp.CopyFrom(sp)
+        modes[name] = _start(pods, pod, cc)
+    field = "grep Seccomp: /proc/self/status"
+    assert sh(pods, modes["default"], field).stdout.split()[1] == b"2"
+    assert sh(pods, modes["unconfined"], field).stdout.split()[1] == b"0"
+    assert sh(pods, modes["default"], "mkdir /tmp/d").exit_code == 0
+    r = sh(pods, modes["local"], "mkdir /tmp/d")
+    assert r.exit_code != 0 and b"Operation not permitted" in r.stderr
