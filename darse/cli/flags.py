@@ -73,8 +73,10 @@ class Parser:
         if opt.type is not None:
             try:
                 value = opt.type(value)
-            except ValueError:
-                self.error(f'invalid argument "{value}" for "{shown}" flag')
+            except ValueError as exc:
+                detail = getattr(exc, "flag_detail", "")  # the docker CLI's parser's words
+                self.error(f'invalid argument "{value}" for "{shown}" flag'
+                           + (f": {detail}" if detail else ""))
         if opt.choices and value not in opt.choices:
             self.error(f'invalid argument "{value}" for "{shown}" flag: must be one of '
                        f"{', '.join(map(str, opt.choices))}")

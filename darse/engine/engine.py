@@ -91,7 +91,10 @@ class Engine:
         self._closed = True
 
     def reconcile(self) -> None:
+        from darse.engine import reclaim
+
         live = {c["id"]: c for c in self.shim.call("list")["containers"]}
+        reclaim.half_made(self, live)
         exits_dir = os.path.join(self.config.exec_root, "exits")
         for doc in self.containers.all():
             if not doc["State"]["Running"]:
@@ -154,7 +157,8 @@ class Engine:
                         self.execs[exec_id].update(Running=False, ExitCode=event["exit_code"])
                         self.execs[exec_id]["done"].set()
             else:
-                self._on_exit(key, event["exit_code"], event["finished_at"])
+                self._on_exit(key, event["exit_code"], event["finished_at"],
+                              event.get("pid") or 0)
         except Exception:  # noqa: BLE001 - the listener must go on
             import traceback
 
@@ -463,10 +467,11 @@ class Engine:
 
     # --- exits -----------------------------------------------------------------
 
-    def _on_exit(self, container_id: str, code: int, finished_at: str) -> None:
+    def _on_exit(self, container_id: str, code: int, finished_at: str, pid: int = 0) -> None:
         with self._clocks.hold(container_id):
             doc = self.containers.get(container_id)
-            if doc is None or not doc["State"]["Running"]:
+            if doc is None or not doc["State"]["Running"] or (
+                    pid and doc["State"]["Pid"] not in (0, pid)):  # another run's end
                 return
             try:
                 self.shim.call("delete", id=container_id)

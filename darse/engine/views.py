@@ -33,8 +33,10 @@ def status_text(state: dict[str, Any]) -> str:
         return f"Restarting ({state['ExitCode']}) " \
                f"{human_duration(now - unix(state['FinishedAt']))} ago"
     if state["Running"]:
+        from darse.engine.health import status_suffix
+
         text = "Up " + human_duration(now - unix(state["StartedAt"]))
-        return text + " (Paused)" if state["Paused"] else text
+        return text + " (Paused)" if state["Paused"] else text + status_suffix(state)
     if state["FinishedAt"] == ZERO_TIME:
         return "Created"
     return f"Exited ({state['ExitCode']}) {human_duration(now - unix(state['FinishedAt']))} ago"
@@ -121,6 +123,11 @@ def matches(doc: dict[str, Any], filters: dict[str, list[str]], engine: Engine) 
                 if v not in STATUSES:
                     raise InvalidArgument(f"invalid filter 'status={v}'")
             if state_name(doc["State"]) not in values:
+                return False
+        if key == "health":
+            from darse.engine.health import matches as health_matches
+
+            if not health_matches(doc["State"], values):
                 return False
         if key == "exited" and (doc["State"]["Running"] or
                                 str(doc["State"]["ExitCode"]) not in values):

@@ -8,7 +8,7 @@ import os
 import select
 import sys
 
-from darse.cli import Parser, security_flags
+from darse.cli import Parser, run_flags, security_flags
 from darse.cli.client import APIError, Client
 from darse.cli.common import confirm, done, each, print_pruned
 from darse.cli.flags import REMAINDER, Namespace
@@ -76,6 +76,7 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--mount", action="append", default=[])
     p.add_argument("--tmpfs", action="append", default=[])
     p.add_argument("--volumes-from", action="append", default=[])
+    run_flags.add(p)
     p.add_argument("image")
     p.add_argument("command", nargs=REMAINDER)
     return p
@@ -169,6 +170,10 @@ def _body(args: Namespace) -> dict[str, Any]:
         host["ShmSize"] = _size(args.shm_size)
     if args.runtime:
         host["Runtime"] = args.runtime
+    try:
+        run_flags.apply(args, config, host)
+    except run_flags.RunFlagError as exc:
+        raise FlagError(str(exc)) from None
     config["HostConfig"] = host
     return config
 
