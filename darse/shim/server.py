@@ -165,7 +165,10 @@ class Shim:
         if proc.master is not None:
             os.close(proc.master)
             proc.master = None
-        record = {"id": proc.key, "exit_code": proc.exit_code, "finished_at": proc.finished_at}
+        # The pid tells darsed which run ended: a run deleted before its start (a crash
+        # of darsed between create and start) must not end the next one.
+        record = {"id": proc.key, "exit_code": proc.exit_code, "finished_at": proc.finished_at,
+                  "pid": proc.pid}
         if "/" not in proc.key:
             with open(os.path.join(self.exits_dir, proc.key), "w") as f:
                 json.dump(record, f)
