@@ -18,6 +18,7 @@ from darse import syscalls
 from darse.db import Database
 from darse.engine import dataroot, environ, etc_files, logdrivers, names, networking, spec, users
 from darse.engine import exec as execs
+from darse.engine import health as healthchecks
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
@@ -74,6 +75,7 @@ class Engine:
         self._lock = threading.RLock()  # the exec table and remapped layers' copies
         self._clocks = ContainerLocks()
         self.restarts = RestartManager(self)
+        self.health = healthchecks.HealthMonitor(self)
         self._listener: threading.Thread | None = None
         self._closed = False
 
@@ -102,6 +104,7 @@ class Engine:
             info = live.get(doc["Id"])
             if info and info["running"]:
                 networking.readopt(self, doc)
+                self.health.resume(doc)
                 continue
             if info:
                 self._on_exit(doc["Id"], info["exit_code"], info["finished_at"])
@@ -204,6 +207,8 @@ class Engine:
         else:
             name = names.generate(self.containers.names())
         merged = self._merge_config(config, image_config)
+        healthchecks.merge(merged, image_config)
+        healthchecks.validate(merged)
         path_args = (merged.get("Entrypoint") or []) + (merged.get("Cmd") or [])
         if not path_args:
             raise InvalidArgument("No command specified")
@@ -424,6 +429,7 @@ class Engine:
                             OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
                             StartedAt=now(), FinishedAt=ZERO_TIME)
         self._stopping.discard(cid)
+        self.health.started(doc)
         self.containers.save(doc)
         self._event(doc, "start")
 
@@ -482,6 +488,7 @@ class Engine:
             networking.stop(self, doc)
             doc["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, FinishedAt=finished_at or now())
+            self.health.stopped(doc)
             self.containers.save(doc)
             self._event(doc, "die", exitCode=str(code))
             stopped_by_user = container_id in self._stopping
