@@ -22,7 +22,7 @@ apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-pip libseccomp2 busybox-static iproute2 nftables procps \
   ca-certificates \
   runc crun docker-registry skopeo golang-github-containers-common docker.io debootstrap \
-  golang-github-docker-docker-dev containernetworking-plugins catatonit
+  golang-github-docker-docker-dev containernetworking-plugins catatonit tini
 
 # docker.io is here for its CLI and for the tests' private dockerd: a dockerd that the
 # package itself starts would set the FORWARD policy to DROP and cut darse's bridges.

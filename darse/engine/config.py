@@ -13,7 +13,7 @@ KNOWN_KEYS = {"bip", "default-address-pools", "insecure-registries", "registry-m
               "userns-remap", "data-root", "exec-root", "dns", "dns-search", "dns-opts",
               "log-driver", "log-opts", "live-restore", "default-runtime", "runtimes",
               "hosts", "debug", "group", "storage-driver", "max-concurrent-downloads",
-              "bridge", "registry"}
+              "bridge", "registry", "init"}
 
 
 @dataclass
@@ -33,6 +33,7 @@ class DaemonConfig:
     default_address_pools: list[dict[str, Any]] = field(default_factory=list)
     userns_remap: str = ""
     live_restore: bool = True
+    init: bool = False  # --init for containers that do not say
     debug: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 

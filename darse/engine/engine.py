@@ -19,6 +19,7 @@ from darse.db import Database
 from darse.engine import dataroot, environ, etc_files, logdrivers, names, networking, spec, users
 from darse.engine import exec as execs
 from darse.engine import health as healthchecks
+from darse.engine import init_process as inits
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
@@ -29,7 +30,6 @@ from darse.errors import (
     Conflict,
     DarseError,
     InvalidArgument,
-    NotImplementedYet,
     SystemFailure,
 )
 from darse.image.registry import RegistryConfig
@@ -217,8 +217,6 @@ class Engine:
         spec.validate(host_config)  # capabilities, sysctls, devices: refused before recording
         host_config["LogConfig"] = logdrivers.resolve(
             host_config.get("LogConfig"), self.config.log_driver, self.config.log_opts)
-        if host_config.get("Init"):
-            raise NotImplementedYet("--init is not supported by darse yet")
         if host_config.get("Runtime") not in (None, "", "darse-runtime"):
             raise InvalidArgument(f"unknown or invalid runtime name: {host_config['Runtime']}")
         if host_config.get("RestartPolicy", {}).get("Name", "") not in (
@@ -392,8 +390,11 @@ class Engine:
                 netns = f"/proc/{other['State']['Pid']}/ns/net"
             extra = mounts.oci_mounts(self, doc, rootfs)
             env = environ.process_env(doc, rootfs, int(user["uid"]), bool(cfg.get("Tty")))
+            args = [doc["Path"], *doc["Args"]]
+            if inits.wanted(hc, self.config.init):
+                args, extra = inits.wrap(args, extra)
             oci = spec.build(container_id=cid, config=cfg, host_config=hc, rootfs=rootfs,
-                             container_dir=cdir, args=[doc["Path"], *doc["Args"]],
+                             container_dir=cdir, args=args,
                              env=env, user=user, netns=netns, extra_mounts=extra)
             if self.remap is not None and hc.get("UsernsMode") != "host":
                 uid_maps, gid_maps = self.remap.mappings()
