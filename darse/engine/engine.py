@@ -83,6 +83,9 @@ class Engine:
 
     def startup(self) -> None:
         """Reach (or start) the shim, listen to its exits, re-adopt containers."""
+        from darse.engine import reclaim
+
+        reclaim.leftovers(self)
         self.shim.ensure_running()
         self.networks.setup()
         self._listener = threading.Thread(target=self._listen, daemon=True, name="shim-events")

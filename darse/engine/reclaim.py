@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from darse.errors import DarseError
@@ -33,3 +36,45 @@ def half_made(engine: Engine, live: dict[str, dict[str, Any]]) -> None:
         engine._unmount_rootfs(cid)
         mounts.release(engine, doc)
         engine.networks.release_container(cid)
+
+
+def leftovers(engine: Engine) -> None:
+    """At start, before any request: what interrupted work left in the data root.
+    Nothing is in flight yet, so whatever sits in the scratch places is a leftover:
+    partial downloads and build contexts in blobs/ingest, scratch snapshots (overlay's
+    dot folders), container folders without a record; then the image store's collection
+    drops layers and blobs no image or container references. One listing per folder and
+    the database's layer table: no walk of the stores' contents."""
+    _empty(engine.images.content.tmpdir, lambda _name: True)
+    _empty(engine.images.snapshots.dir, lambda name: name.startswith("."))
+    recorded = {r["id"] for r in engine.db.execute("SELECT id FROM containers")}
+    for name in _listing(engine.containers_dir):
+        if name not in recorded:
+            engine._unmount_rootfs(name)
+    _empty(engine.containers_dir, lambda name: name not in recorded
+           and not os.path.ismount(os.path.join(engine.containers_dir, name, "rootfs")))
+    try:
+        engine.images.gc()
+    except (DarseError, OSError) as exc:
+        print(f"darsed: collecting unreferenced layers and blobs: {exc}", file=sys.stderr)
+
+
+def _listing(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+
+
+def _empty(folder: str, match: Callable[[str], bool]) -> None:
+    for name in _listing(folder):
+        if not match(name):
+            continue
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
