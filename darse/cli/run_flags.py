@@ -68,6 +68,14 @@ def add(p: Parser) -> None:
 def apply(args: Namespace, config: dict[str, Any], host: dict[str, Any]) -> None:
     """These flags into the create request; RunFlagError as the docker CLI refuses."""
     _health(args, config)
+    for key in _NULL_WHEN_EMPTY:
+        if key in host and not host[key]:
+            host[key] = None
+
+
+# Lists the docker CLI sends as null when no flag gave them (dockerd shows them so).
+_NULL_WHEN_EMPTY = ("Binds", "CapAdd", "CapDrop", "DeviceCgroupRules", "ExtraHosts",
+                    "VolumesFrom", "SecurityOpt", "Links")
 
 
 def _health(args: Namespace, config: dict[str, Any]) -> None:

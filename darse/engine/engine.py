@@ -24,6 +24,7 @@ from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
 from darse.engine.events import EventBus
+from darse.engine.hostconfig import complete as complete_host_config
 from darse.engine.locks import ContainerLocks
 from darse.engine.restart import RestartManager
 from darse.errors import (
@@ -237,6 +238,7 @@ class Engine:
         from darse.engine.update import memory_defaults
 
         memory_defaults(host_config)
+        complete_host_config(host_config)
         merged["Hostname"] = merged.get("Hostname") or container_id[:12]  # "" from docker
         doc = {
             "Id": container_id, "Created": now(), "Path": path_args[0], "Args": path_args[1:],

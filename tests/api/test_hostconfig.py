@@ -1,0 +1,88 @@
+"""inspect's HostConfig complete, as dockerd 20.10 answers it (its raw API answer for a
+`docker run -d busybox sleep 100`, checked side by side): every field present with its
+default, whether the create came from the docker CLI (which sends most fields) or from
+an API client sending only what it sets (docker-py)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.test_cli import darse
+from tests.daemon import Darsed
+
+# The fields of dockerd 20.10's GET /containers/{id}/json HostConfig.
+DOCKERD_FIELDS = {
+    "AutoRemove", "Binds", "BlkioDeviceReadBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteBps",
+    "BlkioDeviceWriteIOps", "BlkioWeight", "BlkioWeightDevice", "CapAdd", "CapDrop", "Cgroup",
+    "CgroupParent", "CgroupnsMode", "ConsoleSize", "ContainerIDFile", "CpuCount",
+    "CpuPercent", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime",
+    "CpuShares", "CpusetCpus", "CpusetMems", "DeviceCgroupRules", "DeviceRequests",
+    "Devices", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd",
+    "IOMaximumBandwidth", "IOMaximumIOps", "IpcMode", "Isolation", "KernelMemory",
+    "KernelMemoryTCP", "Links", "LogConfig", "MaskedPaths", "Memory", "MemoryReservation",
+    "MemorySwap", "MemorySwappiness", "NanoCpus", "NetworkMode", "OomKillDisable",
+    "OomScoreAdj", "PidMode", "PidsLimit", "PortBindings", "Privileged", "PublishAllPorts",
+    "ReadonlyPaths", "ReadonlyRootfs", "RestartPolicy", "Runtime", "SecurityOpt", "ShmSize",
+    "UTSMode", "Ulimits", "UsernsMode", "VolumeDriver", "VolumesFrom"}
+# dockerd's values for such a container (where darse's are its own, not here: Runtime
+# is darse-runtime, the masked paths darse's, NetworkMode the network it resolved).
+DOCKERD_DEFAULTS = {
+    "AutoRemove": False, "Binds": None, "BlkioDeviceReadBps": [], "BlkioDeviceReadIOps": [],
+    "BlkioDeviceWriteBps": [], "BlkioDeviceWriteIOps": [], "BlkioWeight": 0,
+    "BlkioWeightDevice": [], "CapAdd": None, "CapDrop": None, "Cgroup": "",
+    "CgroupParent": "", "ConsoleSize": [0, 0], "ContainerIDFile": "", "CpuCount": 0,
+    "CpuPercent": 0, "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0, "CpuShares": 0, "CpusetCpus": "", "CpusetMems": "",
+    "DeviceCgroupRules": None, "DeviceRequests": None, "Devices": [], "Dns": [],
+    "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None,
+    "IOMaximumBandwidth": 0, "IOMaximumIOps": 0, "IpcMode": "private", "Isolation": "",
+    "KernelMemory": 0, "KernelMemoryTCP": 0, "Links": None,
+    "LogConfig": {"Type": "json-file", "Config": {}}, "Memory": 0, "MemoryReservation": 0,
+    "MemorySwap": 0, "MemorySwappiness": None, "NanoCpus": 0, "OomKillDisable": False,
+    "OomScoreAdj": 0, "PidMode": "", "PidsLimit": None, "PortBindings": {},
+    "Privileged": False, "PublishAllPorts": False,
+    "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                      "/proc/sysrq-trigger"],
+    "ReadonlyRootfs": False, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "SecurityOpt": None, "ShmSize": 67108864, "UTSMode": "", "Ulimits": [],
+    "UsernsMode": "", "VolumeDriver": "", "VolumesFrom": None}
+
+
+def host_config(d: Darsed, name: str) -> dict:
+    status, out = d.api("GET", f"/containers/{name}/json")
+    assert status == 200, out
+    return json.loads(out)["HostConfig"]
+
+
+def test_hostconfig_complete_with_dockerd_defaults(docker: Darsed) -> None:
+    assert docker.docker("run", "-d", "--name", "hc-cli", "busybox", "sleep", "100"
+                         ).returncode == 0
+    assert darse(docker, "run", "-d", "--name", "hc-darse", "busybox", "sleep", "100"
+                 ).returncode == 0
+    status, _ = docker.api("POST", "/containers/create?name=hc-api",
+                           {"Image": "busybox", "Cmd": ["true"]})
+    assert status == 201
+    try:
+        for name in ("hc-cli", "hc-darse", "hc-api"):
+            hc = host_config(docker, name)
+            assert DOCKERD_FIELDS <= set(hc), (name, DOCKERD_FIELDS - set(hc))
+            differ = {k: hc[k] for k, v in DOCKERD_DEFAULTS.items() if hc[k] != v}
+            assert differ == {}, name
+            assert hc["Runtime"] == "darse-runtime" and "/proc/kcore" in hc["MaskedPaths"]
+    finally:
+        docker.docker("rm", "-f", "hc-cli", "hc-darse", "hc-api")
+
+
+def test_hostconfig_privileged_and_unlimited(docker: Darsed) -> None:
+    status, out = docker.api("POST", "/containers/create?name=hc-priv", {
+        "Image": "busybox", "Cmd": ["true"], "HostConfig": {
+            "Privileged": True, "PidsLimit": -1, "MemorySwappiness": -1, "ShmSize": 0}})
+    assert status == 201, out
+    try:
+        hc = host_config(docker, "hc-priv")
+        # dockerd: no masked or read-only paths for a privileged container; "no limit"
+        # and "the kernel's swappiness" shown as null; the default shm size.
+        assert (hc["MaskedPaths"], hc["ReadonlyPaths"], hc["PidsLimit"],
+                hc["MemorySwappiness"], hc["ShmSize"]) == (None, None, None, None, 67108864)
+    finally:
+        docker.docker("rm", "-f", "hc-priv")
