@@ -11,18 +11,34 @@ FLAGS = {"pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET, "mount": sc.CLONE_N
          "cgroup": sc.CLONE_NEWCGROUP, "time": sc.CLONE_NEWTIME}
 PROC_NAMES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
               "user": "user", "cgroup": "cgroup", "time": "time"}
-# Join the user namespace first (it grants the rights to join the others) and the mount
-# namespace last (after it, /proc paths of the host may be out of sight).
+# The mount namespace last of the others (after it, /proc paths of the host may be out
+# of sight); the user namespace as join() says.
 JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 
 
 def join(paths: dict[str, str]) -> None:
-    """setns into each {type: path}, in JOIN_ORDER; all files are opened first."""
+    """setns into each {type: path}; all files are opened first.
+
+    A namespace owned by an outer user namespace (a network namespace darsed made before
+    the container's user namespace existed) can only be joined before entering the
+    container's user namespace: inside it, the outer one's rights are gone. One the
+    caller cannot join yet (EPERM: a rootless caller) is joined after the user namespace,
+    whose rights then allow it."""
     fds = {kind: os.open(paths[kind], os.O_RDONLY | os.O_CLOEXEC)
            for kind in JOIN_ORDER if kind in paths}
     try:
+        later = []
         for kind, fd in fds.items():
-            sc.setns(fd, FLAGS[kind])
+            if kind == "user":
+                continue
+            try:
+                sc.setns(fd, FLAGS[kind])
+            except PermissionError:
+                later.append(kind)
+        if "user" in fds:
+            sc.setns(fds["user"], FLAGS["user"])
+        for kind in later:
+            sc.setns(fds[kind], FLAGS[kind])
     finally:
         for fd in fds.values():
             os.close(fd)

@@ -62,3 +62,32 @@ def test_userns_remap_default(busybox_rootfs: str, tmp_path) -> None:
         if shared is not None:
             shutil.rmtree(shared, ignore_errors=True)
     shutil.rmtree(d.base, ignore_errors=True)
+
+
+def test_userns_remap_exec(busybox_rootfs: str) -> None:
+    """exec joins the container's namespaces, its network one too: that one is made by
+    darsed, so it belongs to the host's user namespace and is joined before the
+    container's user namespace (after it, the host's rights are gone: EPERM)."""
+    d = new_daemon()
+    bridge, bip = unique_network()
+    (d.base / "daemon.json").write_text(json.dumps({"userns-remap": "default",
+                                                    "bridge": bridge, "bip": bip}))
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        start = next(int(line.split(":")[1]) for line in open("/etc/subuid")
+                     if line.startswith("darseremap:"))
+        assert darse(d, "run", "-d", "--name", "ux", "busybox", "sleep", "100"
+                     ).returncode == 0
+        done = darse(d, "exec", "ux", "sh", "-c", "id -u; cat /proc/self/uid_map")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == "0"
+        assert done.stdout.splitlines()[1].split() == ["0", str(start), "65536"]
+        done = d.docker("exec", "-u", "nobody", "ux", "id", "-u")
+        assert done.returncode == 0 and done.stdout == "65534\n", done.stderr
+        # The same network namespace as the container's process.
+        inside = darse(d, "exec", "ux", "readlink", "/proc/1/ns/net").stdout
+        assert inside == darse(d, "exec", "ux", "readlink", "/proc/self/ns/net").stdout
+    finally:
+        d.stop()
+    shutil.rmtree(d.base, ignore_errors=True)
