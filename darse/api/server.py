@@ -92,6 +92,11 @@ async def version_and_errors(request: web.Request,
 def internal_message(exc: BaseException) -> str:
     """One clear sentence for a failure no DarseError names: a system call's own words
     (as dockerd's "open ...: is a directory"), never Python's exception text."""
+    from darse.image import undo
+
+    if undo.full(exc):  # ENOSPC, or SQLite's "database or disk is full": dockerd's words
+        return f"write {exc.filename}: no space left on device" \
+            if getattr(exc, "filename", None) else "no space left on device"
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return "internal error in darsed: its log has the details"
@@ -192,8 +197,13 @@ async def spool_body(request: web.Request) -> IO[bytes]:
     try:
         while chunk := await request.content.readany():
             tmp.write(chunk)
-    except BaseException:
-        tmp.close()
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.close()
+        from darse.image import undo
+
+        if undo.full(exc):  # dockerd's words, not Python's
+            raise errors.SystemFailure("no space left on device") from None
         raise
     tmp.seek(0)
     return tmp

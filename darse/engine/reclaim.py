@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -55,7 +56,7 @@ def leftovers(engine: Engine) -> None:
            and not os.path.ismount(os.path.join(engine.containers_dir, name, "rootfs")))
     try:
         engine.images.gc()
-    except (DarseError, OSError) as exc:
+    except (DarseError, OSError, sqlite3.Error) as exc:  # a full disk: next time
         print(f"darsed: collecting unreferenced layers and blobs: {exc}", file=sys.stderr)
 
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from darse.errors import InvalidArgument
 from darse.image import layer as layers
-from darse.image import mediatypes
+from darse.image import mediatypes, undo
 from darse.image import reference as refs
 from darse.image.snapshots import chain_ids
 from darse.image.store import ImageStore, short_id
@@ -142,7 +142,8 @@ def _clean_name(name: str) -> str:
     return "/".join(parts)
 
 
-def _ingest(store: ImageStore, stream: IO[bytes]) -> tuple[dict[str, str], dict[str, bytes]]:
+def _ingest(store: ImageStore, stream: IO[bytes], made: undo.Made
+            ) -> tuple[dict[str, str], dict[str, bytes]]:
     """One pass over the archive: big files become blobs, small JSON files are kept."""
     files: dict[str, str] = {}  # archive path -> blob digest
     small: dict[str, bytes] = {}
@@ -164,6 +165,7 @@ def _ingest(store: ImageStore, stream: IO[bytes]) -> tuple[dict[str, str], dict[
                     while chunk := src.read(1 << 20):
                         w.write(chunk)
                     files[name] = w.commit(expected)
+                    made.blobs.add(files[name])
     except tarfile.TarError as exc:
         raise InvalidArgument(f"invalid archive: {exc}") from None
     return files, small
@@ -201,21 +203,23 @@ def _images_in(files: dict[str, str], small: dict[str, bytes], store: ImageStore
 def load(store: ImageStore, stream: IO[bytes],
          progress: Callable[[dict[str, Any]], None] | None = None) -> list[str]:
     """Load every image of the archive; returns docker's 'Loaded image...' lines."""
-    files, small = _ingest(store, stream)
-    try:
-        return _load(store, files, small, progress)
-    finally:
-        # What the archive brought that no image kept (a refused image, a manifest).
-        keep = store.referenced_blobs()
-        for digest in set(files.values()) - keep:
-            store.content.delete(digest)
+    with undo.all_or_nothing(store) as made:
+        files, small = _ingest(store, stream, made)
+        try:
+            return _load(store, files, small, progress, made)
+        finally:
+            # What the archive brought that no image kept (a refused image, a manifest).
+            keep = store.referenced_blobs()
+            for digest in set(files.values()) - keep:
+                store.content.delete(digest)
 
 
 def _unpack_layer(store: ImageStore, chain: list[str], blobs: list[str],
-                  diff_ids: list[str], i: int) -> None:
+                  diff_ids: list[str], i: int, made: undo.Made) -> None:
     """Unpack layer i from its blob into its snapshot, checking its DiffID."""
     if store.has_layer(chain[i]):
         return
+    made.layers.add(chain[i])
     tmp = store.snapshots.prepare()
     try:
         with store.content.open(blobs[i]) as f:
@@ -237,7 +241,7 @@ def _unpack_layer(store: ImageStore, chain: list[str], blobs: list[str],
 
 
 def _load(store: ImageStore, files: dict[str, str], small: dict[str, bytes],
-          progress: Callable[[dict[str, Any]], None] | None) -> list[str]:
+          progress: Callable[[dict[str, Any]], None] | None, made: undo.Made) -> list[str]:
     messages = []
     for config_digest, blobs, tags in _images_in(files, small, store):
         config_raw = store.content.read(config_digest)
@@ -248,7 +252,7 @@ def _load(store: ImageStore, files: dict[str, str], small: dict[str, bytes],
         chain = chain_ids(diff_ids)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            for f in [pool.submit(_unpack_layer, store, chain, blobs, diff_ids, i)
+            for f in [pool.submit(_unpack_layer, store, chain, blobs, diff_ids, i, made)
                       for i in range(len(chain))]:
                 f.result()
         names = [refs.parse(t) for t in tags]

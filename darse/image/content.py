@@ -44,7 +44,11 @@ class BlobWriter:
         return "sha256:" + self.hash.hexdigest()
 
     def commit(self, expected: str | None = None, size: int | None = None) -> str:
-        self.file.close()
+        try:
+            self.file.close()
+        except BaseException:
+            self.abort()
+            raise
         digest = self.digest
         if expected is not None and digest != expected:
             self.abort()
@@ -56,12 +60,16 @@ class BlobWriter:
         return digest
 
     def abort(self) -> None:
-        if not self.file.closed:
-            self.file.close()
         try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
+            if not self.file.closed:
+                self.file.close()  # a full disk fails the flush of what is buffered
+        except OSError:
             pass
+        finally:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self) -> BlobWriter:
         return self

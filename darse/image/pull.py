@@ -13,6 +13,7 @@ from typing import Any
 from darse.errors import InvalidArgument
 from darse.image import layer as layers
 from darse.image import manifest as manifests
+from darse.image import undo
 from darse.image.reference import Reference
 from darse.image.registry import Credentials, Registry
 from darse.image.snapshots import chain_ids
@@ -57,9 +58,13 @@ class _LayerProgress:
 
 
 def fetch_layer(store: ImageStore, registry: Registry, repo: str, desc: dict[str, Any],
-                chain_id: str, parent: str, diff_id: str, emit: Progress) -> None:
+                chain_id: str, parent: str, diff_id: str, emit: Progress,
+                made: undo.Made | None = None) -> None:
     """Download, verify and unpack one layer into its snapshot (all or nothing)."""
     layer_id = short_id(desc["digest"])
+    if made is not None:
+        made.layers.add(chain_id)
+        made.blobs.add(desc["digest"])
     tmp = store.snapshots.prepare()
     source = store.content.open(desc["digest"]) if store.content.has(desc["digest"]) else \
         registry.blob_stream(repo, desc["digest"])
@@ -103,13 +108,14 @@ def pull(store: ImageStore, ref: Reference, platform: str | None = None,
 
     registry = Registry(ref.domain, store.registry_config, credentials)
     try:
-        return _pull(store, registry, ref, platform, emit)
+        with undo.all_or_nothing(store) as made:
+            return _pull(store, registry, ref, platform, emit, made)
     finally:
         registry.close()
 
 
 def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str | None,
-          emit: Progress) -> str:
+          emit: Progress, made: undo.Made) -> str:
     emit({"status": f"Pulling from {ref.path}", "id": ref.tag or ref.digest})
     raw, media, top_digest = registry.get_manifest(ref.path, ref.digest or ref.tag)
     index_raw = None
@@ -123,13 +129,14 @@ def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str |
     m = manifests.parse_manifest(raw, media)
     media = m.get("mediaType") or media
     manifest_digest = store.content.put(raw)
+    made.blobs.add(manifest_digest)
     if index_raw is not None:
-        store.content.put(index_raw)
+        made.blobs.add(store.content.put(index_raw))
     config_digest = m["config"]["digest"]
     config_raw = store.content.read(config_digest) if store.content.has(config_digest) \
         else registry.get_blob(ref.path, config_digest)
     config = manifests.load_json(config_raw, "image config")
-    store.content.put(config_raw, m["config"]["digest"])
+    made.blobs.add(store.content.put(config_raw, m["config"]["digest"]))
     if platform:
         want = manifests.parse_platform(platform)
         if config.get("architecture") and config["architecture"] != want["architecture"]:
@@ -154,7 +161,7 @@ def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str |
     if jobs:
         with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool:
             futures = [pool.submit(fetch_layer, store, registry, ref.path, desc, chain_id,
-                                   parent, diff_id, emit)
+                                   parent, diff_id, emit, made)
                        for desc, chain_id, parent, diff_id in jobs]
             errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)

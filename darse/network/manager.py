@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import secrets
+import sqlite3
 import sys
 import threading
 from typing import Any
@@ -75,8 +76,12 @@ class NetworkManager:
     # --- records ----------------------------------------------------------------------
 
     def _save(self, doc: dict[str, Any]) -> None:
+        raw = json.dumps(doc)
+        row = self.db.execute("SELECT doc FROM networks WHERE id=?", (doc["Id"],)).fetchone()
+        if row is not None and row["doc"] == raw:
+            return  # no write: darsed's start on a full disk saves what did not change
         self.db.execute("INSERT OR REPLACE INTO networks VALUES (?,?,?)",
-                        (doc["Id"], doc["Name"], json.dumps(doc)))
+                        (doc["Id"], doc["Name"], raw))
 
     def all(self) -> list[dict[str, Any]]:
         return [json.loads(r["doc"]) for r in self.db.execute("SELECT doc FROM networks")]
@@ -188,7 +193,13 @@ class NetworkManager:
             with self.lock:
                 bridge.up(self.ipr(), name, gateway, host)
         finally:
-            self._save(doc)  # what darse made, even if a later step failed
+            try:
+                self._save(doc)  # what darse made, even if a later step failed
+            except sqlite3.OperationalError as exc:
+                # A full disk: darsed starts all the same; its record of the bridge is
+                # the older one (the --cleanup stop then leaves this bridge in place).
+                print(f"darsed: network {doc['Name']}: record not saved: {exc}",
+                      file=sys.stderr)
         # 127.0.0.1:PORT published into this bridge: local sources may be routed out.
         with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
             f.write("1")
