@@ -21,7 +21,11 @@ def _security_opts(sc: dict[str, Any]) -> list[str]:
     out = []
     profile = sc.get("seccomp") or {}
     kind = profile.get("profile_type", "RuntimeDefault")
-    if not profile and sc.get("seccomp_profile_path"):
+    if "seccomp" not in sc and not sc.get("seccomp_profile_path"):
+        # No profile named at all: unconfined, as containerd and CRI-O read the CRI (the
+        # kubelet always names one: RuntimeDefault unless the pod says otherwise).
+        kind = "Unconfined"
+    elif not profile and sc.get("seccomp_profile_path"):
         path = sc["seccomp_profile_path"]
         kind = {"runtime/default": "RuntimeDefault", "docker/default": "RuntimeDefault",
                 "unconfined": "Unconfined", "": "Unconfined"}.get(path, "Localhost")
@@ -65,6 +69,8 @@ def host_config(config: dict[str, Any], sandbox_config: dict[str, Any]) -> dict[
 
 def process_user(rootfs: str, config: dict[str, Any], image_user: str) -> dict[str, Any]:
     sc = (config.get("linux") or {}).get("security_context") or {}
+    if "run_as_group" in sc and "run_as_user" not in sc and not sc.get("run_as_username"):
+        raise InvalidArgument("run_as_group is set without run_as_user or run_as_username")
     if "run_as_user" in sc:
         name = str(sc["run_as_user"].get("value", 0))
     elif sc.get("run_as_username"):

@@ -185,13 +185,31 @@ def test_seccomp_profiles(pods: Cri, tmp_path) -> None:
                      ("unconfined", pb.SecurityProfile(
                          profile_type=pb.SecurityProfile.Unconfined)),
                      ("local", pb.SecurityProfile(profile_type=pb.SecurityProfile.Localhost,
-                                                  localhost_ref=str(profile)))):
+                                                  localhost_ref=str(profile))),
+                     ("none", None)):
         cc = container_config(name, "sleep", "1000")
-        cc.linux.security_context.seccomp.CopyFrom(sp)
+        if sp is not None:
+            cc.linux.security_context.seccomp.SetInParent()  # named, even if RuntimeDefault
+            cc.linux.security_context.seccomp.MergeFrom(sp)
+        else:
+            cc.linux.security_context.SetInParent()
         modes[name] = _start(pods, pod, cc)
     field = "grep Seccomp: /proc/self/status"
     assert sh(pods, modes["default"], field).stdout.split()[1] == b"2"
     assert sh(pods, modes["unconfined"], field).stdout.split()[1] == b"0"
+    # No profile named at all: unconfined, as containerd reads it (critest checks it).
+    assert sh(pods, modes["none"], field).stdout.split()[1] == b"0"
     assert sh(pods, modes["default"], "mkdir /tmp/d").exit_code == 0
     r = sh(pods, modes["local"], "mkdir /tmp/d")
     assert r.exit_code != 0 and b"Operation not permitted" in r.stderr
+
+
+def test_run_as_group_needs_a_user(pods: Cri) -> None:
+    pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+        config=pod_config("group-only"))).pod_sandbox_id
+    cc = container_config("c", "id")
+    cc.linux.security_context.run_as_group.value = 1002
+    with pytest.raises(grpc.RpcError) as info:
+        pods.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod, config=cc))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert pods.runtime.ListContainers(pb.ListContainersRequest()).containers == []
