@@ -56,7 +56,36 @@ def _bad_duration(text: str) -> ValueError:
     return exc
 
 
+def _ram(text: str) -> int:
+    from darse.cli.commands.resources import ram_in_bytes
+
+    try:
+        return ram_in_bytes(text)
+    except ValueError as exc:
+        err = ValueError(text)
+        err.flag_detail = str(exc)
+        raise err from None
+
+
 def add(p: Parser) -> None:
+    for flag in ("--cpu-period", "--cpu-quota", "--cpu-rt-period", "--cpu-rt-runtime",
+                 "--blkio-weight", "--oom-score-adj"):
+        p.add_argument(flag, type=int, default=0)
+    p.add_argument("--memory-swappiness", type=int, default=-1)
+    for flag in ("--memory-reservation", "--memory-swap", "--kernel-memory"):
+        p.add_argument(flag, type=_ram, default=0)
+    for flag in ("--cpuset-cpus", "--cpuset-mems", "--cgroup-parent", "--cidfile",
+                 "--volume-driver", "--log-driver", "--pid", "--ipc", "--uts", "--userns",
+                 "--cgroupns", "--isolation", "--gpus"):
+        p.add_argument(flag, default="")
+    for flag in ("--blkio-weight-device", "--device-read-bps", "--device-write-bps",
+                 "--device-read-iops", "--device-write-iops", "--ulimit", "--label-file",
+                 "--storage-opt"):
+        p.add_argument(flag, action="append", default=[])
+    p.add_argument("--oom-kill-disable", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--sig-proxy", action="store_true", default=True)
+    p.add_argument("--disable-content-trust", action="store_true", default=True)
     p.add_argument("--health-cmd")
     p.add_argument("--health-interval", type=go_duration, default=0)
     p.add_argument("--health-timeout", type=go_duration, default=0)
@@ -68,6 +97,31 @@ def add(p: Parser) -> None:
 def apply(args: Namespace, config: dict[str, Any], host: dict[str, Any]) -> None:
     """These flags into the create request; RunFlagError as the docker CLI refuses."""
     _health(args, config)
+    _resources(args, host)
+    _modes(args, host)
+    if args.label_file:
+        labels = {}
+        for path in args.label_file:
+            for key, value in _lines(path):
+                labels[key] = value
+        labels.update(config.get("Labels") or {})
+        config["Labels"] = labels
+    if args.log_driver:
+        host.setdefault("LogConfig", {"Config": {}})["Type"] = args.log_driver
+    for flag, key in ((args.cgroup_parent, "CgroupParent"), (args.cidfile, "ContainerIDFile"),
+                      (args.volume_driver, "VolumeDriver"), (args.isolation, "Isolation")):
+        if flag:
+            host[key] = flag
+    if args.storage_opt:
+        opts = {}
+        for opt in args.storage_opt:
+            key, eq, value = opt.partition("=")
+            if not eq:
+                raise RunFlagError("invalid storage option")
+            opts[key] = value
+        host["StorageOpt"] = opts
+    if args.gpus:
+        host["DeviceRequests"] = [_gpus(args.gpus)]
     for key in _NULL_WHEN_EMPTY:
         if key in host and not host[key]:
             host[key] = None
@@ -100,3 +154,146 @@ def _health(args: Namespace, config: dict[str, Any]) -> None:
         "Test": ["CMD-SHELL", args.health_cmd] if args.health_cmd else None,
         "Interval": args.health_interval, "Timeout": args.health_timeout,
         "StartPeriod": args.health_start_period, "Retries": args.health_retries}
+
+
+def _lines(path: str) -> list[tuple[str, str]]:
+    """KEY=VALUE lines of a --label-file (blank lines and # comments skipped)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as exc:
+        raise RunFlagError(f"open {path}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
+                           ) from None
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out.append((key, value))
+    return out
+
+
+def _device_rate(text: str, flag: str, size: bool) -> dict[str, Any]:
+    path, sep, value = text.rpartition(":")
+    if not sep or not path.startswith("/dev/"):
+        raise RunFlagError(f'invalid argument "{text}" for "{flag}" flag: bad format: {text}')
+    try:
+        rate = _ram(value) if size else int(value)
+    except ValueError:
+        rate = -1
+    if rate < 0:
+        raise RunFlagError(
+            f'invalid argument "{text}" for "{flag}" flag: invalid rate for device: {text}. '
+            + ("The correct format is <device-path>:<number>[<unit>]. Number must be a "
+               "positive integer. Unit is optional and can be kb, mb, or gb" if size else
+               "The correct format is <device-path>:<number>. Number must be a positive "
+               "integer"))
+    return {"Path": path, "Rate": rate}
+
+
+def _ulimit(text: str) -> dict[str, Any]:
+    name, eq, limits = text.partition("=")
+    if not eq:
+        raise RunFlagError(f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit '
+                           f"argument: {text}")
+    soft, _, hard = limits.partition(":")
+    for number in (soft, hard) if hard else (soft,):
+        if not number.lstrip("-").isdigit():
+            raise RunFlagError(f'invalid argument "{text}" for "--ulimit" flag: '
+                               f'strconv.ParseInt: parsing "{number}": invalid syntax')
+    soft_n = int(soft)
+    hard_n = int(hard) if hard else soft_n
+    if soft_n > hard_n:
+        raise RunFlagError(f'invalid argument "{text}" for "--ulimit" flag: ulimit soft '
+                           f"limit must be less than or equal to hard limit: {soft_n} > "
+                           f"{hard_n}")
+    return {"Name": name, "Soft": soft_n, "Hard": hard_n}
+
+
+def _resources(args: Namespace, host: dict[str, Any]) -> None:
+    if args.memory_swappiness != -1 and not 0 <= args.memory_swappiness <= 100:
+        raise RunFlagError(f"invalid value: {args.memory_swappiness}. Valid memory "
+                           "swappiness range is 0-100")
+    host["MemorySwappiness"] = args.memory_swappiness
+    for key, value in (("CpuPeriod", args.cpu_period), ("CpuQuota", args.cpu_quota),
+                       ("CpuRealtimePeriod", args.cpu_rt_period),
+                       ("CpuRealtimeRuntime", args.cpu_rt_runtime),
+                       ("BlkioWeight", args.blkio_weight), ("OomScoreAdj", args.oom_score_adj),
+                       ("MemoryReservation", args.memory_reservation),
+                       ("KernelMemory", args.kernel_memory),
+                       ("CpusetCpus", args.cpuset_cpus), ("CpusetMems", args.cpuset_mems)):
+        if value:
+            host[key] = value
+    if args.memory_swap:
+        host["MemorySwap"] = args.memory_swap
+    if args.oom_kill_disable:
+        host["OomKillDisable"] = True
+    weights = []
+    for text in args.blkio_weight_device:
+        path, sep, weight = text.rpartition(":")
+        if not sep or not path.startswith("/dev/") or not weight.isdigit():
+            raise RunFlagError(f'invalid argument "{text}" for "--blkio-weight-device" flag: '
+                               f"bad format: {text}")
+        weights.append({"Path": path, "Weight": int(weight)})
+    host["BlkioWeightDevice"] = weights
+    for key, flag, values, size in (
+            ("BlkioDeviceReadBps", "--device-read-bps", args.device_read_bps, True),
+            ("BlkioDeviceWriteBps", "--device-write-bps", args.device_write_bps, True),
+            ("BlkioDeviceReadIOps", "--device-read-iops", args.device_read_iops, False),
+            ("BlkioDeviceWriteIOps", "--device-write-iops", args.device_write_iops, False)):
+        host[key] = [_device_rate(v, flag, size) for v in values]
+    host["Ulimits"] = [_ulimit(u) for u in args.ulimit] or None
+
+
+def _modes(args: Namespace, host: dict[str, Any]) -> None:
+    for flag, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode"),
+                      ("userns", "UsernsMode"), ("cgroupns", "CgroupnsMode")):
+        value = getattr(args, flag)
+        if value:
+            host[key] = value
+    # The docker CLI's own checks (the IPC mode is the daemon's to check).
+    if args.cgroupns and args.cgroupns not in ("host", "private"):
+        raise RunFlagError("--cgroupns: invalid CGROUP mode")
+    if args.pid and args.pid != "host" and not args.pid.startswith("container:"):
+        raise RunFlagError("--pid: invalid PID mode")
+    if args.uts and args.uts != "host":
+        raise RunFlagError("--uts: invalid UTS mode")
+    if args.userns and args.userns != "host":
+        raise RunFlagError("--userns: invalid USER mode")
+
+
+def _gpus(text: str) -> dict[str, Any]:
+    """--gpus all|N|device=...: a device request for the gpu capability, as the CLI."""
+    request: dict[str, Any] = {"Driver": "", "Count": 0, "DeviceIDs": None,
+                               "Capabilities": [["gpu"]], "Options": {}}
+    for part in text.split(","):
+        key, eq, value = part.partition("=")
+        if not eq:
+            value, key = key, "count"
+        if key == "count":
+            request["Count"] = -1 if value == "all" else int(value)
+        elif key == "device":
+            request["DeviceIDs"] = value.split(",")
+        elif key == "driver":
+            request["Driver"] = value
+        elif key == "capabilities":
+            request["Capabilities"] = [value.split(",")]
+    return request
+
+
+def check_cidfile(args: Namespace) -> None:
+    """Before the create: a --cidfile that exists is refused (another run may own it)."""
+    import os
+
+    if args.cidfile and os.path.exists(args.cidfile):
+        raise RunFlagError("container ID file found, make sure the other container isn't "
+                           f"running or delete {args.cidfile}")
+
+
+def write_cidfile(args: Namespace, container_id: str) -> None:
+    if args.cidfile:
+        try:
+            with open(args.cidfile, "x") as f:
+                f.write(container_id)
+        except OSError as exc:
+            raise RunFlagError(f"failed to create the container ID file: {exc}") from None

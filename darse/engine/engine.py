@@ -20,6 +20,7 @@ from darse.engine import dataroot, environ, etc_files, logdrivers, names, networ
 from darse.engine import exec as execs
 from darse.engine import health as healthchecks
 from darse.engine import init_process as inits
+from darse.engine import limits as run_limits
 from darse.engine import volumes as mounts
 from darse.engine.config import DaemonConfig
 from darse.engine.containers import ZERO_TIME, ContainerStore, new_state
@@ -130,10 +131,16 @@ class Engine:
                     netns_files.delete(os.path.join(self.networks.netns_dir, name))
 
     def _listen(self) -> None:
+        from darse.engine import shimwatch
+
+        first = True
         while not self._closed:
             try:
                 sock = self.shim.connect()
                 sock.sendall(b'{"op": "events"}\n')
+                if not first:  # a new shim: what ended while none was there
+                    shimwatch.resync(self)
+                first = False
                 buf = b""
                 while not self._closed:
                     chunk = sock.recv(65536)
@@ -219,6 +226,7 @@ class Engine:
         networking.check_container_mode(self, host_config.get("NetworkMode") or "")
         nets = networking.prepare(self, host_config, networking_config)
         spec.validate(host_config)  # capabilities, sysctls, devices: refused before recording
+        run_limits.validate(self, host_config)
         host_config["LogConfig"] = logdrivers.resolve(
             host_config.get("LogConfig"), self.config.log_driver, self.config.log_opts)
         if host_config.get("Runtime") not in (None, "", "darse-runtime"):
@@ -401,6 +409,7 @@ class Engine:
             oci = spec.build(container_id=cid, config=cfg, host_config=hc, rootfs=rootfs,
                              container_dir=cdir, args=args,
                              env=env, user=user, netns=netns, extra_mounts=extra)
+            run_limits.apply(self, oci, hc, cid)
             if self.remap is not None and hc.get("UsernsMode") != "host":
                 uid_maps, gid_maps = self.remap.mappings()
                 oci["linux"]["namespaces"].append({"type": "user"})

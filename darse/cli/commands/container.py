@@ -282,16 +282,27 @@ def _create(client: Client, args: Namespace, prog: str) -> str:
     query = {"name": args.name} if args.name else {}
     if args.platform:
         query["platform"] = args.platform
+    _checked(run_flags.check_cidfile, args)
     if args.pull == "always":
-        _pull(client, args.image, args.platform, quiet=False, out=sys.stderr)
+        _pull(client, args.image, args.platform, quiet=args.quiet, out=sys.stderr)
     try:
-        return client.json("POST", "/containers/create", query, body)["Id"]
+        cid = client.json("POST", "/containers/create", query, body)["Id"]
     except APIError as exc:
         if exc.status != 404 or "No such image" not in exc.message or args.pull == "never":
             raise
-    print(f"Unable to find image '{_familiar(args.image)}' locally", file=sys.stderr)
-    _pull(client, args.image, args.platform, quiet=False, out=sys.stderr)
-    return client.json("POST", "/containers/create", query, body)["Id"]
+        if not args.quiet:
+            print(f"Unable to find image '{_familiar(args.image)}' locally", file=sys.stderr)
+        _pull(client, args.image, args.platform, quiet=args.quiet, out=sys.stderr)
+        cid = client.json("POST", "/containers/create", query, body)["Id"]
+    _checked(run_flags.write_cidfile, args, cid)
+    return cid
+
+
+def _checked(fn: Callable[..., None], *args: Any) -> None:
+    try:
+        fn(*args)
+    except run_flags.RunFlagError as exc:
+        raise FlagError(str(exc)) from None
 
 
 def _familiar(image: str) -> str:
