@@ -131,10 +131,16 @@ class Engine:
                     netns_files.delete(os.path.join(self.networks.netns_dir, name))
 
     def _listen(self) -> None:
+        from darse.engine import shimwatch
+
+        first = True
         while not self._closed:
             try:
                 sock = self.shim.connect()
                 sock.sendall(b'{"op": "events"}\n')
+                if not first:  # a new shim: what ended while none was there
+                    shimwatch.resync(self)
+                first = False
                 buf = b""
                 while not self._closed:
                     chunk = sock.recv(65536)

@@ -68,6 +68,7 @@ class Proc:
         # The runtime's state from create: list reads its status from it, not from a
         # state.json (the whole OCI spec) read and parsed for each container each time.
         self.state: state.ContainerState | None = None
+        self.signalled = 0  # the last signal the shim sent it
 
 
 class Shim:
@@ -327,6 +328,9 @@ class Shim:
     def op_kill(self, req: dict[str, Any]) -> dict[str, Any]:
         kill.kill(self.runtime_root, req["id"], req.get("signal", "SIGKILL"),
                   all_processes=req.get("all", False))
+        proc = self.procs.get(req["id"])
+        if proc is not None:  # what an adopted container's end is put down to
+            proc.signalled = kill.parse_signal(req.get("signal", "SIGKILL"))
         return {}
 
     def op_delete(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -581,6 +585,9 @@ def main() -> None:
     asyncio.set_event_loop(loop)
     shim = Shim(os.path.join(a.exec_root, "runtime"), os.path.join(a.exec_root, "exits"))
     loop.add_signal_handler(signal.SIGCHLD, shim.reap)
+    from darse.shim import adopt
+
+    adopt.adopt_all(shim)  # a shim before this one died: its containers, back
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, loop.stop)
     try:
