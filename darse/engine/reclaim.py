@@ -48,6 +48,18 @@ def leftovers(engine: Engine) -> None:
     the database's layer table: no walk of the stores' contents."""
     _empty(engine.images.content.tmpdir, lambda _name: True)
     _empty(engine.images.snapshots.dir, lambda name: name.startswith("."))
+    from darse.engine import volumes as mounts
+
+    for doc in engine.containers.all():
+        if not doc["State"]["Running"] and not os.path.isdir(engine._dir(doc["Id"])):
+            # Recorded, its folder never made: a create cut short leaves nothing.
+            print(f"darsed: container {doc['Id'][:12]} was never made: removed",
+                  file=sys.stderr)
+            try:
+                engine.containers.remove(doc["Id"])
+                mounts.remove_anonymous(engine, doc)
+            except (DarseError, OSError, sqlite3.Error) as exc:  # a full disk: next time
+                print(f"darsed: container {doc['Id'][:12]}: {exc}", file=sys.stderr)
     recorded = {r["id"] for r in engine.db.execute("SELECT id FROM containers")}
     for name in _listing(engine.containers_dir):
         if name not in recorded:

@@ -23,7 +23,12 @@ def test_leftovers_of_a_crash_are_reclaimed_at_start(busybox_rootfs: str) -> Non
         status, out = d.api("POST", "/containers/create?name=kept",
                             {"Image": "busybox", "Cmd": ["true"]})
         kept = json.loads(out)["Id"]
+        status, out = d.api("POST", "/containers/create?name=unmade",
+                            {"Image": "busybox", "Cmd": ["true"]})
+        unmade = json.loads(out)["Id"]
         d.kill(signal.SIGKILL)
+        # Recorded, its folder not made yet: what a crash in the middle of create leaves.
+        shutil.rmtree(os.path.join(d.data_root, "containers", unmade))
         data = d.data_root
         blobs_before = set(os.listdir(os.path.join(data, "blobs", "sha256")))
         layers_before = set(os.listdir(os.path.join(data, "overlay")))
@@ -62,6 +67,7 @@ def test_leftovers_of_a_crash_are_reclaimed_at_start(busybox_rootfs: str) -> Non
         assert db.execute("SELECT COUNT(*) FROM layers WHERE chain_id=?",
                           ("sha256:" + chain,)).fetchone()[0] == 0
         db.close()
+        assert d.api("GET", f"/containers/{unmade}/json")[0] == 404
         # What images and containers use is all there.
         assert d.api("POST", f"/containers/{kept}/start")[0] == 204
         status, out = d.api("POST", f"/containers/{kept}/wait")
