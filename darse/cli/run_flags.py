@@ -76,7 +76,7 @@ def add(p: Parser) -> None:
         p.add_argument(flag, type=_ram, default=0)
     for flag in ("--cpuset-cpus", "--cpuset-mems", "--cgroup-parent", "--cidfile",
                  "--volume-driver", "--log-driver", "--pid", "--ipc", "--uts", "--userns",
-                 "--cgroupns", "--isolation", "--gpus"):
+                 "--cgroupns", "--isolation", "--gpus", "--mac-address"):
         p.add_argument(flag, default="")
     for flag in ("--blkio-weight-device", "--device-read-bps", "--device-write-bps",
                  "--device-read-iops", "--device-write-iops", "--ulimit", "--label-file",
@@ -122,6 +122,12 @@ def apply(args: Namespace, config: dict[str, Any], host: dict[str, Any]) -> None
         host["StorageOpt"] = opts
     if args.gpus:
         host["DeviceRequests"] = [_gpus(args.gpus)]
+    if args.mac_address:
+        parts = args.mac_address.split(":")
+        if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF"
+                                                            for c in p) for p in parts):
+            raise RunFlagError(f"{args.mac_address} is not a valid mac address")
+        config["MacAddress"] = args.mac_address
     for key in _NULL_WHEN_EMPTY:
         if key in host and not host[key]:
             host[key] = None

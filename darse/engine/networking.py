@@ -35,7 +35,21 @@ def prepare(engine: Engine, host_config: dict[str, Any],
     if ip and net["Name"] == "bridge":
         raise InvalidArgument("user specified IP address is supported on user defined "
                               "networks only")
-    return [{"Name": net["Name"], "IPv4Address": ip, "Aliases": list(ep.get("Aliases") or [])}]
+    mac = ep.get("MacAddress") or None
+    if mac:
+        check_mac(mac)
+    return [{"Name": net["Name"], "IPv4Address": ip, "Aliases": list(ep.get("Aliases") or []),
+             "MacAddress": mac}]
+
+
+def check_mac(mac: str) -> None:
+    """A unicast MAC of six octets (the kernel refuses a multicast one for a veth)."""
+    parts = mac.split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF"
+                                                        for c in p) for p in parts):
+        raise InvalidArgument(f"invalid MAC address: {mac}")
+    if int(parts[0], 16) & 1:
+        raise InvalidArgument(f"invalid MAC address: {mac} is a multicast address")
 
 
 def _free_port(proto: str) -> int:
@@ -85,7 +99,9 @@ def start(engine: Engine, doc: dict[str, Any]) -> str | None:
     try:
         for i, w in enumerate(wanted):
             net = engine.networks.find(w["Name"])
-            ep = engine.networks.attach(cid, net, i, w.get("IPv4Address"))
+            # Config.MacAddress (docker run --mac-address) is the first network's.
+            mac = w.get("MacAddress") or (doc["Config"].get("MacAddress") if i == 0 else None)
+            ep = engine.networks.attach(cid, net, i, w.get("IPv4Address"), mac or None)
             settings["Networks"][net["Name"]] = _endpoint_settings(doc, net, ep, w)
         primary = settings["Networks"][wanted[0]["Name"]]
         ports = port_map(engine, doc)

@@ -297,7 +297,8 @@ class NetworkManager:
         return os.path.join(self.netns_dir, container_id)
 
     def attach(self, container_id: str, net: dict[str, Any], index: int,
-               requested_ip: str | None = None) -> dict[str, Any]:
+               requested_ip: str | None = None,
+               requested_mac: str | None = None) -> dict[str, Any]:
         """A veth into the container's namespace as eth<index>; returns the endpoint."""
         cfg = net["IPAM"]["Config"][0]
         subnet = ipaddress.ip_network(cfg["Subnet"])
@@ -315,7 +316,8 @@ class NetworkManager:
                 ip = ipam.first_free(subnet, used, cfg.get("IPRange"))
             host_if = f"darse{secrets.token_hex(4)}"[:15]
             peer = f"dp{secrets.token_hex(4)}"
-            mac = "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
+            mac = requested_mac or \
+                "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
             path = self.netns_path(container_id)
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:

@@ -176,3 +176,19 @@ def test_refused_in_dockers_words(docker: Darsed, cli: str) -> None:
         assert done.returncode == 125, (flags, done.stderr)
         assert message in done.stderr, (flags, done.stderr)
     assert ok(docker, cli, "ps", "-aq") == before  # nothing recorded
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_mac_address(docker: Darsed, cli: str) -> None:
+    mac = "02:42:ac:11:00:99" if cli == "docker" else "02:42:ac:11:00:98"
+    out = ok(docker, cli, "run", "--rm", "--mac-address", mac, "busybox", "cat",
+             "/sys/class/net/eth0/address")
+    assert out == f"{mac}\n"
+    cid = ok(docker, cli, "run", "-d", "--mac-address", mac, "busybox", "sleep", "100").strip()
+    try:
+        assert ok(docker, cli, "inspect", "-f", "{{.NetworkSettings.MacAddress}} "
+                  "{{.Config.MacAddress}}", cid).split() == [mac, mac]
+    finally:
+        run(docker, cli, "rm", "-f", cid)
+    done = run(docker, cli, "run", "--rm", "--mac-address", "zz", "busybox", "true")
+    assert done.returncode == 125 and "zz is not a valid mac address" in done.stderr
