@@ -234,6 +234,12 @@ class NetworkManager:
                 if len(name_opt) > 15:
                     raise InvalidArgument(f"bridge name {name_opt} is too long: at most 15 "
                                           f"characters")
+                # The kernel's rule for interface names, and a quote nftables cannot hold
+                # in a string: refused before anything is made.
+                if name_opt in (".", "..") or any(c in name_opt for c in '/:"') or \
+                        any(c.isspace() for c in name_opt):
+                    raise InvalidArgument(f"bridge name {name_opt!r} is not a valid "
+                                          f"interface name")
                 if any(self.bridge_name(d) == name_opt for d in self.all()):
                     raise Conflict(f"bridge name {name_opt} is already in use")
                 found = bridge.theirs(self.ipr(), name_opt, bridge.fresh())  # not a bridge?

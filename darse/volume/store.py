@@ -18,7 +18,7 @@ from typing import Any
 
 from darse import syscalls
 from darse.db import Database
-from darse.errors import Conflict, InvalidArgument, NotFound
+from darse.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS volumes (
@@ -163,8 +163,14 @@ class VolumeStore:
                 if "bind" in words or "rbind" in words:
                     flags |= syscalls.MS_BIND | (syscalls.MS_REC if "rbind" in words else 0)
                     words = [w for w in words if w not in ("bind", "rbind")]
-                syscalls.mount(opts.get("device", kind), self.path(name), kind, flags,
-                               ",".join(words) or None)
+                device, target = opts.get("device", kind), self.path(name)
+                try:
+                    syscalls.mount(device, target, kind, flags, ",".join(words) or None)
+                except OSError as exc:  # dockerd's sentence, its errno in Go's words
+                    raise SystemFailure(
+                        f"error while mounting volume '{target}': failed to mount local "
+                        f"volume: mount {device}:{target}, data: {','.join(words)}: "
+                        f"{(exc.strerror or str(exc)).lower()}") from None
             self.mounted[name] = count + 1
 
     def release(self, name: str) -> None:

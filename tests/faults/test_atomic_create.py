@@ -81,3 +81,38 @@ def test_a_volume_folder_without_its_record_does_not_block_the_name(fresh: Darse
     assert status == 201, out
     assert fresh.api("DELETE", "/volumes/half")[0] == 204
     assert not os.path.exists(os.path.join(fresh.data_root, "volumes", "half"))
+
+
+def test_a_volume_whose_mount_fails_leaves_nothing_mounted(fresh: Darsed,
+                                                            busybox_rootfs: str) -> None:
+    fresh.start()
+    fresh.import_busybox(busybox_rootfs)
+    status, out = fresh.api("POST", "/volumes/create", {
+        "Name": "bad", "DriverOpts": {"type": "tmpfs", "device": "tmpfs", "o": "size=bogus"}})
+    assert status == 201, out  # as dockerd: the options are the kernel's to judge, at use
+    status, out = fresh.api("POST", "/containers/create?name=user",
+                            {"Image": "busybox", "Cmd": ["true"],
+                             "HostConfig": {"Binds": ["bad:/data"]}})
+    cid = json.loads(out)["Id"]
+    status, out = fresh.api("POST", f"/containers/{cid}/start")
+    target = os.path.join(fresh.data_root, "volumes", "bad", "_data")
+    assert (status, json.loads(out)["message"]) == (500, (
+        f"error while mounting volume '{target}': failed to mount local volume: mount "
+        f"tmpfs:{target}, data: size=bogus: invalid argument"))
+    assert leftover_mounts(str(fresh.base)) == []
+    assert json.loads(fresh.api("GET", f"/containers/{cid}/json")[1])["State"]["Status"] \
+        == "created"
+    assert fresh.api("DELETE", f"/containers/{cid}")[0] == 204
+    assert fresh.api("DELETE", "/volumes/bad")[0] == 204
+
+
+def test_a_bridge_name_the_kernel_or_nftables_refuses(fresh: Darsed) -> None:
+    fresh.start()
+    before = _links()
+    for bad in ("a b", "a/b", 'x"y', "..", "a:b"):
+        status, out = fresh.api("POST", "/networks/create", {
+            "Name": "n", "Options": {"com.docker.network.bridge.name": bad}})
+        assert (status, json.loads(out)["message"]) == (
+            400, f"bridge name {bad!r} is not a valid interface name"), out
+    assert fresh.api("GET", "/networks/n")[0] == 404
+    assert _links() == before
