@@ -23,7 +23,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from darse.db import Database
-from darse.errors import Conflict, DarseError, InvalidArgument, NotFound
+from darse.errors import Conflict, DarseError, InvalidArgument, NotFound, SystemFailure
 from darse.network import bridge, ipam, netns, nftables
 
 SCHEMA = """
@@ -234,12 +234,15 @@ class NetworkManager:
                 if len(name_opt) > 15:
                     raise InvalidArgument(f"bridge name {name_opt} is too long: at most 15 "
                                           f"characters")
-                # The kernel's rule for interface names, and a quote nftables cannot hold
-                # in a string: refused before anything is made.
-                if name_opt in (".", "..") or any(c in name_opt for c in '/:"') or \
+                # Refused before anything is made: what the kernel refuses in an interface
+                # name (in dockerd's words, its netlink error's), and a quote, which
+                # nftables cannot hold in a string.
+                if name_opt in (".", "..") or any(c in name_opt for c in "/:") or \
                         any(c.isspace() for c in name_opt):
-                    raise InvalidArgument(f"bridge name {name_opt!r} is not a valid "
-                                          f"interface name")
+                    raise SystemFailure("invalid argument")
+                if '"' in name_opt:
+                    raise InvalidArgument(f"bridge name {name_opt} holds a quote: darse's "
+                                          f"nftables rules cannot name it")
                 if any(self.bridge_name(d) == name_opt for d in self.all()):
                     raise Conflict(f"bridge name {name_opt} is already in use")
                 found = bridge.theirs(self.ipr(), name_opt, bridge.fresh())  # not a bridge?
