@@ -80,7 +80,7 @@ def add(p: Parser) -> None:
         p.add_argument(flag, default="")
     for flag in ("--blkio-weight-device", "--device-read-bps", "--device-write-bps",
                  "--device-read-iops", "--device-write-iops", "--ulimit", "--label-file",
-                 "--storage-opt"):
+                 "--storage-opt", "--link"):
         p.add_argument(flag, action="append", default=[])
     p.add_argument("--oom-kill-disable", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -122,6 +122,9 @@ def apply(args: Namespace, config: dict[str, Any], host: dict[str, Any]) -> None
         host["StorageOpt"] = opts
     if args.gpus:
         host["DeviceRequests"] = [_gpus(args.gpus)]
+    if args.link:
+        # The docker CLI's form: NAME is NAME:NAME.
+        host["Links"] = [x if ":" in x else f"{x}:{x}" for x in args.link]
     if args.mac_address:
         parts = args.mac_address.split(":")
         if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF"

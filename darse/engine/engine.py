@@ -227,6 +227,7 @@ class Engine:
         nets = networking.prepare(self, host_config, networking_config)
         spec.validate(host_config)  # capabilities, sysctls, devices: refused before recording
         run_limits.validate(self, host_config)
+        run_limits.links.register(self, host_config, name)
         host_config["LogConfig"] = logdrivers.resolve(
             host_config.get("LogConfig"), self.config.log_driver, self.config.log_opts)
         if host_config.get("Runtime") not in (None, "", "darse-runtime"):

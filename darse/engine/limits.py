@@ -12,6 +12,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, Any
 
+from darse.engine import links
 from darse.errors import Conflict, InvalidArgument
 
 if TYPE_CHECKING:
@@ -167,6 +168,9 @@ def apply(engine: Engine, oci: dict[str, Any], hc: dict[str, Any], container_id:
     if hc.get("CgroupParent"):
         linux["cgroupsPath"] = f"/{hc['CgroupParent'].strip('/')}/{container_id}"
     _namespace_modes(engine, oci, hc)
+    doc = engine.containers.get(container_id)
+    if doc is not None and hc.get("Links"):
+        links.add_environment(engine, oci, doc)
 
 
 def _namespace_modes(engine: Engine, oci: dict[str, Any], hc: dict[str, Any]) -> None:

@@ -140,8 +140,11 @@ def _endpoint_settings(doc: dict[str, Any], net: dict[str, Any], ep: dict[str, A
 def _write_etc(engine: Engine, doc: dict[str, Any], ip: str) -> None:
     cdir = engine._dir(doc["Id"])
     cfg, hc = doc["Config"], doc["HostConfig"]
+    from darse.engine import links
+
+    extra = (hc.get("ExtraHosts") or []) + links.hosts_entries(engine, doc)
     etc_files.write(cdir, "hosts", etc_files.hosts(cfg["Hostname"], cfg.get("Domainname", ""),
-                                                    hc.get("ExtraHosts") or [], ip))
+                                                    extra, ip))
     user_defined = any(w["Name"] not in PREDEFINED for w in doc.get(INTERNAL) or [])
     if user_defined and not hc.get("Dns"):
         # The embedded DNS answers for the networks; it forwards the rest to the host's.

@@ -192,3 +192,33 @@ def test_mac_address(docker: Darsed, cli: str) -> None:
         run(docker, cli, "rm", "-f", cid)
     done = run(docker, cli, "run", "--rm", "--mac-address", "zz", "busybox", "true")
     assert done.returncode == 125 and "zz is not a valid mac address" in done.stderr
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_legacy_links(docker: Darsed, cli: str) -> None:
+    db, web = f"lk-db-{cli}", f"lk-web-{cli}"
+    ok(docker, cli, "run", "-d", "--name", db, "-e", "SECRET=s3", "--expose", "5432",
+       "busybox", "sleep", "100")
+    try:
+        ip = ok(docker, cli, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", db).strip()
+        hostname = ok(docker, cli, "inspect", "-f", "{{.Config.Hostname}}", db).strip()
+        out = ok(docker, cli, "run", "--name", web, "--link", f"{db}:db", "busybox", "sh",
+                 "-c", "cat /etc/hosts; env")
+        assert f"{ip}\tdb {hostname} {db}" in out.splitlines()
+        env = set(out.splitlines())
+        assert {f"DB_NAME=/{web}/db", f"DB_PORT=tcp://{ip}:5432",
+                f"DB_PORT_5432_TCP=tcp://{ip}:5432", f"DB_PORT_5432_TCP_ADDR={ip}",
+                "DB_PORT_5432_TCP_PORT=5432", "DB_PORT_5432_TCP_PROTO=tcp",
+                "DB_ENV_SECRET=s3"} <= env
+        assert not any(e.startswith("DB_ENV_PATH=") for e in env)
+        assert ok(docker, cli, "inspect", "-f", "{{json .HostConfig.Links}}", web).strip() == \
+            f'["/{db}:/{web}/db"]'
+        done = run(docker, cli, "run", "--rm", "--link", "nope:x", "busybox", "true")
+        assert done.returncode == 125
+        assert "could not get container for nope: No such container: nope" in done.stderr
+        run(docker, cli, "stop", "-t", "0", db)
+        done = run(docker, cli, "run", "--rm", "--name", "lk-other", "--link", f"{db}:db",
+                   "busybox", "true")
+        assert f"Cannot link to a non running container: /{db} AS /lk-other/db" in done.stderr
+    finally:
+        run(docker, cli, "rm", "-f", web, db)

@@ -1,0 +1,100 @@
+"""Legacy links (docker run --link NAME[:ALIAS]) on the default bridge, as dockerd makes
+them: the linked container must be running at create; at start the linking container
+gets its address in /etc/hosts (alias, hostname, name) and environment variables
+ALIAS_NAME, ALIAS_PORT..., ALIAS_ENV_... of its exposed ports and environment.
+HostConfig.Links keeps dockerd's form, "/child:/parent/alias".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from darse.errors import Conflict, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from darse.engine.engine import Engine
+
+
+def register(engine: Engine, host_config: dict[str, Any], name: str) -> None:
+    """At create: each link resolved to a running container, in dockerd's form."""
+    out = []
+    for link in host_config.get("Links") or []:
+        child_ref, _, alias = link.partition(":")
+        child_ref = child_ref.lstrip("/")
+        if not child_ref:
+            raise InvalidArgument(f"invalid link format: {link}")
+        alias = alias.rpartition("/")[2] or child_ref
+        try:
+            child = engine.containers.find(child_ref)
+        except NotFound as exc:
+            # 400, not 404: a client takes a create's 404 for a missing image.
+            raise InvalidArgument(f"could not get container for {child_ref}: {exc}") from None
+        if not child["State"]["Running"]:
+            raise Conflict(f"Cannot link to a non running container: {child['Name']} AS "
+                           f"/{name}/{alias}")
+        out.append(f"{child['Name']}:/{name}/{alias}")
+    if host_config.get("Links") is not None:
+        host_config["Links"] = out or None
+
+
+def _linked(engine: Engine, doc: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
+    """(child record, alias, its address) of each link whose child runs on a network."""
+    out = []
+    for link in doc["HostConfig"].get("Links") or []:
+        child_name, _, path = link.partition(":")
+        try:
+            child = engine.containers.find(child_name.lstrip("/"))
+        except NotFound:
+            raise Conflict(f"Cannot link to a non running container: {child_name} AS "
+                           f"{path}") from None
+        if not child["State"]["Running"]:
+            raise Conflict(f"Cannot link to a non running container: {child['Name']} AS "
+                           f"{path}")
+        address = child["NetworkSettings"].get("IPAddress") or ""
+        out.append((child, path.rpartition("/")[2], address))
+    return out
+
+
+def hosts_entries(engine: Engine, doc: dict[str, Any]) -> list[str]:
+    """ExtraHosts-form entries ("names:ip") for /etc/hosts."""
+    entries = []
+    for child, alias, address in _linked(engine, doc):
+        if not address:
+            continue
+        names = [alias, child["Config"].get("Hostname") or child["Id"][:12]]
+        if alias != child["Name"].lstrip("/"):
+            names.append(child["Name"].lstrip("/"))
+        entries.append(f"{' '.join(names)}:{address}")
+    return entries
+
+
+def environment(engine: Engine, doc: dict[str, Any]) -> list[str]:
+    """The variables dockerd sets for each link, in its order."""
+    env: list[str] = []
+    for child, alias, address in _linked(engine, doc):
+        prefix = alias.upper().replace("-", "_")
+        env.append(f"{prefix}_NAME={doc['Name']}/{alias}")
+        ports = sorted(child["Config"].get("ExposedPorts") or {},
+                       key=lambda p: (p.partition("/")[2] or "tcp", int(p.partition("/")[0])))
+        if ports and address:
+            port, _, proto = ports[0].partition("/")
+            env.append(f"{prefix}_PORT={proto or 'tcp'}://{address}:{port}")
+        for key in ports if address else []:
+            port, _, proto = key.partition("/")
+            proto = proto or "tcp"
+            base = f"{prefix}_PORT_{port}_{proto.upper()}"
+            env += [f"{base}={proto}://{address}:{port}", f"{base}_ADDR={address}",
+                    f"{base}_PORT={port}", f"{base}_PROTO={proto}"]
+        for item in child["Config"].get("Env") or []:
+            key, sep, value = item.partition("=")
+            if sep and key not in ("HOME", "PATH"):
+                env.append(f"{prefix}_ENV_{key}={value}")
+    return env
+
+
+def add_environment(engine: Engine, oci: dict[str, Any], doc: dict[str, Any]) -> None:
+    """The links' variables into the process's environment; the container's own win."""
+    env = oci["process"]["env"]
+    own = {item.partition("=")[0] for item in env}
+    oci["process"]["env"] = [e for e in environment(engine, doc)
+                             if e.partition("=")[0] not in own] + env
