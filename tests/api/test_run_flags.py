@@ -222,3 +222,23 @@ def test_legacy_links(docker: Darsed, cli: str) -> None:
         assert f"Cannot link to a non running container: /{db} AS /lk-other/db" in done.stderr
     finally:
         run(docker, cli, "rm", "-f", web, db)
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_cgroup_parent(docker: Darsed, cli: str) -> None:
+    parent = f"darse-test-parent-{cli}"
+    cid = ok(docker, cli, "run", "-d", "--cgroup-parent", parent, "busybox", "sleep", "100"
+             ).strip()
+    try:
+        pid = int(ok(docker, cli, "inspect", "-f", "{{.State.Pid}}", cid))
+        with open(f"/proc/{pid}/cgroup") as f:
+            paths = {line.rstrip("\n").split(":", 2)[2] for line in f}
+        assert f"/{parent}/{cid}" in paths, paths
+        assert ok(docker, cli, "inspect", "-f", "{{.HostConfig.CgroupParent}}", cid) == \
+            f"{parent}\n"
+    finally:
+        run(docker, cli, "rm", "-f", cid)
+        for controller in os.listdir("/sys/fs/cgroup"):
+            path = f"/sys/fs/cgroup/{controller}/{parent}"
+            if os.path.isdir(path):
+                os.rmdir(path)  # the parent is the user's to remove, as with dockerd
