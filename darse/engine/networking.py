@@ -20,10 +20,10 @@ EPHEMERAL = range(32768, 61000)
 
 def prepare(engine: Engine, host_config: dict[str, Any],
             networking: dict[str, Any] | None) -> list[dict[str, Any]]:
-    mode = host_config.get("NetworkMode") or "default"
-    if mode == "default":
-        mode = "bridge"
-    host_config["NetworkMode"] = mode
+    # "default" stays in the record, as dockerd keeps it; on Linux it is the bridge.
+    given = host_config.get("NetworkMode") or "default"
+    mode = "bridge" if given == "default" else given
+    host_config["NetworkMode"] = given
     if mode in ("host", "none") or mode.startswith("container:"):
         if host_config.get("PortBindings") and mode != "none":
             pass

@@ -25,7 +25,7 @@ DOCKERD_FIELDS = {
     "ReadonlyPaths", "ReadonlyRootfs", "RestartPolicy", "Runtime", "SecurityOpt", "ShmSize",
     "UTSMode", "Ulimits", "UsernsMode", "VolumeDriver", "VolumesFrom"}
 # dockerd's values for such a container (where darse's are its own, not here: Runtime
-# is darse-runtime, the masked paths darse's, NetworkMode the network it resolved).
+# is darse-runtime, the masked paths darse's).
 DOCKERD_DEFAULTS = {
     "AutoRemove": False, "Binds": None, "BlkioDeviceReadBps": [], "BlkioDeviceReadIOps": [],
     "BlkioDeviceWriteBps": [], "BlkioDeviceWriteIOps": [], "BlkioWeight": 0,
@@ -38,7 +38,8 @@ DOCKERD_DEFAULTS = {
     "IOMaximumBandwidth": 0, "IOMaximumIOps": 0, "IpcMode": "private", "Isolation": "",
     "KernelMemory": 0, "KernelMemoryTCP": 0, "Links": None,
     "LogConfig": {"Type": "json-file", "Config": {}}, "Memory": 0, "MemoryReservation": 0,
-    "MemorySwap": 0, "MemorySwappiness": None, "NanoCpus": 0, "OomKillDisable": False,
+    "MemorySwap": 0, "MemorySwappiness": None, "NanoCpus": 0, "NetworkMode": "default",
+    "OomKillDisable": False,
     "OomScoreAdj": 0, "PidMode": "", "PidsLimit": None, "PortBindings": {},
     "Privileged": False, "PublishAllPorts": False,
     "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
@@ -69,6 +70,11 @@ def test_hostconfig_complete_with_dockerd_defaults(docker: Darsed) -> None:
             differ = {k: hc[k] for k, v in DOCKERD_DEFAULTS.items() if hc[k] != v}
             assert differ == {}, name
             assert hc["Runtime"] == "darse-runtime" and "/proc/kcore" in hc["MaskedPaths"]
+        # ps's summary too, and the container is on the bridge all the same.
+        summary = {c["Names"][0]: c for c in json.loads(docker.api(
+            "GET", "/containers/json?all=1")[1])}
+        assert summary["/hc-cli"]["HostConfig"] == {"NetworkMode": "default"}
+        assert list(summary["/hc-cli"]["NetworkSettings"]["Networks"]) == ["bridge"]
     finally:
         docker.docker("rm", "-f", "hc-cli", "hc-darse", "hc-api")
 
