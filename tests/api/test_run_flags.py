@@ -213,6 +213,15 @@ def test_legacy_links(docker: Darsed, cli: str) -> None:
         assert not any(e.startswith("DB_ENV_PATH=") for e in env)
         assert ok(docker, cli, "inspect", "-f", "{{json .HostConfig.Links}}", web).strip() == \
             f'["/{db}:/{web}/db"]'
+        # An exec sees them too (dockerd's).
+        ok(docker, cli, "start", web)
+        ok(docker, cli, "run", "-d", "--name", f"{web}-2", "--link", db, "busybox", "sleep",
+           "100")
+        exec_env = ok(docker, cli, "exec", f"{web}-2", "env").splitlines()
+        alias = db.upper().replace("-", "_")
+        assert f"{alias}_NAME=/{web}-2/{db}" in exec_env
+        assert f"{alias}_ENV_SECRET=s3" in exec_env
+        run(docker, cli, "rm", "-f", f"{web}-2")
         done = run(docker, cli, "run", "--rm", "--link", "nope:x", "busybox", "true")
         assert done.returncode == 125
         assert "could not get container for nope: No such container: nope" in done.stderr
