@@ -152,6 +152,7 @@ state = "{base}/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "{base}/net.d"
 """)
+    cni_cache_existed = os.path.exists("/var/lib/cni")  # containerd's CNI result cache
     log = open(base / "containerd.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(["containerd", "--config", str(base / "config.toml")],
                             stdout=log, stderr=log)
@@ -198,6 +199,8 @@ state = "{base}/state"
         subprocess.run(["umount", "-R", str(base / "root")], capture_output=True)
         subprocess.run(["umount", "-R", str(base / "state")], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+        if not cni_cache_existed:
+            shutil.rmtree("/var/lib/cni", ignore_errors=True)
 
 
 def main() -> None:
