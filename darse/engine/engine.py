@@ -288,7 +288,7 @@ class Engine:
             shutil.rmtree(cdir, ignore_errors=True)
             raise
         self._event(doc, "create")
-        return {"Id": container_id, "Warnings": []}
+        return {"Id": container_id, "Warnings": run_limits.warnings(host_config)}
 
     @staticmethod
     def _merge_config(config: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:

@@ -112,6 +112,22 @@ def validate(engine: Engine, hc: dict[str, Any]) -> None:
             raise InvalidArgument(f"invalid ulimit type: {ulimit.get('Name')}")
 
 
+def warnings(hc: dict[str, Any]) -> list[str]:
+    """What dockerd warns of at create (the docker CLI prints each as WARNING: ...)."""
+    out = []
+    if hc.get("KernelMemory"):
+        out.append("Specifying a kernel memory limit is deprecated and will be removed in a "
+                   "future release.")
+    if hc.get("BlkioWeight") and not os.path.exists(os.path.join(BLKIO_ROOT,
+                                                                 "blkio.weight")):
+        out.append("Your kernel does not support Block I/O weight or the cgroup is not "
+                   "mounted. Weight discarded.")
+    if hc.get("OomKillDisable") and not hc.get("Memory"):
+        out.append("OOM killer is disabled for the container, but no memory limit is set, "
+                   "this can result in the system running out of resources.")
+    return out
+
+
 def _device_numbers(path: str) -> tuple[int, int]:
     try:
         st = os.stat(path)

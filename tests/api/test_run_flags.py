@@ -251,3 +251,14 @@ def test_cgroup_parent(docker: Darsed, cli: str) -> None:
             path = f"/sys/fs/cgroup/{controller}/{parent}"
             if os.path.isdir(path):
                 os.rmdir(path)  # the parent is the user's to remove, as with dockerd
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_create_warnings_as_dockerd(docker: Darsed, cli: str) -> None:
+    done = run(docker, cli, "run", "--rm", "--kernel-memory", "10m", "--oom-kill-disable",
+               "busybox", "echo", "ran")
+    assert done.returncode == 0 and done.stdout == "ran\n", done.stderr
+    assert "WARNING: Specifying a kernel memory limit is deprecated and will be removed in " \
+           "a future release." in done.stderr
+    assert "WARNING: OOM killer is disabled for the container, but no memory limit is set, " \
+           "this can result in the system running out of resources." in done.stderr

@@ -286,16 +286,22 @@ def _create(client: Client, args: Namespace, prog: str) -> str:
     if args.pull == "always":
         _pull(client, args.image, args.platform, quiet=args.quiet, out=sys.stderr)
     try:
-        cid = client.json("POST", "/containers/create", query, body)["Id"]
+        cid = _warned(client.json("POST", "/containers/create", query, body))
     except APIError as exc:
         if exc.status != 404 or "No such image" not in exc.message or args.pull == "never":
             raise
         if not args.quiet:
             print(f"Unable to find image '{_familiar(args.image)}' locally", file=sys.stderr)
         _pull(client, args.image, args.platform, quiet=args.quiet, out=sys.stderr)
-        cid = client.json("POST", "/containers/create", query, body)["Id"]
+        cid = _warned(client.json("POST", "/containers/create", query, body))
     _checked(run_flags.write_cidfile, args, cid)
     return cid
+
+
+def _warned(created: dict[str, Any]) -> str:
+    for warning in created.get("Warnings") or []:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return created["Id"]
 
 
 def _checked(fn: Callable[..., None], *args: Any) -> None:
