@@ -125,3 +125,20 @@ def test_image_healthcheck_and_no_healthcheck(docker: Darsed) -> None:
     finally:
         docker.docker("rm", "-f", "h4", "h5", "h6")
         docker.docker("rmi", "hcimg")
+
+
+def test_health_probe_timeout(docker: Darsed) -> None:
+    ok(docker, "run", "-d", "--name", "h7", "--health-cmd", "sleep 30", "--health-timeout",
+       "200ms", "--health-interval", "300ms", "--health-retries", "1", "busybox", "sleep",
+       "100")
+    try:
+        until(lambda: health(docker, "h7")["Status"] == "unhealthy")
+        entry = health(docker, "h7")["Log"][0]
+        assert (entry["ExitCode"], entry["Output"]) == (
+            -1, "Health check exceeded timeout (200ms)")
+        # The probe that outlived its timeout was killed: no sleep 30 piles up.
+        time.sleep(1)
+        procs = ok(docker, "top", "h7")
+        assert procs.count("sleep 30") <= 1, procs
+    finally:
+        docker.docker("rm", "-f", "h7")
