@@ -141,3 +141,28 @@ def test_a_two_layer_load_cut_short_keeps_neither_layer(small: Darsed) -> None:
     status, out = small.api("POST", "/images/load?quiet=1", raw=saved)
     assert _state(small) == before
     assert "no space left on device" in out.decode(), out
+
+
+def test_a_pull_into_a_full_disk_fails_clearly_and_leaves_nothing(
+        small: Darsed, busybox_rootfs: str, tmp_path) -> None:  # noqa: ANN001
+    from tests.image.conftest import RegistryServer
+    from tests.ocilayout import Layout, tar_of_dir
+
+    (tmp_path / "registry").mkdir()
+    registry = RegistryServer(tmp_path / "registry")
+    try:
+        layout = Layout(tmp_path / "layout")
+        layout.image([tar_of_dir(busybox_rootfs), _random_tar(8 << 20)], tag="latest")
+        registry.push_layout(tmp_path / "layout", "two")
+        before = _state(small)
+        _fill(os.path.join(small.data_root, "filler"), leave=6 << 20)
+        status, out = small.api("POST", f"/images/create?fromImage={registry.host}/two"
+                                        "&tag=latest")
+        assert "no space left on device" in out.decode(), out
+        assert _state(small) == before
+        os.unlink(os.path.join(small.data_root, "filler"))
+        status, out = small.api("POST", f"/images/create?fromImage={registry.host}/two"
+                                        "&tag=latest")
+        assert b"Downloaded newer image" in out, out
+    finally:
+        registry.stop()
