@@ -142,3 +142,27 @@ def test_health_probe_timeout(docker: Darsed) -> None:
         assert procs.count("sleep 30") <= 1, procs
     finally:
         docker.docker("rm", "-f", "h7")
+
+
+def test_health_goes_on_after_darsed_restart(busybox_rootfs: str) -> None:
+    import shutil
+    import signal
+
+    from tests.daemon import leftover_mounts, new_daemon
+
+    d = new_daemon()
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        ok(d, "run", "-d", "--name", "hr", "--health-cmd", "true", "--health-interval",
+           "200ms", "busybox", "sleep", "100")
+        until(lambda: health(d, "hr")["Status"] == "healthy")
+        d.kill(signal.SIGKILL)
+        d.start()
+        assert health(d, "hr")["Status"] == "healthy"  # kept, as dockerd's restore
+        last = health(d, "hr")["Log"][-1]["Start"]
+        until(lambda: health(d, "hr")["Log"][-1]["Start"] != last, 5)  # probed again
+    finally:
+        d.stop()
+        assert leftover_mounts(str(d.base)) == []
+        shutil.rmtree(d.base, ignore_errors=True)
