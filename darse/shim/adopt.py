@@ -45,7 +45,7 @@ def adopt_all(shim: Shim) -> None:
         if fd is not None:
             shim.loop.add_reader(fd, _ended, shim, proc, fd)
             continue
-        code, finished = LOST, state.now()
+        code, finished = _zombie_of(st), state.now()
         try:  # the dead shim recorded its end before dying
             with open(os.path.join(shim.exits_dir, cid)) as f:
                 rec = json.load(f)
@@ -54,6 +54,16 @@ def adopt_all(shim: Shim) -> None:
             pass
         proc.exit_code, proc.finished_at = code, finished
         shim._finish(proc)
+
+
+def _zombie_of(st: state.ContainerState) -> int:
+    """The code of a container that ended while no shim was there, if its zombie (the
+    same process: same start time) is still unreaped; else LOST."""
+    stat = state.proc_stat(st.pid) if st.pid > 0 else None
+    if stat is None or stat[1] != st.pid_start:
+        return LOST
+    code = _zombie_status(st.pid)
+    return LOST if code is None else code
 
 
 def _pidfd(st: state.ContainerState) -> int | None:

@@ -47,11 +47,20 @@ def test_containers_survive_the_death_of_the_shim(busybox_rootfs: str) -> None:
         _run(d, "ends", ["sh", "-c", "sleep 3; exit 3"])
         _run(d, "again", ["sh", "-c", "sleep 3; exit 5"], restart="on-failure")
         live_pid = _state(d, "live")["State"]["Pid"]
+        _run(d, "meanwhile", ["sh", "-c", "sleep 1; exit 7"])
         pid_file = os.path.join(d.exec_root, "shim.pid")
         old = int(open(pid_file).read())
+        os.kill(old, signal.SIGSTOP)  # `meanwhile` ends while its shim cannot see it
+        _until(lambda: (state.proc_stat(_state(d, "meanwhile")["State"]["Pid"]) or
+                        ("Z",))[0] == "Z")
         os.kill(old, signal.SIGKILL)
         _until(lambda: os.path.exists(pid_file) and int(open(pid_file).read()) != old)
 
+        # The one that ended with no shim to see it: ended, its code read from its zombie
+        # if no one reaped it yet, else dockerd's 255 for a lost container.
+        _until(lambda: not _state(d, "meanwhile")["State"]["Running"])
+        st = _state(d, "meanwhile")["State"]
+        assert st["Status"] == "exited" and st["ExitCode"] in (7, 255), st
         # The one that ends after the new shim took it back: seen, with its code.
         _until(lambda: not _state(d, "ends")["State"]["Running"])
         st = _state(d, "ends")["State"]
