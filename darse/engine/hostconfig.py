@@ -10,6 +10,7 @@ compare with these (docker-py's tests read HostConfig back), so they are the sam
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from darse.engine import spec
@@ -19,9 +20,9 @@ SHM_SIZE = 64 * 1024 * 1024
 
 
 def _cgroupns_default() -> str:
-    # dockerd gives a container the host's cgroup namespace under cgroup v1; darse's
-    # runtime gives each its own under v1 and v2 alike, and the record says what it has.
-    return "private"
+    # dockerd's: a namespace of its own under cgroup v2, the host's under v1 (where
+    # /proc/self/cgroup then shows the container's path on the host, as with dockerd).
+    return "private" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "host"
 
 
 # Field -> default of an unset (absent or null) field, as dockerd 20.10 shows it. A

@@ -6,6 +6,7 @@ an API client sending only what it sets (docker-py)."""
 from __future__ import annotations
 
 import json
+import os
 
 from tests.cli.test_cli import darse
 from tests.daemon import Darsed
@@ -49,6 +50,9 @@ DOCKERD_DEFAULTS = {
     "UsernsMode": "", "VolumeDriver": "", "VolumesFrom": None}
 
 
+V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
 def host_config(d: Darsed, name: str) -> dict:
     status, out = d.api("GET", f"/containers/{name}/json")
     assert status == 200, out
@@ -70,6 +74,7 @@ def test_hostconfig_complete_with_dockerd_defaults(docker: Darsed) -> None:
             differ = {k: hc[k] for k, v in DOCKERD_DEFAULTS.items() if hc[k] != v}
             assert differ == {}, name
             assert hc["Runtime"] == "darse-runtime" and "/proc/kcore" in hc["MaskedPaths"]
+            assert hc["CgroupnsMode"] == ("private" if V2 else "host")  # dockerd's default
         # ps's summary too, and the container is on the bridge all the same.
         summary = {c["Names"][0]: c for c in json.loads(docker.api(
             "GET", "/containers/json?all=1")[1])}
@@ -92,3 +97,15 @@ def test_hostconfig_privileged_and_unlimited(docker: Darsed) -> None:
                 hc["MemorySwappiness"], hc["ShmSize"]) == (None, None, None, None, 67108864)
     finally:
         docker.docker("rm", "-f", "hc-priv")
+
+
+def test_cgroup_namespace_as_recorded(docker: Darsed) -> None:
+    """The namespace a container gets is the one its record says (the host's under v1,
+    as dockerd's default; --cgroupns private gives it its own)."""
+    host = os.readlink("/proc/self/ns/cgroup")
+    for flags, mode in (([], "private" if V2 else "host"), (["--cgroupns", "private"],
+                                                            "private")):
+        done = docker.docker("run", "--rm", *flags, "busybox", "readlink",
+                             "/proc/self/ns/cgroup")
+        assert done.returncode == 0, done.stderr
+        assert (done.stdout.strip() == host) == (mode == "host"), (flags, done.stdout)

@@ -93,7 +93,7 @@ def test_namespace_modes(docker: Darsed, cli: str) -> None:
 
     host = [os.uname().nodename] + [os.readlink(f"/proc/self/ns/{n}")
                                     for n in ("pid", "ipc", "uts", "cgroup")]
-    private = ns()
+    private = ns("--cgroupns", "private")
     assert all(a != b for a, b in zip(private, host, strict=True))
     assert ns("--pid", "host")[1] == host[1]
     assert ns("--ipc", "host")[2] == host[2]
