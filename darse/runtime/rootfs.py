@@ -31,14 +31,21 @@ def prepare(rootfs: str, propagation: str) -> None:
 
 
 def _parent_mount_private(rootfs: str) -> None:
-    # pivot_root(2) refuses a new root whose parent mount is shared.
-    parent = os.path.dirname(rootfs.rstrip("/")) or "/"
-    while not os.path.ismount(parent):
-        parent = os.path.dirname(parent)
-    try:
-        sc.mount(None, parent, None, sc.MS_PRIVATE)
-    except OSError:
-        pass
+    # pivot_root(2) refuses a new root whose parent mount is shared (EINVAL), and the
+    # rootfs's bind onto itself gets as parent the mount rootfs lies on: rootfs itself
+    # when it is a mount point (an overlay, a bind), which rootfsPropagation "rshared" has
+    # just made shared. os.path.ismount cannot find it (a bind on the same filesystem has
+    # the same st_dev as its parent): the kernel's answer can, EINVAL for a path that is
+    # not a mount point.
+    path = os.path.normpath(rootfs)
+    while True:
+        try:
+            sc.mount(None, path, None, sc.MS_PRIVATE)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or path == "/":
+                raise
+        path = os.path.dirname(path)
 
 
 def needs_dev_setup(config_mounts: list[dict]) -> bool:

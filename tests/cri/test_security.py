@@ -150,6 +150,33 @@ def _mounts(pods: Cri, tmp_path, shared) -> None:
     assert len(pods.runtime.ListContainers(pb.ListContainersRequest()).containers) == before
 
 
+def test_bidirectional_mount_reaches_the_host(pods: Cri, tmp_path) -> None:
+    """critest's spec: a shared host folder mounted BIDIRECTIONAL into a privileged
+    container; a mount made inside under it is seen on the host (the container would not
+    start: EINVAL from pivot_root, its overlay rootfs left shared)."""
+    shared = tmp_path / "both"
+    shared.mkdir()
+    (shared / "in").mkdir()
+    subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
+    subprocess.run(["mount", "--make-shared", str(shared)], check=True)
+    try:
+        pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
+            config=pod_config("both"))).pod_sandbox_id
+        cc = container_config("c", "sleep", "1000")
+        cc.linux.security_context.privileged = True
+        cc.mounts.append(pb.Mount(container_path="/both", host_path=str(shared),
+                                  propagation=pb.PROPAGATION_BIDIRECTIONAL))
+        cid = _start(pods, pod, cc)
+        r = sh(pods, cid, "mount -t tmpfs -o size=1m inside /both/in")
+        assert r.exit_code == 0, r
+        seen = [line.split() for line in open("/proc/self/mountinfo")]
+        assert any(f[4] == str(shared / "in") and "inside" in f for f in seen), \
+            "the container's mount did not reach the host"
+        pods.remove_all()
+    finally:
+        subprocess.run(["umount", "-R", str(shared)], check=False)
+
+
 def test_oom_killed_reason(pods: Cri) -> None:
     pod = pods.runtime.RunPodSandbox(pb.RunPodSandboxRequest(
         config=pod_config("oom"))).pod_sandbox_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 from darse.runtime import spec
 from tests.runtime.conftest import Runtime
@@ -106,3 +107,34 @@ def test_image_links_cannot_redirect_dev_or_climb_out(runtime: Runtime, tmp_path
                        mounts=mounts, root={"path": str(rootfs), "readonly": False})
     assert done.stdout.strip() == "ok", done.stderr
     assert os.listdir(host_dev) == [] and os.listdir(host_mnt) == []
+
+
+def test_bidirectional_mount_on_a_rootfs_that_is_a_mount_point(runtime: Runtime,
+                                                                  tmp_path) -> None:
+    """rootfsPropagation "rshared" and a bind mount "rshared" of a shared host folder (the
+    CRI's PROPAGATION_BIDIRECTIONAL) on a rootfs that is its own mount point, as an overlay
+    is: the container starts (it failed with EINVAL from pivot_root) and a mount made
+    inside under that folder is seen on the host."""
+    root, host = tmp_path / "root", tmp_path / "host"
+    root.mkdir()
+    host.mkdir()
+    subprocess.run(["mount", "--bind", runtime.rootfs, str(root)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(root)], check=True)
+        subprocess.run(["mount", "--bind", str(host), str(host)], check=True)
+        subprocess.run(["mount", "--make-shared", str(host)], check=True)
+        (host / "in").mkdir()
+        caps = spec.default()["process"]["capabilities"]
+        caps = {k: sorted({*v, "CAP_SYS_ADMIN"}) for k, v in caps.items()}
+        mounts = default_mounts() + [{"destination": "/both", "type": "bind",
+                                      "source": str(host), "options": ["rbind", "rshared"]}]
+        done = runtime.run(["mount", "-t", "tmpfs", "-o", "size=1m", "inside", "/both/in"],
+                           mounts=mounts, linux_rootfsPropagation="rshared",
+                           process_capabilities=caps, root={"path": str(root)})
+        assert done.returncode == 0, done.stderr
+        seen = [line.split() for line in open("/proc/self/mountinfo")]
+        assert any(f[4] == str(host / "in") and "inside" in f for f in seen), \
+            "the container's mount did not reach the host"
+    finally:
+        subprocess.run(["umount", "-R", str(host)], check=False)
+        subprocess.run(["umount", "-R", str(root)], check=False)
