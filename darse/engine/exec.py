@@ -88,8 +88,9 @@ def _build(engine: Engine, ex: dict[str, Any]) -> dict[str, Any]:
         proc["user"] = users.resolve(rootfs, body["User"])
     env = environ.process_env(doc, rootfs, int(proc["user"].get("uid", 0)),
                               bool(body.get("Tty")), body.get("Env") or [])
-    if doc["HostConfig"].get("Links"):  # as dockerd: an exec sees the links' variables too
-        from darse.engine import links
+    from darse.engine import links
+
+    if doc["HostConfig"].get("Links") and links.legacy(doc["HostConfig"]):  # as dockerd's
 
         own = {item.partition("=")[0] for item in env}
         env = [e for e in links.environment(engine, doc) if e.partition("=")[0] not in own] \

@@ -185,7 +185,7 @@ def apply(engine: Engine, oci: dict[str, Any], hc: dict[str, Any], container_id:
         linux["cgroupsPath"] = f"/{hc['CgroupParent'].strip('/')}/{container_id}"
     _namespace_modes(engine, oci, hc)
     doc = engine.containers.get(container_id)
-    if doc is not None and hc.get("Links"):
+    if doc is not None and hc.get("Links") and links.legacy(hc):
         links.add_environment(engine, oci, doc)
 
 

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 
 def register(engine: Engine, host_config: dict[str, Any], name: str) -> None:
-    """At create: each link resolved to a running container, in dockerd's form."""
+    """At create: each link resolved to a running container, in dockerd's form. On a
+    user-defined network a link is a name only its container resolves (the embedded
+    DNS), which needs nothing of the linked container yet."""
+    if not legacy(host_config):
+        return
     out = []
     for link in host_config.get("Links") or []:
         child_ref, _, alias = link.partition(":")
@@ -37,9 +41,26 @@ def register(engine: Engine, host_config: dict[str, Any], name: str) -> None:
         host_config["Links"] = out or None
 
 
+def legacy(host_config: dict[str, Any]) -> bool:
+    """Links of the default bridge (hosts entries, variables), not a network's aliases."""
+    return (host_config.get("NetworkMode") or "default") in ("default", "bridge")
+
+
+def resolve_alias(doc: dict[str, Any], name: str) -> str:
+    """DNS on a user-defined network: a link's alias stands for the linked container's
+    name, for the linking container only."""
+    for link in doc["HostConfig"].get("Links") or []:
+        child, _, alias = link.partition(":")
+        if (alias.rpartition("/")[2] or child).lower() == name:
+            return child.lstrip("/").lower()
+    return name
+
+
 def _linked(engine: Engine, doc: dict[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
     """(child record, alias, its address) of each link whose child runs on a network."""
     out = []
+    if not legacy(doc["HostConfig"]):
+        return out
     for link in doc["HostConfig"].get("Links") or []:
         child_name, _, path = link.partition(":")
         try:

@@ -201,6 +201,10 @@ def lookup(engine: Engine, asker: str, name: str) -> str | None:
     if doc is None:
         return None
     mine = {n for n in (doc["NetworkSettings"].get("Networks") or {}) if n not in PREDEFINED}
+    if doc["HostConfig"].get("Links"):
+        from darse.engine import links
+
+        name = links.resolve_alias(doc, name)
     for other in engine.containers.all():
         if not other["State"]["Running"]:
             continue

@@ -262,3 +262,27 @@ def test_create_warnings_as_dockerd(docker: Darsed, cli: str) -> None:
            "a future release." in done.stderr
     assert "WARNING: OOM killer is disabled for the container, but no memory limit is set, " \
            "this can result in the system running out of resources." in done.stderr
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_link_on_user_defined_network(docker: Darsed, cli: str) -> None:
+    net, db = f"lknet-{cli}", f"lkn-db-{cli}"
+    ok(docker, cli, "network", "create", net)
+    try:
+        # dockerd: nothing is asked of the linked container at create on such a network.
+        cid = ok(docker, cli, "create", "--network", net, "--link", "nope:x", "busybox",
+                 "true").strip()
+        run(docker, cli, "rm", cid)
+        ok(docker, cli, "run", "-d", "--name", db, "--network", net, "busybox", "sleep", "100")
+        ip = ok(docker, cli, "inspect", "-f", "{{range .NetworkSettings.Networks}}"
+                "{{.IPAddress}}{{end}}", db).strip()
+        out = ok(docker, cli, "run", "--rm", "--network", net, "--link", f"{db}:dbalias",
+                 "busybox", "nslookup", "dbalias")
+        assert ip in out, out
+        # The alias is the linking container's only.
+        other = run(docker, cli, "run", "--rm", "--network", net, "busybox", "nslookup",
+                    "dbalias")
+        assert ip not in other.stdout
+    finally:
+        run(docker, cli, "rm", "-f", db)
+        run(docker, cli, "network", "rm", net)
