@@ -2,7 +2,8 @@
 dockerd with --live-restore) in the same run:
 
 - `run -d` with none running, then with N running (10 each, medians);
-- `ps`, `ps -a --format ...` and `inspect` of one, with N running (medians of 10);
+- `ps`, `ps -a --format ...` and `inspect` of one, with N running (medians of 10), and
+  the API's GET /containers/json alone (the daemon's share of `ps`, medians of 20);
 - PSS of the daemon and its supervisors (darsed + darse-shim; dockerd + containerd + the
   containerd-shims) with none running and with N, and what each container adds;
 - a restart of the daemon: SIGTERM, then a new one, until all N are listed running.
@@ -74,6 +75,18 @@ def _not_container(pid: int) -> bool:
         return False
 
 
+def api_ms(e: Engine, path: str, n: int = 20) -> float:
+    """The daemon's side of a listing, without the CLI's start (medians of n)."""
+    client = Client(e.host)
+    client.request("GET", path).read()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        client.request("GET", path).read()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
 def start_many(e: Engine, n: int) -> list[str]:
     body = {"Image": "busybox", "Cmd": ["sleep", "100000"],
             "HostConfig": {"NetworkMode": "none"}}
@@ -127,6 +140,7 @@ def measure(e: Engine, n: int, restart: callable) -> dict[str, float]:
                                    r["pss, none running (MB)"]) / n
     r[f"ps, {n} running (ms)"] = e.ms("ps")
     r[f"ps -a --format, {n} (ms)"] = e.ms("ps", "-a", "--format", FORMAT)
+    r[f"GET /containers/json, {n} (ms)"] = api_ms(e, "/containers/json")
     one = e.out("ps", "-q").split()[0]
     r["inspect one (ms)"] = e.ms("inspect", one)
     r[f"run -d, {n} running (ms)"], ids = run_d(e)

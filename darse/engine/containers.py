@@ -27,6 +27,18 @@ def new_state() -> dict[str, Any]:
             "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
 
 
+class Listed:
+    """One container as listings see it, made anew at each write of its record: the
+    record parsed, shared by every listing until the next write, so READ ONLY (what is
+    handed out is made from it, never it); and what views derive from it (`derived`)."""
+
+    __slots__ = ("doc", "derived")
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.derived: Any = None
+
+
 class ContainerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -36,6 +48,18 @@ class ContainerStore:
         # Called with the id after each write, from the writer's thread: the API's
         # asyncio waiters (darse.engine.state_watch) wake on it.
         self.watchers: list[Callable[[str], None]] = []
+        # id -> the record as last written, parsed once for listings (None: not parsed
+        # since its last write). Filled at the first listing; kept in step with every
+        # write below, under self.lock, so a listing never sees a record older than the
+        # database's. The whole is None until then.
+        self._listed: dict[str, Listed | None] | None = None
+
+    def _written(self, container_id: str, removed: bool = False) -> None:
+        if self._listed is not None:
+            if removed:
+                self._listed.pop(container_id, None)
+            else:
+                self._listed[container_id] = None
 
     def _notify(self, container_id: str) -> None:
         self.changed.notify_all()
@@ -55,17 +79,22 @@ class ContainerStore:
             self.check_name(name)
             self.db.execute("INSERT INTO containers(id, name, doc) VALUES (?,?,?)",
                             (doc["Id"], name, json.dumps(doc)))
+            self._written(doc["Id"])
             self._notify(doc["Id"])
 
     def save(self, doc: dict[str, Any]) -> None:
         with self.lock:
-            self.db.execute("UPDATE containers SET doc=?, name=? WHERE id=?",
-                            (json.dumps(doc), doc["Name"].lstrip("/"), doc["Id"]))
+            try:
+                self.db.execute("UPDATE containers SET doc=?, name=? WHERE id=?",
+                                (json.dumps(doc), doc["Name"].lstrip("/"), doc["Id"]))
+            finally:  # a write that failed midway: parsed again from what the db holds
+                self._written(doc["Id"])
             self._notify(doc["Id"])
 
     def remove(self, container_id: str) -> None:
         with self.lock:
             self.db.execute("DELETE FROM containers WHERE id=?", (container_id,))
+            self._written(container_id, removed=True)
             self._notify(container_id)
 
     def get(self, container_id: str) -> dict[str, Any] | None:
@@ -93,6 +122,27 @@ class ContainerStore:
 
     def all(self) -> list[dict[str, Any]]:
         return [json.loads(r["doc"]) for r in self.db.execute("SELECT doc FROM containers")]
+
+    def listed(self) -> list[Listed]:
+        """Every container, for listings: each record parsed once per write rather than
+        at every `ps` (1000 records took 37 ms to parse)."""
+        with self.lock:
+            if self._listed is None:
+                self._listed = dict.fromkeys(r["id"] for r in
+                                             self.db.execute("SELECT id FROM containers"))
+            stale = [cid for cid, entry in self._listed.items() if entry is None]
+            if stale:
+                rows = self.db.execute("SELECT id, doc FROM containers") \
+                    if len(stale) > 100 else \
+                    self.db.execute(f"SELECT id, doc FROM containers WHERE id IN "
+                                    f"({','.join('?' * len(stale))})", tuple(stale))
+                for row in rows:
+                    if self._listed.get(row["id"], True) is None:
+                        self._listed[row["id"]] = Listed(json.loads(row["doc"]))
+                for cid in stale:  # gone from the db meanwhile (never, under the lock)
+                    if self._listed.get(cid) is None:
+                        self._listed.pop(cid, None)
+            return list(self._listed.values())
 
     def names(self) -> set[str]:
         return {r["name"] for r in self.db.execute("SELECT name FROM containers")}

@@ -57,7 +57,8 @@ class Engine:
                         self.remap.gid if self.remap is not None else 0)
         self.db = Database(os.path.join(config.data_root, "state.db"))
         self.images = ImageStore(config.data_root, self.db, RegistryConfig(
-            config.insecure_registries, config.registry_mirrors), self._image_users)
+            config.insecure_registries, config.registry_mirrors,
+            config.registry_mirrors_by_host), self._image_users)
         self.images.layer_users = self._layers_in_use
         self.images.layer_removed = self._drop_remapped_layer
         self.images.snapshots.clean_scratch()
@@ -735,16 +736,17 @@ class Engine:
 
     def list(self, all: bool = False, filters: dict[str, list[str]] | None = None,
              limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
-        from darse.engine.views import container_summary, matches, rw_size
+        from darse.engine.views import listed_summary, matches, rw_size
 
-        docs = sorted(self.containers.all(), key=lambda d: d["Created"], reverse=True)
+        listed = sorted(self.containers.listed(), key=lambda e: e.doc["Created"], reverse=True)
         out = []
-        for doc in docs:
+        for entry in listed:
+            doc = entry.doc  # shared: read only
             if not all and not doc["State"]["Running"] and limit <= 0:
                 continue
             if filters and not matches(doc, filters, self):
                 continue
-            out.append((doc, container_summary(doc, self)))
+            out.append((doc, listed_summary(entry)))
         if limit > 0:
             out = out[:limit]
         if size:  # a walk of each upper folder: only for what is shown

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from darse.engine.containers import ZERO_TIME
+from darse.engine.containers import ZERO_TIME, Listed
 from darse.errors import InvalidArgument
 from darse.units import human_duration
 
@@ -79,7 +80,7 @@ def rw_size(doc: dict[str, Any]) -> int:
     return total
 
 
-def container_summary(doc: dict[str, Any], engine: Engine) -> dict[str, Any]:
+def container_summary(doc: dict[str, Any], engine: Engine | None) -> dict[str, Any]:
     mode = doc["HostConfig"].get("NetworkMode", "bridge")
     return {
         "Id": doc["Id"], "Names": [doc["Name"]], "Image": doc["Config"]["Image"],
@@ -90,6 +91,17 @@ def container_summary(doc: dict[str, Any], engine: Engine) -> dict[str, Any]:
         "NetworkSettings": {"Networks": doc["NetworkSettings"].get("Networks") or {}},
         "Mounts": doc.get("Mounts") or [],
     }
+
+
+def listed_summary(entry: Listed) -> dict[str, Any]:
+    """container_summary of a listed record: what stays the same until the record's next
+    write is made once (kept as JSON: each caller gets its own dicts, nothing shared);
+    the status, which the clock changes, each time."""
+    if entry.derived is None:
+        entry.derived = json.dumps(container_summary(entry.doc, None) | {"Status": ""})
+    summary = json.loads(entry.derived)
+    summary["Status"] = status_text(entry.doc["State"])
+    return summary
 
 
 def ports(doc: dict[str, Any]) -> list[dict[str, Any]]:
