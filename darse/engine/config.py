@@ -13,7 +13,7 @@ KNOWN_KEYS = {"bip", "default-address-pools", "insecure-registries", "registry-m
               "userns-remap", "data-root", "exec-root", "dns", "dns-search", "dns-opts",
               "log-driver", "log-opts", "live-restore", "default-runtime", "runtimes",
               "hosts", "debug", "group", "storage-driver", "max-concurrent-downloads",
-              "bridge", "registry", "init"}
+              "bridge", "registry", "init", "registry-mirrors-by-host"}
 
 
 @dataclass
@@ -27,6 +27,7 @@ class DaemonConfig:
     dns_opts: list[str] = field(default_factory=list)
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
+    registry_mirrors_by_host: dict[str, list[str]] = field(default_factory=dict)
     log_driver: str = "json-file"
     log_opts: dict[str, str] = field(default_factory=dict)
     bip: str = ""

@@ -106,7 +106,7 @@ def pull(store: ImageStore, ref: Reference, platform: str | None = None,
             with lock:
                 progress(event)
 
-    registry = Registry(ref.domain, store.registry_config, credentials)
+    registry = Registry(ref.domain, store.registry_config, credentials, mirrors=True)
     try:
         with undo.all_or_nothing(store) as made:
             return _pull(store, registry, ref, platform, emit, made)
@@ -187,7 +187,7 @@ def pull_all_tags(store: ImageStore, ref: Reference, platform: str | None = None
                   credentials: Credentials | None = None, progress: Progress | None = None
                   ) -> list[str]:
     """docker pull --all-tags: every tag of the repository, one after the other."""
-    registry = Registry(ref.domain, store.registry_config, credentials)
+    registry = Registry(ref.domain, store.registry_config, credentials, mirrors=True)
     try:
         tags = sorted(registry.tags(ref.path))
     finally:

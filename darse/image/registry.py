@@ -1,8 +1,9 @@
 """A client of the distribution API v2 (OCI distribution spec): manifests and blobs.
 
 Anonymous and bearer-token auth (Docker Hub's WWW-Authenticate flow), basic auth,
-plain HTTP for localhost and insecure registries, registry mirrors for docker.io, and
-blob streams that resume with a Range request when the connection breaks.
+plain HTTP for localhost and insecure registries, pull mirrors (docker.io's
+`registry-mirrors`, any host's `registry-mirrors-by-host`) with the host itself as the
+last resort, and blob streams that resume with a Range request when the connection breaks.
 """
 
 from __future__ import annotations
@@ -63,6 +64,29 @@ class RegistryConfig:
 
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
+    # darse's own key, containerd's per-host mirrors: {"registry.k8s.io": ["http://..."]}.
+    registry_mirrors_by_host: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Checked when darsed starts: a bad entry stops it with the entry named, rather
+        # than a pull that silently skips the mirror.
+        by_host = self.registry_mirrors_by_host
+        if not isinstance(by_host, dict):
+            raise InvalidArgument('daemon.json: "registry-mirrors-by-host" takes '
+                                  '{"HOST": ["http(s)://MIRROR", ...]}')
+        for host, urls in by_host.items():
+            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+                raise InvalidArgument(f'daemon.json: "registry-mirrors-by-host": {host!r} '
+                                      f'takes a list of mirror URLs')
+            for url in urls:
+                _mirror_endpoint(url)
+        for url in self.registry_mirrors:
+            _mirror_endpoint(url)
+
+    def mirrors(self, domain: str) -> list[str]:
+        """The mirrors to try, in order, before domain itself (docker.io's from both keys)."""
+        own = list(self.registry_mirrors) if domain == DEFAULT_DOMAIN else []
+        return own + list(self.registry_mirrors_by_host.get(domain) or [])
 
     def is_insecure(self, host: str) -> bool:
         name = host.rsplit(":", 1)[0].strip("[]") if not host.startswith("[") or "]:" in host \
@@ -87,6 +111,18 @@ class RegistryConfig:
         return False
 
 
+def _mirror_endpoint(url: str) -> tuple[str, str]:
+    """(scheme, host[:port]) of a mirror URL; the scheme is the one written (a mirror
+    written http:// is spoken to in plain HTTP, as Docker does), none when left out."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    host, _, path = rest.rstrip("/").partition("/")
+    if scheme not in ("", "http", "https") or not host or path:
+        raise InvalidArgument(f"invalid mirror URL {url!r}: want http(s)://HOST[:PORT]")
+    return scheme, host
+
+
 def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = header.partition(" ")
     params = dict(re.findall(r'(\w+)="([^"]*)"', rest))
@@ -108,16 +144,19 @@ class Registry:
     """One registry host (docker.io is registry-1.docker.io, or one of its mirrors)."""
 
     def __init__(self, domain: str, config: RegistryConfig | None = None,
-                 credentials: Credentials | None = None, timeout: float = 60.0) -> None:
+                 credentials: Credentials | None = None, timeout: float = 60.0,
+                 *, mirrors: bool = False) -> None:
+        """mirrors: try the configured mirrors first. Pulls only: a push or a login goes
+        to the host itself (Docker's rule), never to a read-only cache."""
         self.domain = domain
         self.config = config or RegistryConfig()
         self.credentials = credentials
         host = DOCKER_HUB_HOST if domain == DEFAULT_DOMAIN else domain
-        self.hosts = [host]
-        if domain == DEFAULT_DOMAIN:
-            self.hosts = [m.rstrip("/").split("://", 1)[-1] for m in
-                          self.config.registry_mirrors] + self.hosts
-        self.host = self.hosts[-1]
+        # (scheme, host): the scheme a mirror was written with, "" for the host itself.
+        self.endpoints = [_mirror_endpoint(m) for m in self.config.mirrors(domain)] \
+            if mirrors else []
+        self.endpoints.append(("", host))
+        self.host = host
         self._base: str | None = None
         self._tokens: dict[str, str] = {}
         self.http = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0),
@@ -129,18 +168,33 @@ class Registry:
 
     # --- transport -----------------------------------------------------------
 
-    def _bases(self, host: str) -> list[str]:
+    def _bases(self, scheme: str, host: str) -> list[str]:
+        if scheme:
+            return [f"{scheme}://{host}"]
         if self.config.is_insecure(host):
             return [f"https://{host}", f"http://{host}"]
         return [f"https://{host}"]
+
+    @property
+    def on_mirror(self) -> bool:
+        """Whether the endpoint in use is a mirror with the host itself still behind it."""
+        return len(self.endpoints) > 1
+
+    def next_endpoint(self) -> None:
+        """Give up the mirror in use (it failed): the next one, or the host itself."""
+        if self.on_mirror:
+            self.endpoints.pop(0)
+            self._base = None
+            self._tokens.clear()
 
     def base(self) -> str:
         """The scheme://host that answers /v2/ (HTTPS first; HTTP only if insecure)."""
         if self._base is not None:
             return self._base
         errors = []
-        for host in self.hosts:
-            for base in self._bases(host):
+        while True:
+            scheme, host = self.endpoints[0]
+            for base in self._bases(scheme, host):
                 try:
                     resp = self.http.get(f"{base}/v2/")
                 except httpx.HTTPError as exc:
@@ -150,8 +204,9 @@ class Registry:
                     self._base, self.host = base, host
                     return base
                 errors.append(f"{base}: {resp.status_code}")
-        raise Unavailable(f"Get \"https://{self.hosts[-1]}/v2/\": "
-                          + "; ".join(errors))
+            if not self.on_mirror:
+                raise Unavailable(f"Get \"https://{host}/v2/\": " + "; ".join(errors))
+            self.endpoints.pop(0)
 
     def _auth_header(self, scope: str) -> dict[str, str]:
         token = self._tokens.get(scope)
@@ -202,7 +257,18 @@ class Registry:
     # --- API -----------------------------------------------------------------
 
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str]:
-        """(raw bytes, media type, digest) of a manifest or an index."""
+        """(raw bytes, media type, digest) of a manifest or an index. A mirror that fails
+        to give it (down, missing the image, refusing) is left for the next endpoint,
+        the host itself last; the blobs then come from whichever gave the manifest."""
+        while True:
+            try:
+                return self._get_manifest(repo, reference)
+            except (DarseError, httpx.HTTPError):
+                if not self.on_mirror:
+                    raise
+                self.next_endpoint()
+
+    def _get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str]:
         resp = self.request("GET", f"/v2/{repo}/manifests/{reference}", f"repository:{repo}:pull",
                             headers={"Accept": mediatypes.ACCEPT})
         if resp.status_code == 404:
@@ -228,6 +294,15 @@ class Registry:
 
     def tags(self, repo: str) -> list[str]:
         """Every tag of a repository (following the spec's Link pagination)."""
+        while True:
+            try:
+                return self._tags(repo)
+            except (DarseError, httpx.HTTPError):
+                if not self.on_mirror:
+                    raise
+                self.next_endpoint()
+
+    def _tags(self, repo: str) -> list[str]:
         out: list[str] = []
         path = f"/v2/{repo}/tags/list"
         while path:
