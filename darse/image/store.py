@@ -363,10 +363,20 @@ class ImageStore:
         if not by_id:
             ref = refs.parse(name)
             key = f"{ref.repository}@{ref.digest}" if ref.digest else f"{ref.repository}:{ref.tag}"
-            if len(tag_rows) > 1 or (ref.digest and tag_rows) or self.children(image_id):
-                # docker keeps an image other images were built on: only the name goes.
-                self.db.execute("DELETE FROM image_names WHERE name=?", (key,))
-                return [{"Untagged": ref.familiar()}]
+            gone = [key]
+            rest = [r for r in rows if r["name"] != key]
+            if not ref.digest and not any(
+                    r["kind"] == "tag" and refs.parse(r["name"]).repository == ref.repository
+                    for r in rest):
+                # as dockerd: a repository's digest references go with its last tag
+                gone += [r["name"] for r in rest if r["kind"] == "digest"
+                         and refs.parse(r["name"]).repository == ref.repository]
+                rest = [r for r in rest if r["name"] not in gone]
+            if rest or self.children(image_id):
+                # docker keeps an image other images were built on: only the names go.
+                self.db.execute(f"DELETE FROM image_names WHERE name IN "
+                                f"({','.join('?' * len(gone))})", gone)
+                return [{"Untagged": refs.parse(n).familiar()} for n in gone]
             if users and not force:
                 cid, _ = users[0]
                 raise Conflict(f'conflict: unable to remove repository reference "{name}" '

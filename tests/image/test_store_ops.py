@@ -139,7 +139,10 @@ def test_tag_rmi_and_gc(store: ImageStore, busybox: str, busybox_in_registry: st
     with pytest.raises(Conflict, match="must be forced"):
         store.remove(busybox)
     # Another name remains: untagging is fine even while a container uses the image.
-    assert store.remove(busybox_in_registry) == [{"Untagged": busybox_in_registry}]
+    # ...and the repository's digest reference goes with its last tag, as dockerd does.
+    digest = store.names(busybox)[1][0]
+    assert store.remove(busybox_in_registry) == [{"Untagged": busybox_in_registry},
+                                                 {"Untagged": digest}]
     with pytest.raises(Conflict, match="container cccccccccccc is using"):
         store.remove("mine:1")
     users["now"] = []

@@ -95,14 +95,20 @@ def _image_items(images: list[dict[str, Any]], all_: bool, digests: bool,
                  no_trunc: bool) -> list[dict[str, Any]]:
     items = []
     for img in images:
-        tags = img.get("RepoTags") or []
-        if not tags:
-            tags = ["<none>:<none>"]
-        for t in tags:
+        by_repo: dict[str, tuple[list[str], list[str]]] = {}
+        for t in img.get("RepoTags") or []:
             repo, _, tag = t.rpartition(":")
-            digest = next((d.split("@", 1)[1] for d in img.get("RepoDigests") or []
-                           if d.split("@")[0] == repo), "<none>")
-            items.append({"Repository": repo, "Tag": tag, "Digest": digest,
+            by_repo.setdefault(repo, ([], []))[0].append(tag)
+        for d in img.get("RepoDigests") or []:
+            repo, _, dgst = d.partition("@")
+            by_repo.setdefault(repo, ([], []))[1].append(dgst)
+        # as docker: a row per tag (per tag and digest with --digests), and a repository
+        # known only by digest still gets its row, tagged <none>
+        rows = [(repo, tag, dgst) for repo, (tags, dgsts) in by_repo.items()
+                for tag in tags or ["<none>"]
+                for dgst in (dgsts if digests and dgsts else ["<none>"])]
+        for repo, tag, dgst in rows or [("<none>", "<none>", "<none>")]:
+            items.append({"Repository": repo, "Tag": tag, "Digest": dgst,
                           "ID": img["Id"] if no_trunc else short(img["Id"]),
                           "CreatedSince": ago(img["Created"]), "CreatedAt": img["Created"],
                           "Size": human_size(img["Size"])})
