@@ -269,8 +269,10 @@ def parse_detach_keys(text: str) -> bytes:
 
 
 async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool],  # noqa: ANN001
-                 detach: bytes) -> dict | None:
-    """Relay a shim attach stream to a hijacked client; returns the exit record."""
+                 detach: bytes, raw: bool | None = None) -> dict | None:
+    """Relay a shim attach stream to a hijacked client; returns the exit record. raw (the
+    pty's by default) says whether the stream goes unframed: an exec's start chooses it."""
+    raw = tty if raw is None else raw
     reader, writer = await asyncio.open_unix_connection(engine.shim.path)
     writer.write((json.dumps(request) + "\n").encode())
     reply = json.loads(await reader.readline())
@@ -294,7 +296,7 @@ async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool], 
                 exit_record = json.loads(data)
                 return
             if want.get(stream):
-                await conn.send(data if tty else docker_frame(stream, data))
+                await conn.send(data if raw else docker_frame(stream, data))
 
     async def stdin() -> None:
         if not request.get("stdin"):

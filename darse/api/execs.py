@@ -39,8 +39,6 @@ async def start(request: web.Request) -> web.StreamResponse:
     exec_id = request.match_info["id"]
     body = await read_json(request)
     ex, process = await call(engine.exec_process, exec_id)
-    if "Tty" in body:
-        process["terminal"] = bool(body["Tty"])
     if body.get("ConsoleSize"):
         h, w = body["ConsoleSize"]
         process["consoleSize"] = {"height": h, "width": w}
@@ -51,13 +49,17 @@ async def start(request: web.Request) -> web.StreamResponse:
                            **{k: v for k, v in req.items() if k != "op"})
         await call(engine.exec_started, exec_id, reply["pid"])
         return web.Response(status=200)
+    # as dockerd: the pty is the create's, the start's Tty only says whether the stream
+    # is framed (a pty's output then comes as stdout frames)
     tty = bool(process.get("terminal"))
+    raw = bool(body.get("Tty"))
     keys = ex.get("DetachKeys")
     detach = parse_detach_keys(keys) if keys else DEFAULT_DETACH_KEYS
-    resp, conn = await hijack(request, tty)
+    resp, conn = await hijack(request, raw)
     try:
         record = await bridge(engine, conn, req, tty, {1: ex["OpenStdout"] or True,
-                                                       2: ex["OpenStderr"] or True}, detach)
+                                                       2: ex["OpenStderr"] or True}, detach,
+                              raw=raw)
         if record and "exit_code" in record:
             await call(engine.exec_finished, exec_id, record["exit_code"])
     except asyncio.CancelledError:
@@ -70,7 +72,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         # The 101 is sent: the error can only go down the stream, as dockerd does.
         message = f"{exc}\n".encode()
         print(f"darsed: exec {exec_id[:12]} failed: {exc}", file=sys.stderr, flush=True)
-        await conn.send(message if tty else docker_frame(2, message))
+        await conn.send(message if raw else docker_frame(2, message))
         await call(engine.exec_finished, exec_id, 126)
     finally:
         conn.close()
