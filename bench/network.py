@@ -4,9 +4,12 @@ would set the host's FORWARD policy to DROP):
 - HTTP transfer of a 200 MB file from a container (busybox httpd), through a published
   port on 127.0.0.1 versus straight to the container's address (docker goes through
   its userland proxy for 127.0.0.1; darse's DNAT stays in the kernel);
-- `run --rm busybox true` latency with the default bridge versus --network none.
+- `run --rm busybox true` latency with the default bridge versus --network none;
+- `run -d -p PORT:80` (and its `rm -f`) with no port published, then with 200 published
+  (20 containers of 10) and 100 user-defined networks, and the transfer again under that
+  load: a published port should cost the same however many others there are.
 
-    sudo /opt/darse/venv/bin/python bench/network.py [-n 10]
+    sudo /opt/darse/venv/bin/python bench/network.py [-n 10] [--ports 200] [--networks 100]
 """
 
 from __future__ import annotations
@@ -52,9 +55,7 @@ def fetch_mbps(url: str) -> float:
     return total / (time.perf_counter() - t0) / 1e6
 
 
-def measure(e: Engine, n: int, tarball: Path, www: Path) -> dict[str, str]:
-    import_busybox(e, tarball)
-    out = {}
+def transfer(e: Engine, www: Path, out: dict[str, str], label: str = "") -> None:
     port = free_port()
     cid = e.run("run", "-d", "-p", f"{port}:80", "-v", f"{www}:/www", "busybox", "httpd",
                 "-f", "-p", "80", "-h", "/www").stdout.strip()
@@ -63,9 +64,45 @@ def measure(e: Engine, n: int, tarball: Path, www: Path) -> dict[str, str]:
     time.sleep(0.5)
     direct = statistics.median(fetch_mbps(f"http://{ip}/big") for _ in range(3))
     published = statistics.median(fetch_mbps(f"http://127.0.0.1:{port}/big") for _ in range(3))
-    out["direct to the container"] = f"{direct:.0f} MB/s"
-    out["through 127.0.0.1:port"] = f"{published:.0f} MB/s ({published / direct:.0%} of direct)"
+    out[f"direct to the container{label}"] = f"{direct:.0f} MB/s"
+    out[f"through 127.0.0.1:port{label}"] = \
+        f"{published:.0f} MB/s ({published / direct:.0%} of direct)"
     e.run("rm", "-f", cid)
+
+
+def run_p(e: Engine, n: int, out: dict[str, str], label: str) -> None:
+    """`run -d -p PORT:80` latency (the start of a container with a published port), and
+    the `rm -f` that takes the port back."""
+    starts, removes = [], []
+    for _ in range(n + 1):
+        t0 = time.perf_counter()
+        cid = e.run("run", "-d", "-p", f"{free_port()}:80", "busybox", "sleep",
+                    "1000").stdout.strip()
+        starts.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        e.run("rm", "-f", cid)
+        removes.append(time.perf_counter() - t0)
+    out[f"run -d -p, {label}"] = f"{statistics.median(starts[1:]) * 1000:.0f} ms"
+    out[f"rm -f of it, {label}"] = f"{statistics.median(removes[1:]) * 1000:.0f} ms"
+
+
+def load(e: Engine, ports: int, networks: int) -> list[str]:
+    """`networks` user-defined networks, and `ports` published ports, 10 a container."""
+    for i in range(networks):
+        e.run("network", "create", "--subnet", f"10.236.{i}.0/24", f"dzbnet{i}")
+    ids = []
+    for first in range(0, ports, 10):
+        flags = [a for i in range(first, min(first + 10, ports))
+                 for a in ("-p", f"{free_port()}:{80 + i}")]
+        ids.append(e.run("run", "-d", *flags, "busybox", "sleep", "100000").stdout.strip())
+    return ids
+
+
+def measure(e: Engine, n: int, tarball: Path, www: Path, ports: int, networks: int
+            ) -> dict[str, str]:
+    import_busybox(e, tarball)
+    out: dict[str, str] = {}
+    transfer(e, www, out)
     for mode in ("bridge", "none"):
         e.run("run", "--rm", "--network", mode, "busybox", "true")
         samples = []
@@ -74,13 +111,24 @@ def measure(e: Engine, n: int, tarball: Path, www: Path) -> dict[str, str]:
             e.run("run", "--rm", "--network", mode, "busybox", "true")
             samples.append(time.perf_counter() - t0)
         out[f"run --rm --network {mode}"] = f"{statistics.median(samples) * 1000:.0f} ms"
+    run_p(e, n, out, "none published")
+    ids = load(e, ports, networks)
+    label = f"{ports} published, {networks} networks"
+    run_p(e, n, out, label)
+    transfer(e, www, out, f" ({label})")
+    for cid in ids:
+        e.run("rm", "-f", cid)
+    for i in range(networks):
+        e.run("network", "rm", f"dzbnet{i}")
     return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("-n", type=int, default=10)
-    n = p.parse_args().n
+    p.add_argument("--ports", type=int, default=200)
+    p.add_argument("--networks", type=int, default=100)
+    args = p.parse_args()
     base = Path(tempfile.mkdtemp(prefix="darse-bench-net-", dir="/var/lib"))
     procs = []
     try:
@@ -91,7 +139,7 @@ def main() -> None:
             f.write(os.urandom(SIZE))
         d, proc = start_darse(base / "darse", "dzbench0", "10.249.0.1/24")
         procs.append(proc)
-        print_results({"darse": measure(d, n, tarball, www)})
+        print_results({"darse": measure(d, args.n, tarball, www, args.ports, args.networks)})
     finally:
         stop(procs, base)
 

@@ -58,7 +58,9 @@ class NetworkManager:
         self.lock = threading.RLock()
         self.endpoints: dict[tuple[str, str], dict[str, Any]] = {}  # (net id, cid) -> ep
         self._ipr: IPRoute | None = None
-        self.published: set[str] = set()  # containers with DNAT rules
+        # cid -> its DNAT elements, and the bindings they stand for
+        self.published: dict[str, tuple[list[nftables.Port], list[tuple[str, int, str, int]]]
+                             ] = {}
         # Refused before anything starts (the shim, the table): a default bridge name that
         # names an interface which is not a bridge, a table of someone else's.
         try:
@@ -375,16 +377,30 @@ class NetworkManager:
         with self.lock:
             for key in [k for k in self.endpoints if k[1] == container_id]:
                 del self.endpoints[key]
-        if container_id in self.published:
-            self.published.discard(container_id)
-            nftables.remove_ports(container_id)
+        with self.lock:
+            entry = self.published.pop(container_id, None)
+        if entry:
+            nftables.remove_ports(entry[0])
         netns.delete(self.netns_path(container_id))
 
     def publish(self, container_id: str, ip: str, bindings: list[tuple[str, int, str, int]]
                 ) -> None:
-        if bindings:
-            nftables.add_ports(container_id, ip, bindings)
-            self.published.add(container_id)
+        if not bindings:
+            return
+        with self.lock:
+            # A port is one map element: a second binding of it would be refused by the
+            # kernel ("File exists"); said in dockerd's words, before anything is added.
+            bound = [(b[0] or "0.0.0.0", b[2], b[1]) for cid, (_, bs) in self.published.items()
+                     if cid != container_id for b in bs]
+            for host_ip, host_port, proto, _ in bindings:
+                host_ip = host_ip or "0.0.0.0"
+                if any(p == proto and port == host_port and "0.0.0.0" in (ip_, host_ip)
+                       or (ip_, p, port) == (host_ip, proto, host_port)
+                       for ip_, p, port in bound):
+                    raise SystemFailure(f"Bind for {host_ip}:{host_port} failed: port is "
+                                        f"already allocated")
+                bound.append((host_ip, proto, host_port))
+            self.published[container_id] = (nftables.add_ports(ip, bindings), bindings)
 
     def users(self, net_id: str) -> list[str]:
         return [cid for nid, cid in self.endpoints if nid == net_id]

@@ -97,7 +97,12 @@ table ip {TABLE} {{
         fib daddr type local jump publish; }}
     chain output {{ type nat hook output priority -100; policy accept;
         fib daddr type local jump publish; }}
-    chain publish {{ }}
+    map ports {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
+    map host_ports {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
+    chain publish {{
+        dnat to ip daddr . meta l4proto . th dport map @host_ports;
+        dnat to meta l4proto . th dport map @ports;
+    }}
     chain postrouting {{ type nat hook postrouting priority 100; policy accept; }}
     chain internal {{ }}
     chain cross {{ }}
@@ -168,17 +173,29 @@ def remove_network(bridge: str) -> None:
         pass
 
 
-def add_ports(container_id: str, ip: str, ports: list[tuple[str, int, str, int]]) -> None:
-    """(host ip or '', host port, proto, container port) -> DNAT to ip."""
-    c = f"comment \"ctr {container_id[:12]}\""
-    rules = []
-    for host_ip, host_port, proto, port in ports:
-        match = f"ip daddr {host_ip} " if host_ip and host_ip != "0.0.0.0" else ""
-        rules.append(f"add rule ip {TABLE} publish {match}{proto} dport {host_port} "
-                     f"dnat to {ip}:{port} {c}")
-    if rules:
-        run("\n".join(rules))
+Port = tuple[str, str]  # (map, key): one published port's element
 
 
-def remove_ports(container_id: str) -> None:
-    _delete_by_comment(["publish"], f"ctr {container_id[:12]}")
+def port_keys(ports: list[tuple[str, int, str, int]]) -> list[Port]:
+    """The elements' keys of (host ip or '', host port, proto, container port)s: bound
+    to all the host's addresses, `ports` (protocol . port); to one, `host_ports`."""
+    return [("host_ports", f"{host_ip} . {proto} . {host_port}")
+            if host_ip and host_ip != "0.0.0.0" else ("ports", f"{proto} . {host_port}")
+            for host_ip, host_port, proto, _ in ports]
+
+
+def add_ports(ip: str, ports: list[tuple[str, int, str, int]]) -> list[Port]:
+    """DNAT of each (host ip or '', host port, proto, container port) to ip:port: one
+    element each in the publish chain's maps, so that a packet costs one hash lookup
+    however many ports are published, and a container's start or stop adds or deletes
+    its own elements without reading the others. Returns what remove_ports takes."""
+    keys = port_keys(ports)
+    if keys:
+        run("\n".join(f"add element ip {TABLE} {m} {{ {k} : {ip} . {p[3]} }}"
+                      for (m, k), p in zip(keys, ports, strict=True)))
+    return keys
+
+
+def remove_ports(keys: list[Port]) -> None:
+    if keys:
+        run("\n".join(f"delete element ip {TABLE} {m} {{ {k} }}" for m, k in keys))

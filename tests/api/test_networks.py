@@ -86,6 +86,32 @@ def test_publish_p_and_P(darsed: Darsed, www: str) -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
 
 
+def test_published_port_taken_is_refused(darsed: Darsed, www: str) -> None:
+    """A host port published by a running container cannot be published again (dockerd:
+    'port is already allocated'); the first keeps it, and once it is gone the port is
+    free for another."""
+    port = free_port()
+    ok(darsed, "run", "-d", "--name", "first", "-p", f"{port}:80", "-v", f"{www}:/www",
+       "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    try:
+        for spec in (f"{port}:81", f"127.0.0.1:{port}:81"):
+            done = darse(darsed, "run", "-d", "--name", "second", "-p", spec, "busybox",
+                         "sleep", "100")
+            assert done.returncode != 0
+            assert f":{port} failed: port is already allocated" in done.stderr
+            assert json.loads(ok(darsed, "inspect", "second"))[0]["State"]["Running"] is False
+            ok(darsed, "rm", "-f", "second")
+        assert http_get(f"http://127.0.0.1:{port}/") == "hello from a darse container\n"
+    finally:
+        ok(darsed, "rm", "-f", "first")
+    ok(darsed, "run", "-d", "--name", "third", "-p", f"127.0.0.1:{port}:80", "-v",
+       f"{www}:/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    try:
+        assert http_get(f"http://127.0.0.1:{port}/") == "hello from a darse container\n"
+    finally:
+        ok(darsed, "rm", "-f", "third")
+
+
 def test_publish_reached_from_outside_the_host(darsed: Darsed, www: str) -> None:
     """A client in a network namespace of the test's own, linked to the host by a veth
     pair, reaches the published port at the host's end of the link."""
