@@ -43,6 +43,23 @@ def one_port_ms(n: int) -> tuple[float, float]:
     return statistics.median(adds) * 1000, statistics.median(removes) * 1000
 
 
+def one_network_ms(n: int) -> tuple[float, float]:
+    """A network's own part of the table made, then taken away (network create, rm)."""
+    sets = "subnet" in inspect.signature(nftables.remove_network).parameters
+    adds, removes = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        nftables.add_network("dzbx", "10.235.0.0/24", False)
+        adds.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        if sets:
+            nftables.remove_network("dzbx", "10.235.0.0/24", False)
+        else:
+            nftables.remove_network("dzbx")
+        removes.append(time.perf_counter() - t0)
+    return statistics.median(adds) * 1000, statistics.median(removes) * 1000
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("-n", type=int, default=200)
@@ -56,6 +73,8 @@ def main() -> None:
     print(f"{'maps' if MAPS else 'a rule per port'}:")
     add, rm = one_port_ms(args.n)
     print(f"  publish one port, none published     {add:.2f} ms (its removal {rm:.2f} ms)")
+    add, rm = one_network_ms(args.n // 4)
+    print(f"  one network, no other                {add:.2f} ms (its removal {rm:.2f} ms)")
     for i in range(args.networks):
         nftables.add_network(f"dzb{i}", f"10.236.{i}.0/24", False)
     for c in range(0, args.ports, 10):
@@ -64,6 +83,9 @@ def main() -> None:
     add, rm = one_port_ms(args.n)
     print(f"  publish one port, {args.ports} published, {args.networks} networks "
           f"{add:.2f} ms (its removal {rm:.2f} ms)")
+    add, rm = one_network_ms(args.n // 4)
+    print(f"  one network, {args.networks} others               {add:.2f} ms "
+          f"(its removal {rm:.2f} ms)")
     nftables.teardown()
 
 

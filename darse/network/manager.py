@@ -205,13 +205,14 @@ class NetworkManager:
         # 127.0.0.1:PORT published into this bridge: local sources may be routed out.
         with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
             f.write("1")
-        nftables.remove_network(name)
+        nftables.remove_network(name, cfg["Subnet"], doc["Internal"])
         nftables.add_network(name, cfg["Subnet"], doc["Internal"])
 
     def _bridge_down(self, doc: dict[str, Any]) -> None:
         """What darse made for the network, and only that (see darse.network.bridge)."""
         name = self.bridge_name(doc)
-        nftables.remove_network(name)
+        for cfg in (doc["IPAM"]["Config"] or [])[:1]:  # (none: a record left broken)
+            nftables.remove_network(name, cfg["Subnet"], doc["Internal"])
         with self.lock:
             bridge.down(self.ipr(), name, bridge.record(doc, name))
 

@@ -6,6 +6,7 @@ kernel: no userland proxy)."""
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import threading
 
 from darse.errors import Conflict, SystemFailure, Unavailable
@@ -84,8 +85,13 @@ def setup() -> None:
     """The table and its chains, made anew (darse owns all of it).
 
     forward: internal networks drop all routed traffic; replies and published (DNAT'd)
-    traffic pass; between two darse bridges only same-bridge traffic passes (`cross`
-    holds one accept per network), the rest drops — networks are isolated."""
+    traffic pass; between two darse bridges only same-bridge traffic passes, the rest
+    drops — networks are isolated. Each network is elements of sets, never rules of its
+    own: a packet costs the same lookups however many networks there are.
+
+    - same: "bridge" . "bridge", every network (traffic that stays on its bridge);
+    - internal: the --internal networks' bridges;
+    - nat_bridges, nat_subnets, own (subnet . its bridge): the others'."""
     check()
     run(f"""
 table ip {TABLE}
@@ -93,6 +99,11 @@ delete table ip {TABLE}
 table ip {TABLE} {{
     comment "{MARK}";
     set bridges {{ type ifname; }}
+    set same {{ type ifname . ifname; }}
+    set internal {{ type ifname; }}
+    set nat_bridges {{ type ifname; }}
+    set nat_subnets {{ type ipv4_addr; flags interval; }}
+    set own {{ type ipv4_addr . ifname; flags interval; }}
     chain prerouting {{ type nat hook prerouting priority -100; policy accept;
         fib daddr type local jump publish; }}
     chain output {{ type nat hook output priority -100; policy accept;
@@ -103,9 +114,16 @@ table ip {TABLE} {{
         dnat to ip daddr . meta l4proto . th dport map @host_ports;
         dnat to meta l4proto . th dport map @ports;
     }}
-    chain postrouting {{ type nat hook postrouting priority 100; policy accept; }}
-    chain internal {{ }}
-    chain cross {{ }}
+    chain postrouting {{ type nat hook postrouting priority 100; policy accept;
+        ip saddr @nat_subnets ip saddr . oifname != @own masquerade;
+        oifname @nat_bridges ip saddr 127.0.0.0/8 masquerade;
+        ip saddr . oifname @own ct status dnat masquerade;
+    }}
+    chain internal {{
+        iifname @internal iifname . oifname != @same drop;
+        oifname @internal iifname . oifname != @same drop;
+    }}
+    chain cross {{ iifname . oifname @same accept; }}
     chain forward {{ type filter hook forward priority 0; policy accept;
         jump internal;
         ct state related,established accept;
@@ -125,52 +143,33 @@ def teardown() -> None:
         pass
 
 
-def add_network(bridge: str, subnet: str, internal: bool) -> None:
-    c = f"comment \"net {bridge}\""
-    rules = [f"add element ip {TABLE} bridges {{ \"{bridge}\" }}",
-             f"add rule ip {TABLE} cross iifname \"{bridge}\" oifname \"{bridge}\" accept {c}"]
+def _network_elements(bridge: str, subnet: str, internal: bool) -> list[tuple[str, str]]:
+    b = f'"{bridge}"'
+    subnet = str(ipaddress.ip_network(subnet, strict=False))
+    out = [("bridges", b), ("same", f"{b} . {b}")]
     if internal:
-        # (Same-bridge traffic reaches this hook too when br_netfilter is loaded.)
-        rules += [f"add rule ip {TABLE} internal iifname \"{bridge}\" oifname != "
-                  f"\"{bridge}\" drop {c}",
-                  f"add rule ip {TABLE} internal oifname \"{bridge}\" iifname != "
-                  f"\"{bridge}\" drop {c}"]
-    else:
-        rules += [
-            f"add rule ip {TABLE} postrouting ip saddr {subnet} oifname != \"{bridge}\" "
-            f"masquerade {c}",
-            # Published ports reached from 127.0.0.1, or from a container of the same
-            # network through the host's address: the source must change for the reply
-            # to come back through NAT.
-            f"add rule ip {TABLE} postrouting oifname \"{bridge}\" ip saddr 127.0.0.0/8 "
-            f"masquerade {c}",
-            f"add rule ip {TABLE} postrouting oifname \"{bridge}\" ip saddr {subnet} "
-            f"ct status dnat masquerade {c}",
-        ]
-    run("\n".join(rules))
+        # (Same-bridge traffic reaches the forward hook too when br_netfilter is loaded.)
+        return [*out, ("internal", b)]
+    # Masquerade what leaves the network for elsewhere; and published ports reached
+    # from 127.0.0.1, or from a container of the same network through the host's
+    # address: the source must change for the reply to come back through NAT.
+    return [*out, ("nat_bridges", b), ("nat_subnets", subnet), ("own", f"{subnet} . {b}")]
 
 
-def _delete_by_comment(chains: list[str], comment: str) -> None:
-    import re
-
-    for chain in chains:
-        try:
-            listing = run(f"list chain ip {TABLE} {chain}", handles=True)
-        except SystemFailure:
-            continue
-        handles = [m.group(1) for line in listing.splitlines()
-                   if f'comment "{comment}"' in line
-                   for m in [re.search(r"# handle (\d+)", line)] if m]
-        if handles:
-            run("\n".join(f"delete rule ip {TABLE} {chain} handle {h}" for h in handles))
+def add_network(bridge: str, subnet: str, internal: bool) -> None:
+    run("\n".join(f"add element ip {TABLE} {s} {{ {e} }}"
+                  for s, e in _network_elements(bridge, subnet, internal)))
 
 
-def remove_network(bridge: str) -> None:
-    _delete_by_comment(["cross", "internal", "postrouting"], f"net {bridge}")
+def remove_network(bridge: str, subnet: str, internal: bool) -> None:
+    """The network's elements, whether or not they are there (added first: a delete of
+    an element that is not there would fail the whole transaction)."""
+    elements = _network_elements(bridge, subnet, internal)
     try:
-        run(f"delete element ip {TABLE} bridges {{ \"{bridge}\" }}")
+        run("\n".join([f"add element ip {TABLE} {s} {{ {e} }}" for s, e in elements] +
+                      [f"delete element ip {TABLE} {s} {{ {e} }}" for s, e in elements]))
     except SystemFailure:
-        pass
+        pass  # no table (never made, or gone): nothing of the network's there
 
 
 Port = tuple[str, str]  # (map, key): one published port's element

@@ -142,6 +142,33 @@ def test_publish_reached_from_outside_the_host(darsed: Darsed, www: str) -> None
         ok(darsed, "rm", "-f", "webx")
 
 
+def test_containers_leave_through_the_hosts_address(darsed: Darsed) -> None:
+    """Masquerade: a container of the default bridge, and one of a user-defined network,
+    reach a namespace of the test's own routed by the host, which sees the host's
+    address (it has no route back to the containers' subnets)."""
+    tag = uuid.uuid4().hex[:6]
+    ns, host_if, peer = f"darse-out-{tag}", f"dzo{tag}", f"dzq{tag}"
+    n = os.getpid() % 200
+    host_ip, far_ip = f"10.241.{n}.1", f"10.241.{n}.2"
+    sh = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer, "netns", ns)
+        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{far_ip}/30", "dev", peer)
+        sh("ip", "-n", ns, "link", "set", peer, "up")
+        ok(darsed, "network", "create", "--subnet", f"10.243.{n}.0/24", "outnet")
+        for net in ("bridge", "outnet"):
+            out = ok(darsed, "run", "--rm", "--network", net, "busybox", "ping", "-c1",
+                     "-W3", far_ip)
+            assert "1 packets received" in out, (net, out)
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        darse(darsed, "network", "rm", "outnet")
+
+
 def test_user_network_names_and_isolation(darsed: Darsed) -> None:
     n = os.getpid() % 200
     subnet = f"10.252.{n}.0/24"
