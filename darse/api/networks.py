@@ -46,7 +46,7 @@ async def create(request: web.Request) -> web.Response:
     net = await call(engine.networks.create, body.get("Name") or "", body.get("Driver") or
                      "bridge", cfg.get("Subnet"), cfg.get("Gateway"), cfg.get("IPRange"),
                      bool(body.get("Internal")), body.get("Options") or {},
-                     body.get("Labels") or {})
+                     body.get("Labels") or {}, cfg.get("AuxiliaryAddresses") or None)
     engine.events.emit("network", "create", net["Id"], {"name": net["Name"],
                                                          "type": net["Driver"]})
     return json_response({"Id": net["Id"], "Warning": ""}, 201)

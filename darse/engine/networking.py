@@ -28,18 +28,37 @@ def prepare(engine: Engine, host_config: dict[str, Any],
         if host_config.get("PortBindings") and mode != "none":
             pass
         return []
-    net = engine.networks.find(mode)  # 404 "network X not found"
+    name = _known_name(engine, mode)
     endpoints = (networking or {}).get("EndpointsConfig") or {}
-    ep = endpoints.get(mode) or endpoints.get(net["Name"]) or {}
+    ep = endpoints.get(mode) or endpoints.get(name) or {}
     ip = ((ep.get("IPAMConfig") or {}).get("IPv4Address")) or None
-    if ip and net["Name"] == "bridge":
+    if ip and name == "bridge":
         raise InvalidArgument("user specified IP address is supported on user defined "
                               "networks only")
     mac = ep.get("MacAddress") or None
     if mac:
         check_mac(mac)
-    return [{"Name": net["Name"], "IPv4Address": ip, "Aliases": list(ep.get("Aliases") or []),
-             "MacAddress": mac}]
+    wanted = [{"Name": name, "IPv4Address": ip, "Aliases": list(ep.get("Aliases") or []),
+               "MacAddress": mac}]
+    # Another network named in EndpointsConfig is joined too, as dockerd does, not dropped.
+    for key, other in endpoints.items():
+        other = other or {}
+        if key not in (mode, name) and _known_name(engine, key) not in (mode, name):
+            wanted.append({"Name": _known_name(engine, key),
+                           "IPv4Address": (other.get("IPAMConfig") or {}).get("IPv4Address")
+                           or None, "Aliases": list(other.get("Aliases") or []),
+                           "MacAddress": other.get("MacAddress") or None})
+    return wanted
+
+
+def _known_name(engine: Engine, ref: str) -> str:
+    """The network's name; an unknown one as given: as dockerd 20.10, the create is
+    recorded and its start refused (404 "network X not found"), since a 404 at create
+    reads to docker's CLI as a missing image, and it pulls."""
+    try:
+        return engine.networks.find(ref)["Name"]
+    except NotFound:
+        return ref
 
 
 def check_mac(mac: str) -> None:
@@ -254,6 +273,14 @@ def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | 
             # As Docker: joining a user-defined network turns the embedded DNS on (the
             # files are bind mounts: rewritten in place, the container sees them).
             _write_etc(engine, doc, doc["NetworkSettings"].get("IPAddress") or ep["IPAddress"])
+    else:
+        # as dockerd: a container not running shows the network now, joined at its start
+        doc["NetworkSettings"].setdefault("Networks", {})[net["Name"]] = {
+            "IPAMConfig": {"IPv4Address": ip} if ip else {}, "Links": None,
+            "Aliases": list(aliases) or None, "MacAddress": "", "DriverOpts": {},
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "DNSNames": None}
 
 
 def disconnect(engine: Engine, doc: dict[str, Any], net: dict[str, Any]) -> None:

@@ -102,12 +102,15 @@ class NetworkManager:
 
     def _doc(self, name: str, driver: str, subnet: str | None, gateway: str | None,
              options: dict[str, str], labels: dict[str, str], internal: bool,
-             ip_range: str | None = None) -> dict[str, Any]:
+             ip_range: str | None = None, aux: dict[str, str] | None = None
+             ) -> dict[str, Any]:
         config = []
         if subnet:
             entry = {"Subnet": subnet, "Gateway": gateway}
             if ip_range:
                 entry["IPRange"] = ip_range
+            if aux:
+                entry["AuxiliaryAddresses"] = dict(aux)
             config.append(entry)
         return {"Name": name, "Id": secrets.token_hex(32), "Created": _now(), "Scope": "local",
                 "Driver": driver, "EnableIPv4": True, "EnableIPv6": False,
@@ -221,7 +224,8 @@ class NetworkManager:
     def create(self, name: str, driver: str = "bridge", subnet: str | None = None,
                gateway: str | None = None, ip_range: str | None = None,
                internal: bool = False, options: dict[str, str] | None = None,
-               labels: dict[str, str] | None = None) -> dict[str, Any]:
+               labels: dict[str, str] | None = None,
+               aux: dict[str, str] | None = None) -> dict[str, Any]:
         driver = driver or "bridge"
         if driver != "bridge":
             raise NotFound(f"plugin \"{driver}\" not found")
@@ -265,8 +269,15 @@ class NetworkManager:
                 gateway = str(next(net.hosts()))
             if ip_range and not ipaddress.ip_network(ip_range, strict=False).subnet_of(net):
                 raise InvalidArgument(f"no matching subnet for range {ip_range}")
+            for addr in (aux or {}).values():
+                try:
+                    inside = ipaddress.ip_address(addr) in net
+                except ValueError:
+                    raise InvalidArgument(f"invalid auxiliary address {addr}") from None
+                if not inside:
+                    raise InvalidArgument(f"no matching subnet for aux-address {addr}")
             doc = self._doc(name, driver, str(net), gateway, options, labels or {}, internal,
-                            ip_range)
+                            ip_range, aux)
             doc[bridge.HOST] = bridge.fresh()
             # Recorded before the host side is made, so that a crash midway leaves a record
             # the next start completes (or rm removes), never a bridge nobody knows of.
@@ -315,8 +326,10 @@ class NetworkManager:
         cfg = net["IPAM"]["Config"][0]
         subnet = ipaddress.ip_network(cfg["Subnet"])
         with self.lock:
-            used = {cfg["Gateway"]} | {ep["IPAddress"] for (nid, _), ep in
-                                       self.endpoints.items() if nid == net["Id"]}
+            # as dockerd: the auxiliary addresses are the host's, never a container's
+            used = {cfg["Gateway"], *(cfg.get("AuxiliaryAddresses") or {}).values()} | {
+                ep["IPAddress"] for (nid, _), ep in self.endpoints.items()
+                if nid == net["Id"]}
             if requested_ip:
                 if ipaddress.ip_address(requested_ip) not in subnet:
                     raise InvalidArgument(f"no configured subnet or ip-range contain the IP "
