@@ -80,7 +80,12 @@ def apply(sets: CapSets) -> None:
     syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
     for n in range(last_cap() + 1):
         if sets.ambient & (1 << n):
-            syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, n)
+            try:
+                syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, n)
+            except PermissionError:
+                # as runc: an ambient capability outside the inheritable or permitted set
+                # is passed over, the container still runs
+                pass
 
 
 def bounding_of_self() -> list[str]:

@@ -141,6 +141,7 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     process.apply_oom_score(proc)
     process.apply_rlimits(proc)
     path = process.find_executable(proc)
+    process.become(proc, linux.get("seccomp"))
 
     chan.send("ready")
     chan.close()
@@ -149,7 +150,7 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     os.close(ctx.fifo_fd)
     try:
         hooks.run(config, "startContainer", state)
-        process.exec_process(proc, path, linux.get("seccomp"), ctx.preserve_fds)
+        process.execute(proc, path, linux.get("seccomp"), ctx.preserve_fds)
     except BaseException as exc:  # noqa: BLE001 - nobody is listening any more
         message = _os_message(exc) if isinstance(exc, OSError) else str(exc)
         os.write(2, f"darse-runtime: {message}\n".encode())

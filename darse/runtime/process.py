@@ -90,17 +90,23 @@ def _cloexec_from(first: int) -> None:
 def exec_process(proc: dict[str, Any], path: str, seccomp_profile: dict | None,
                  preserve_fds: int = 0) -> NoReturn:
     """Become the user, drop privileges, install seccomp, and exec. Never returns."""
+    become(proc, seccomp_profile)
+    execute(proc, path, seccomp_profile, preserve_fds)
+
+
+def become(proc: dict[str, Any], seccomp_profile: dict | None) -> None:
+    """The user, its groups, capabilities and no_new_privs: done by a container's init
+    before it says it is ready, so that what cannot be applied fails create (as runc)."""
     caps = capabilities.parse(proc.get("capabilities"))
     nnp = bool(proc.get("noNewPrivileges"))
     user = proc.get("user") or {}
-    _cloexec_from(3 + preserve_fds)
     os.chdir(proc.get("cwd") or "/")
     if seccomp_profile and not nnp:
         # Without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes on while we
         # still have it; a filter that blocks later steps is the profile's business.
         seccomp.load(seccomp_profile)
     if caps is not None:
-        capabilities.drop_bounding(caps)
+        _caps_step(capabilities.drop_bounding, caps)
     sc.prctl(sc.PR_SET_KEEPCAPS, 1)
     os.setgroups(user.get("additionalGids") or [])
     gid, uid = user.get("gid", 0), user.get("uid", 0)
@@ -108,10 +114,23 @@ def exec_process(proc: dict[str, Any], path: str, seccomp_profile: dict | None,
     os.setresuid(uid, uid, uid)
     sc.prctl(sc.PR_SET_KEEPCAPS, 0)
     if caps is not None:
-        capabilities.apply(caps)
+        _caps_step(capabilities.apply, caps)
     os.umask(user.get("umask", 0o022))
     if nnp:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-    if seccomp_profile and nnp:
+
+
+def _caps_step(step: Any, caps: capabilities.CapSets) -> None:
+    try:
+        step(caps)
+    except OSError as exc:
+        raise SystemFailure(f"unable to apply caps: {os.strerror(exc.errno or 0)}") from None
+
+
+def execute(proc: dict[str, Any], path: str, seccomp_profile: dict | None,
+            preserve_fds: int = 0) -> NoReturn:
+    """The last step, after become: the filter that no_new_privs allows, then execve."""
+    _cloexec_from(3 + preserve_fds)
+    if seccomp_profile and proc.get("noNewPrivileges"):
         seccomp.load(seccomp_profile)
     os.execve(path, proc["args"], env_dict(proc))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
 from darse.errors import Conflict
 from darse.runtime import hooks, state
@@ -23,9 +24,28 @@ def start(root: str, container_id: str) -> None:
         if exc.errno in (errno.ENXIO, errno.ENOENT):
             raise Conflict("cannot start a container that has stopped") from None
         raise
+    before = _image(st.pid)
     try:
         os.write(fd, b"0")
     finally:
         os.close(fd)
     os.unlink(fifo)
+    # The spec: poststart hooks run after the user's process has started, so the init's
+    # startContainer hooks and its execve are waited for.
+    deadline = time.monotonic() + EXEC_WAIT
+    while _image(st.pid) == before and state.is_alive(st) and time.monotonic() < deadline:
+        time.sleep(0.002)
     hooks.run(st.config, "poststart", st.oci_state(state.RUNNING), fatal=False)
+
+
+EXEC_WAIT = 30.0  # seconds; a startContainer hook slower than this is not waited for
+
+
+def _image(pid: int) -> tuple[int, int, bytes] | None:
+    """What the process runs: its executable and arguments (both change at execve)."""
+    try:
+        exe = os.stat(f"/proc/{pid}/exe")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return exe.st_dev, exe.st_ino, f.read()
+    except OSError:
+        return None
