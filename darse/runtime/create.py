@@ -173,6 +173,10 @@ def _undo(root: str, st: ContainerState) -> None:
     try:
         cgroups.signal_all(st.cgroup_paths)
         cgroups.destroy(st.cgroup_paths, st.cgroup_parents)
+        from darse.runtime import delete, rootfs
+
+        if not delete.own_mount_namespace(st.config):
+            rootfs.unmount_under(st.rootfs)
     except (OSError, SystemFailure) as exc:
         print(f"darse-runtime: cleaning up {st.id}: {exc}", file=sys.stderr)
     finally:

@@ -7,7 +7,7 @@ import signal
 import time
 
 from darse.errors import Conflict
-from darse.runtime import cgroups, hooks, state
+from darse.runtime import cgroups, hooks, rootfs, state
 
 
 def delete(root: str, container_id: str, force: bool = False) -> None:
@@ -29,6 +29,8 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
     cgroups.signal_all(st.cgroup_paths)
     _wait_gone(st)
     cgroups.destroy(st.cgroup_paths, st.cgroup_parents)
+    if not own_mount_namespace(st.config):
+        rootfs.unmount_under(st.rootfs)
     state.remove(root, container_id)
     hooks.run(st.config, "poststop", st.oci_state(state.STOPPED), fatal=False)
 
@@ -43,3 +45,8 @@ def _wait_gone(st: state.ContainerState, timeout: float = 10.0) -> None:
         except ChildProcessError:
             pass
         time.sleep(0.002)
+
+
+def own_mount_namespace(config: dict) -> bool:
+    return any(ns["type"] == "mount" for ns in (config.get("linux") or {}).get("namespaces")
+               or [])

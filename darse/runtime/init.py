@@ -105,7 +105,9 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     proc = config["process"]
     in_userns = "user" in new or any(ns["type"] == "user" and ns.get("path")
                                      for ns in linux.get("namespaces") or [])
-    rootfs.prepare(ctx.rootfs, linux.get("rootfsPropagation", ""))
+    own_mounts = any(ns["type"] == "mount" for ns in linux.get("namespaces") or [])
+    if own_mounts:
+        rootfs.prepare(ctx.rootfs, linux.get("rootfsPropagation", ""))
     for m in config.get("mounts") or []:
         mounts.mount_one(ctx.rootfs, ctx.bundle, m, ctx.cgroup_paths, "cgroup" in new)
     dev_setup = rootfs.needs_dev_setup(config.get("mounts") or [])
@@ -119,7 +121,9 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     state = chan.expect("create-container-hooks")["state"]
     hooks.run(config, "createContainer", state)
 
-    if ctx.no_pivot:
+    if not own_mounts:
+        rootfs.chroot(ctx.rootfs)  # the runtime's namespace: neither pivot nor move
+    elif ctx.no_pivot:
         rootfs.move_root(ctx.rootfs)
     else:
         rootfs.pivot(ctx.rootfs)

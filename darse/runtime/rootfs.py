@@ -129,6 +129,27 @@ def pivot(rootfs: str) -> None:
     os.chdir("/")
 
 
+def chroot(rootfs: str) -> None:
+    """A container in the runtime's mount namespace: its root is only a chroot."""
+    os.chdir(rootfs)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def unmount_under(rootfs: str) -> None:
+    """What a container without a mount namespace of its own mounted in the runtime's,
+    deepest first (delete, or a create that failed)."""
+    top = os.path.normpath(rootfs)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].replace("\\040", " ") for line in f]
+    for point in sorted({p for p in points if p.startswith(top + "/")},
+                        key=lambda p: p.count("/"), reverse=True):
+        try:
+            sc.umount2(point, sc.MNT_DETACH)
+        except OSError:
+            pass  # gone with its parent already
+
+
 def move_root(rootfs: str) -> None:
     """For roots pivot_root cannot leave (initramfs): MS_MOVE onto / and chroot."""
     os.chdir(rootfs)

@@ -84,7 +84,16 @@ def validate(config: Any) -> None:
     kinds = {ns["type"] for ns in linux.get("namespaces", []) if not ns.get("path")}
     joined = {ns["type"] for ns in linux.get("namespaces", [])}
     if "mount" not in joined:
-        raise _fail("linux.namespaces", "a mount namespace is required")
+        # The spec: the container inherits the runtime's mount namespace (runc, crun).
+        # What only a private one can hold is refused, in runc's words where it has some.
+        if linux.get("maskedPaths") or linux.get("readonlyPaths"):
+            raise _fail("linux.namespaces", "unable to restrict sys entries without a "
+                        "private MNT namespace")
+        if root.get("readonly"):
+            raise _fail("root.readonly", "a read-only root needs a private mount namespace")
+        if linux.get("rootfsPropagation"):
+            raise _fail("linux.rootfsPropagation", "rootfs propagation needs a private "
+                        "mount namespace")
     # A UTS namespace joined by path is the container's too: the hostname is set in it.
     if config.get("hostname") and "uts" not in joined:
         raise _fail("hostname", "unable to set hostname without a private UTS namespace")
