@@ -4,10 +4,11 @@ endpoints, published ports, /etc/hosts and resolv.conf, DNS), released at exit."
 from __future__ import annotations
 
 import socket
+import sys
 from typing import TYPE_CHECKING, Any
 
 from darse.engine import etc_files
-from darse.errors import Conflict, InvalidArgument, NotFound
+from darse.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from darse.network import netns
 from darse.network.manager import PREDEFINED
 
@@ -197,7 +198,10 @@ def readopt(engine: Engine, doc: dict[str, Any]) -> None:
         bindings = [(b["HostIp"], int(b["HostPort"]), key.split("/")[1],
                      int(key.split("/")[0]))
                     for key, bs in (settings.get("Ports") or {}).items() for b in bs or []]
-        engine.networks.publish(doc["Id"], settings["IPAddress"], bindings)
+        try:
+            engine.networks.publish(doc["Id"], settings["IPAddress"], bindings)
+        except SystemFailure as exc:  # a port two records hold (an older darse let it)
+            print(f"darsed: container {doc['Id'][:12]}: {exc}", file=sys.stderr)
     for name, ep in (doc["NetworkSettings"].get("Networks") or {}).items():
         if ep.get("IPAddress") and ep.get("HostInterface"):
             # The bridge may be new (a cleaned-up host): put the veth back on it.

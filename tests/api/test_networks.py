@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -110,6 +111,30 @@ def test_published_port_taken_is_refused(darsed: Darsed, www: str) -> None:
         assert http_get(f"http://127.0.0.1:{port}/") == "hello from a darse container\n"
     finally:
         ok(darsed, "rm", "-f", "third")
+
+
+def test_readoption_survives_a_port_recorded_twice(busybox_rootfs: str) -> None:
+    """Records from a darse that let two running containers publish one host port: a
+    restarted darsed still comes up and re-adopts both (the second's DNAT not made)."""
+    d = new_daemon()
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        p1, p2 = free_port(), free_port()
+        a = ok(d, "run", "-d", "-p", f"{p1}:80", "busybox", "sleep", "100").strip()
+        b = ok(d, "run", "-d", "-p", f"{p2}:80", "busybox", "sleep", "100").strip()
+        d.kill()
+        db = sqlite3.connect(os.path.join(d.data_root, "state.db"))
+        doc = json.loads(db.execute("SELECT doc FROM containers WHERE id=?", (b,)).fetchone()[0])
+        doc["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"] = str(p1)
+        db.execute("UPDATE containers SET doc=? WHERE id=?", (json.dumps(doc), b))
+        db.commit()
+        db.close()
+        d.start()
+        assert sorted(ok(d, "ps", "-q", "--no-trunc").split()) == sorted([a, b])
+    finally:
+        d.stop()
+        shutil.rmtree(d.base, ignore_errors=True)
 
 
 def test_publish_reached_from_outside_the_host(darsed: Darsed, www: str) -> None:
