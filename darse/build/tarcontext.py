@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from darse.errors import InvalidArgument
-from darse.fs.root import MAX_LINKS, Parts, Root, UnsafePath, clean, split
+from darse.fs.root import Parts, Root, UnsafePath, clean, resolve_in
 
 _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
@@ -173,33 +173,7 @@ class TarContext:
 
     def resolve(self, path: str) -> Parts:
         """As Root.resolve: links followed as if the context were '/'."""
-        todo = split(path)
-        real: list[str] = []
-        hops = 0
-        while todo:
-            part = todo.pop(0)
-            if part == "..":
-                if real:
-                    real.pop()
-                continue
-            entry = self.entries.get((*real, part))
-            if entry is None:
-                if todo:
-                    raise FileNotFoundError(errno.ENOENT, "no such file", part)
-                real.append(part)
-                continue
-            if stat.S_ISLNK(entry.st.st_mode):
-                hops += 1
-                if hops > MAX_LINKS:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), part)
-                if entry.link.startswith("/"):
-                    real = []
-                todo = split(entry.link) + todo
-                continue
-            if todo and not stat.S_ISDIR(entry.st.st_mode):
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), part)
-            real.append(part)
-        return tuple(real)
+        return resolve_in(self, path)
 
     def read_bytes(self, parts: Parts, limit: int) -> bytes:
         entry = self.entries[parts]

@@ -12,7 +12,6 @@ link to the host, whatever the container or the tar holds.
 from __future__ import annotations
 
 import datetime
-import errno
 import os
 import posixpath
 import stat
@@ -26,7 +25,7 @@ from darse.engine import users
 from darse.engine import volumes as mounts
 from darse.errors import DarseError, InvalidArgument, NotFound
 from darse.fs import tarstream
-from darse.fs.root import Meta, Parts, Root, UnsafePath, display, split
+from darse.fs.root import Meta, Parts, Root, UnsafePath, clean, display, resolve_in, split
 
 if TYPE_CHECKING:
     from darse.engine.engine import Engine
@@ -119,36 +118,7 @@ class ContainerView:
         """Where path leads in the container, links followed inside it (the last one
         only if follow_last). A missing component may end the path; before the end it
         raises FileNotFoundError, unless lenient (then it is taken as a folder to be)."""
-        todo = split(path) if isinstance(path, str) else list(path)
-        real: list[str] = []
-        hops = 0
-        while todo:
-            part = todo.pop(0)
-            if part == "..":
-                if real:
-                    real.pop()
-                continue
-            st = self.lstat((*real, part))
-            if st is None:
-                if todo and not lenient:
-                    raise OSError(errno.ENOENT, os.strerror(errno.ENOENT),
-                                  display((*real, part)))
-                real.append(part)
-                continue
-            if stat.S_ISLNK(st.st_mode) and (todo or follow_last):
-                hops += 1
-                if hops > MAX_LINKS:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), display((*real, part)))
-                target = self.readlink((*real, part))
-                if target.startswith("/"):
-                    real = []
-                todo = split(target) + todo
-                continue
-            if todo and not stat.S_ISDIR(st.st_mode):
-                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
-                              display((*real, part)))
-            real.append(part)
-        return tuple(real)
+        return resolve_in(self, path, follow_last, (lambda parts: None) if lenient else None)
 
 
 @contextmanager
@@ -287,15 +257,11 @@ class _Extractor:
         self.dir_times: list[tuple[Parts, int]] = []
 
     def _inside(self, name: str) -> Parts:
-        parts: list[str] = []
-        for p in split(name):
-            if p != "..":
-                parts.append(p)
-            elif parts:
-                parts.pop()
-            else:
-                raise DarseError(f'{TAR_ERROR}"{name}" is outside of "{display(self.dest)}"')
-        return tuple(parts)
+        try:
+            return clean(name)
+        except UnsafePath:
+            raise DarseError(f'{TAR_ERROR}"{name}" is outside of "{display(self.dest)}"'
+                             ) from None
 
     def _place(self, rel: Parts) -> Parts:
         """The container path of a tar entry: its folders resolved in the container

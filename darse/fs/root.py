@@ -72,6 +72,54 @@ def _error(code: int, parts: Parts) -> OSError:
     return OSError(code, os.strerror(code), display(parts))
 
 
+class Tree(Protocol):
+    """What resolve_in needs of a tree: a Root, a build context's tar, a container's view
+    with its mounts."""
+
+    def lstat(self, parts: Parts) -> os.stat_result | None: ...
+
+    def readlink(self, parts: Parts) -> str: ...
+
+
+def resolve_in(tree: Tree, path: str | Parts, follow_last: bool = True,
+               missing: Callable[[Parts], None] | None = None) -> Parts:
+    """Where path leads in tree: links followed as if its root were '/' (the last one
+    only if follow_last), `..` stopping at the root. The last component may be missing;
+    a missing one before it goes to `missing` (which makes it, or lets it stand as a
+    folder to be) or raises FileNotFoundError, and a file before it NotADirectoryError."""
+    todo = split(path) if isinstance(path, str) else list(path)
+    real: list[str] = []
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if real:
+                real.pop()
+            continue
+        here = (*real, part)
+        st = tree.lstat(here)
+        if st is None:
+            if todo:
+                if missing is None:
+                    raise _error(errno.ENOENT, here)
+                missing(here)
+            real.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode) and (todo or follow_last):
+            hops += 1
+            if hops > MAX_LINKS:
+                raise _error(errno.ELOOP, here)
+            target = tree.readlink(here)
+            if target.startswith("/"):
+                real = []
+            todo = split(target) + todo
+            continue
+        if todo and not stat.S_ISDIR(st.st_mode):
+            raise _error(errno.ENOTDIR, here)
+        real.append(part)
+    return tuple(real)
+
+
 @dataclass
 class Meta:
     """What an entry gets once made: owner first (chown drops set-id bits and file
@@ -160,43 +208,14 @@ class Root:
 
     def resolve(self, path: str, follow_last: bool = True, create: bool = False,
                 owner: tuple[int, int] | None = None) -> Parts:
-        """Where path leads: links followed as if the root were '/' (the last one only if
-        follow_last), `..` stopping at the root. The last component may be missing; a
-        missing one before it raises FileNotFoundError unless create, which makes it
-        (0755, chowned to owner if given), and a file before it NotADirectoryError."""
+        """Where path leads (resolve_in), a missing folder on the way made (0755,
+        chowned to owner if given) when create."""
         self._trim()
-        todo = split(path)
-        real: list[str] = []
-        hops = 0
-        while todo:
-            part = todo.pop(0)
-            if part == "..":
-                if real:
-                    real.pop()
-                continue
-            parent = self._dir(tuple(real))
-            try:
-                st = os.stat(part, dir_fd=parent, follow_symlinks=False)
-            except FileNotFoundError:
-                if todo and not create:
-                    raise _error(errno.ENOENT, (*real, part)) from None
-                if todo:
-                    self._new_dir(parent, part, owner)
-                real.append(part)
-                continue
-            if stat.S_ISLNK(st.st_mode) and (todo or follow_last):
-                hops += 1
-                if hops > MAX_LINKS:
-                    raise _error(errno.ELOOP, (*real, part))
-                target = os.readlink(part, dir_fd=parent)
-                if target.startswith("/"):
-                    real = []
-                todo = split(target) + todo
-                continue
-            if todo and not stat.S_ISDIR(st.st_mode):
-                raise _error(errno.ENOTDIR, (*real, part))
-            real.append(part)
-        return tuple(real)
+
+        def make(parts: Parts) -> None:
+            self._new_dir(self._dir(parts[:-1]), parts[-1], owner)
+
+        return resolve_in(self, path, follow_last, make if create else None)
 
     def makedirs(self, path: str, owner: tuple[int, int] | None = None) -> tuple[Parts, bool]:
         """path as a directory, links followed inside the root, made with its missing
