@@ -25,6 +25,7 @@ from darse.build.tarcontext import TarContext
 from darse.errors import DarseError, InvalidArgument, NotFound
 from darse.image import layer as layers
 from darse.image import reference as refs
+from darse.image.mediatypes import DOCKER_LAYER
 from darse.image.pull import pull
 from darse.image.snapshots import chain_ids
 
@@ -294,23 +295,13 @@ class Builder:
         blob, blob_size, diff_id, size = _pack(images.content, snapshot_dir)
         rootfs = config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
         diff_ids = rootfs.setdefault("diff_ids", [])
-        chain = chain_ids([*diff_ids, diff_id])
-        if not images.has_layer(chain[-1]):
-            tmp = images.snapshots.prepare()
-            try:
-                if movable:
-                    _strip_overlay_marks(snapshot_dir)
-                    os.rmdir(os.path.join(tmp, "diff"))
-                    os.rename(snapshot_dir, os.path.join(tmp, "diff"))
-                else:
-                    with images.content.open(blob) as f:
-                        layers.unpack(f, os.path.join(tmp, "diff"))
-                images.snapshots.commit(tmp, chain[-1])
-            except BaseException:
-                images.snapshots.discard(tmp)
-                raise
-            images.add_layer(chain[-1], diff_id, chain[-2] if len(chain) > 1 else "", size,
-                             blob, blob_size, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+        def move_in(diff: str) -> None:
+            _strip_overlay_marks(snapshot_dir)
+            os.rmdir(diff)
+            os.rename(snapshot_dir, diff)
+
+        images.store_layer(diff_ids, diff_id, size, blob, blob_size, DOCKER_LAYER,
+                           move_in if movable else None)
         rootfs["diff_ids"] = [*diff_ids, diff_id]
         return True
 

@@ -13,7 +13,6 @@ import datetime
 import gzip
 import hashlib
 import json
-import os
 import tarfile
 import tempfile
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,6 @@ from darse.image import changes as config_changes
 from darse.image import layer as layers
 from darse.image import reference as refs
 from darse.image.mediatypes import DOCKER_LAYER
-from darse.image.snapshots import chain_ids
 
 if TYPE_CHECKING:
     from darse.engine.engine import Engine
@@ -107,19 +105,8 @@ def _layer(engine: Engine, doc: dict[str, Any], config: dict[str, Any]) -> str:
     else:
         blob, blob_size, diff_id, size = layers.pack_to_blob(images.content, upper,
                                                              MOUNT_POINTS)
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-    chain = chain_ids([*diff_ids, diff_id])
-    if not images.has_layer(chain[-1]):
-        tmp = images.snapshots.prepare()
-        try:
-            with images.content.open(blob) as f:
-                layers.unpack(f, os.path.join(tmp, "diff"))
-            images.snapshots.commit(tmp, chain[-1])
-        except BaseException:
-            images.snapshots.discard(tmp)
-            raise
-        images.add_layer(chain[-1], diff_id, chain[-2] if len(chain) > 1 else "", size,
-                         blob, blob_size, DOCKER_LAYER)
+    images.store_layer((config.get("rootfs") or {}).get("diff_ids") or [], diff_id, size,
+                       blob, blob_size, DOCKER_LAYER)
     return diff_id
 
 

@@ -109,6 +109,34 @@ class ImageStore:
             "ELSE layers.media_type END",
             (chain_id, diff_id, parent, size, blob, blob_size, media_type))
 
+    def store_layer(self, parent_diff_ids: list[str], diff_id: str, size: int, blob: str,
+                    blob_size: int, media_type: str,
+                    fill: Callable[[str], None] | None = None) -> str:
+        """The layer diff_id atop parent_diff_ids, recorded with its blob; its snapshot
+        (unless one is there) made by fill(diff_dir), else unpacked from the blob.
+        Returns its ChainID."""
+        import os
+
+        from darse.image import layer
+
+        chain = chain_ids([*parent_diff_ids, diff_id])
+        if not self.has_layer(chain[-1]):
+            tmp = self.snapshots.prepare()
+            try:
+                diff = os.path.join(tmp, "diff")
+                if fill is not None:
+                    fill(diff)
+                else:
+                    with self.content.open(blob) as f:
+                        layer.unpack(f, diff)
+                self.snapshots.commit(tmp, chain[-1])
+            except BaseException:
+                self.snapshots.discard(tmp)
+                raise
+            self.add_layer(chain[-1], diff_id, chain[-2] if len(chain) > 1 else "", size,
+                           blob, blob_size, media_type)
+        return chain[-1]
+
     def layer(self, chain_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM layers WHERE chain_id=?", (chain_id,)).fetchone()
         return dict(row) if row else None
