@@ -24,7 +24,7 @@ def docker_frame(stream: int, data: bytes) -> bytes:
     return _DOCKER_HEADER.pack(stream, len(data)) + data
 
 
-class _RawParser:
+class RawParser:
     """What aiohttp feeds the bytes that follow an upgrade: into an asyncio queue."""
 
     def __init__(self, queue: asyncio.Queue) -> None:
@@ -38,7 +38,7 @@ class _RawParser:
         self.queue.put_nowait(b"")
 
 
-class _UpgradedResponse(web.StreamResponse):
+class UpgradedResponse(web.StreamResponse):
     async def write_eof(self, data: bytes = b"") -> None:  # the stream ends by closing
         pass
 
@@ -67,7 +67,7 @@ class Hijacked:
             self.transport.close()
 
 
-def _client_eof(transport: asyncio.Transport | None, parser: _RawParser) -> None:
+def _client_eof(transport: asyncio.Transport | None, parser: RawParser) -> None:
     """The client's end of input; if it closed the whole socket rather than its write
     side (killed, not `docker exec` at the end of its stdin), the connection is dropped
     now: nothing else would notice before darsed next writes to it."""
@@ -94,12 +94,12 @@ async def hijack(request: web.Request, tty: bool) -> tuple[web.StreamResponse, H
     content_type = RAW if tty else MULTIPLEXED
     queue: asyncio.Queue = asyncio.Queue()
     if upgrade:
-        resp: web.StreamResponse = _UpgradedResponse(
+        resp: web.StreamResponse = UpgradedResponse(
             status=101, reason="UPGRADED",
             headers={"Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"})
         await resp.prepare(request)
         request.protocol.keep_alive(False)
-        parser = _RawParser(queue)
+        parser = RawParser(queue)
         request.protocol.set_parser(parser)
 
         # A half-close ends the client's input, not the stream (see server._Handler); a

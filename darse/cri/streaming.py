@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from darse import syscalls
+from darse.api.hijack import RawParser, UpgradedResponse
 from darse.cri import containers, spdy
 from darse.cri.execsync import process_of
 from darse.cri.node import Node
@@ -385,12 +386,12 @@ async def _portforward_pair(loop: asyncio.AbstractEventLoop, netns: str,
 async def _upgrade(request: web.Request, protocol: str
                    ) -> tuple[web.StreamResponse, spdy.Session, Any, asyncio.Future]:
     """101 to SPDY/3.1: the connection is then the session's (read by a task)."""
-    resp = _Upgraded(status=101, headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+    resp = UpgradedResponse(status=101, headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
                                           "X-Stream-Protocol-Version": protocol})
     await resp.prepare(request)
     request.protocol.keep_alive(False)
     incoming: asyncio.Queue[bytes] = asyncio.Queue()
-    request.protocol.set_parser(_RawParser(incoming))
+    request.protocol.set_parser(RawParser(incoming))
     transport = request.transport
     session = spdy.Session(incoming.get, lambda data: transport.write(data)
                            if not transport.is_closing() else None)
@@ -411,22 +412,3 @@ def _socket_in(netns: str) -> socket.socket:
         return netns_thread.in_thread(make)
     finally:
         os.close(fd)
-
-
-class _RawParser:
-    """What aiohttp feeds after the upgrade: into a queue (b'' at the client's end)."""
-
-    def __init__(self, queue: asyncio.Queue) -> None:
-        self.queue = queue
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.queue.put_nowait(bytes(data))
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.queue.put_nowait(b"")
-
-
-class _Upgraded(web.StreamResponse):
-    async def write_eof(self, data: bytes = b"") -> None:  # the connection is the stream's
-        pass
