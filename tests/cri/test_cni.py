@@ -119,6 +119,18 @@ def _nat_rules() -> str:
                           text=True).stdout
 
 
+def _nft_tables() -> str:
+    return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+
+
+def _nft_table(family: str, table: str) -> str:
+    """The table's rules as `nft -a` lists them ('# handle' marks each rule)."""
+    out = subprocess.run(["nft", "-a", "list", "table", family, table], capture_output=True,
+                         text=True).stdout
+    return "\n".join("rule" for line in out.splitlines()
+                     if "# handle" in line and not line.strip().startswith(("chain", "table")))
+
+
 def _drop_portmap_chains() -> None:
     """The portmap plugin's shared chains and jumps stay after the last DEL: removed when
     this test made them."""
@@ -141,6 +153,7 @@ def test_host_port_through_portmap(pods: Cri, tmp_path: Path) -> None:
     if shutil.which("iptables") is None:
         raise RuntimeError("iptables is missing (docker.io brings it)")
     had_chains = "CNI-HOSTPORT-DNAT" in _nat_rules()
+    had_tables = _nft_tables()
     bridge, bip = unique_network()
     conf = pods.darsed.base / "net.d" / "10-portmap.conflist"
     conf.write_text(json.dumps({
@@ -176,3 +189,8 @@ def test_host_port_through_portmap(pods: Cri, tmp_path: Path) -> None:
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
         if not had_chains:
             _drop_portmap_chains()
+        # iptables-nft made the (now empty) nat tables for the plugin: not left behind.
+        for family, table in (("ip", "nat"), ("ip6", "nat")):
+            if f"table {family} {table}" not in had_tables and \
+                    "rule" not in _nft_table(family, table):
+                subprocess.run(["nft", "delete", "table", family, table], capture_output=True)
