@@ -25,6 +25,26 @@ def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> str:
 _net_counter = [0]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_network_names_removed() -> object:
+    """The bridges and nftables tables named by unique_network() are this run's: whatever
+    a test's daemon left of them goes when the run ends."""
+    yield
+    import subprocess
+
+    prefix = f"dz{os.getpid() % 10000}x"
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    for line in links.splitlines():
+        name = line.split(": ")[1].split("@")[0] if ": " in line else ""
+        if name.startswith(prefix):
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    for line in tables.splitlines():
+        if line.startswith(f"table ip darse_{prefix}"):
+            subprocess.run(["nft", "delete", "table", "ip", line.split()[-1]],
+                           capture_output=True)
+
+
 def unique_network() -> tuple[str, str]:
     """A bridge name and bip of the test run's own (never darse0, never a daemon's)."""
     _net_counter[0] += 1
