@@ -35,8 +35,14 @@ def command(module: str, *args: str) -> list[str]:
     import sysconfig
 
     root = package_root()
-    installed = {os.path.realpath(p) for p in (sysconfig.get_path("purelib"),
-                                               sysconfig.get_path("platlib"))}
+    # The CLI's launcher runs with -S: no site, so sys.prefix is not the venv's. Ask for
+    # the site folders of the interpreter's own venv (where pyvenv.cfg says there is one).
+    paths = [sysconfig.get_paths()]
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    if os.path.exists(os.path.join(venv, "pyvenv.cfg")):
+        scheme = "venv" if "venv" in sysconfig.get_scheme_names() else "posix_prefix"
+        paths.append(sysconfig.get_paths(scheme, vars={"base": venv, "platbase": venv}))
+    installed = {os.path.realpath(p[kind]) for p in paths for kind in ("purelib", "platlib")}
     if root in installed:  # -I finds it by itself, and ps shows a plain command
         return [sys.executable, "-I", "-m", module, *args]
     return [sys.executable, "-I", "-c", _BOOT, root, module, *args]
