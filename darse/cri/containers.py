@@ -150,8 +150,10 @@ def refresh(node: Node, doc: dict[str, Any],
     reason = "Completed" if code == 0 else "Error"
     if code != 0 and _oom_killed(node, doc["id"]):
         reason = "OOMKilled"
-    doc.update(state=EXITED, exit_code=code, finished_at=_ns_of(finished), pid=0,
-               reason=reason)
+    # The start time is darsed's, taken after the shim's start answered: a process that
+    # ended at once may show an end the shim stamped a moment before it.
+    finished_ns = max(_ns_of(finished), doc.get("started_at") or 0)
+    doc.update(state=EXITED, exit_code=code, finished_at=finished_ns, pid=0, reason=reason)
     node.store.save_container(doc)
     return doc
 
