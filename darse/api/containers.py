@@ -65,7 +65,7 @@ async def list_(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
-    return json_response(await call(engine_of(request).prune))
+    return json_response(await call(engine_of(request).prune, filters_of(request)))
 
 
 async def inspect(request: web.Request) -> web.Response:

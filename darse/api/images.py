@@ -203,6 +203,6 @@ async def load(request: web.Request) -> web.StreamResponse:
 
 
 async def prune(request: web.Request) -> web.Response:
-    filters = filters_of(request)
-    dangling = (filters.get("dangling") or ["true"])[0].lower() in ("true", "1")
-    return json_response(await call(engine_of(request).images.prune, dangling))
+    from darse.engine import prune as pruning
+
+    return json_response(await call(pruning.images, engine_of(request), filters_of(request)))

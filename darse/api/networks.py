@@ -79,4 +79,4 @@ async def disconnect(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
-    return json_response(await call(engine_of(request).network_prune))
+    return json_response(await call(engine_of(request).network_prune, filters_of(request)))

@@ -47,9 +47,6 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def prune(request: web.Request) -> web.Response:
-    filters = filters_of(request)
-    all_volumes = (filters.get("all") or ["false"])[0].lower() in ("true", "1")
-    # Before API 1.42 a prune took every unused volume, named ones too (dockerd 20.10).
     major, minor = request["api_version"].split(".")
-    all_volumes = all_volumes or (int(major), int(minor)) < (1, 42)
-    return json_response(await call(engine_of(request).volume_prune, all_volumes))
+    return json_response(await call(engine_of(request).volume_prune, filters_of(request),
+                                    (int(major), int(minor))))

@@ -16,7 +16,17 @@ from typing import Any
 
 from darse import syscalls
 from darse.db import Database
-from darse.engine import dataroot, environ, etc_files, logdrivers, names, networking, spec, users
+from darse.engine import (
+    dataroot,
+    environ,
+    etc_files,
+    logdrivers,
+    names,
+    networking,
+    prune,
+    spec,
+    users,
+)
 from darse.engine import exec as execs
 from darse.engine import health as healthchecks
 from darse.engine import init_process as inits
@@ -643,8 +653,9 @@ class Engine:
     def volume_list(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         return self.volumes.list(filters, mounts.users(self))
 
-    def volume_prune(self, all_volumes: bool = False) -> dict[str, Any]:
-        return self.volumes.prune(mounts.users(self), all_volumes)
+    def volume_prune(self, filters: dict[str, list[str]] | None = None,
+                     api_version: tuple[int, int] = (1, 47)) -> dict[str, Any]:
+        return prune.volumes(self, filters, api_version)
 
     # --- networks ---------------------------------------------------------------
 
@@ -682,14 +693,8 @@ class Engine:
         self.events.emit("network", "disconnect", net["Id"], {"container": doc["Id"],
                                                                "name": net["Name"]})
 
-    def network_prune(self) -> dict[str, Any]:
-        deleted = []
-        for net in self.networks.all():
-            if net["Name"] in ("bridge", "host", "none") or networking.users(self, net):
-                continue
-            self.networks.remove(net["Id"], [])
-            deleted.append(net["Name"])
-        return {"NetworksDeleted": deleted or None}
+    def network_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        return prune.networks(self, filters)
 
     def rename(self, ref: str, new_name: str) -> None:
         doc = self.containers.find(ref)
@@ -705,17 +710,8 @@ class Engine:
         self.containers.save(doc)
         self._event(doc, "rename")
 
-    def prune(self) -> dict[str, Any]:
-        from darse.engine.views import rw_size
-
-        deleted, space = [], 0
-        for doc in self.containers.all():
-            if not doc["State"]["Running"]:
-                size = rw_size(doc)
-                self._remove(doc)
-                deleted.append(doc["Id"])
-                space += size
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": space}
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        return prune.containers(self, filters)
 
     # --- views -------------------------------------------------------------------
 

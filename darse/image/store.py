@@ -465,7 +465,10 @@ class ImageStore:
         return self.db.execute("SELECT 1 FROM image_names WHERE name=?", (key,)).fetchone() \
             is not None
 
-    def prune(self, dangling_only: bool = True) -> dict[str, Any]:
+    def prune(self, dangling_only: bool = True,
+              allowed: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """Unused images (untagged ones only, unless dangling_only is false) that
+        `allowed` (the prune's filters) lets go."""
         deleted: list[dict[str, str]] = []
         before = self._disk_usage()
         for image_id in self.image_ids():
@@ -473,6 +476,8 @@ class ImageStore:
             if (tags and dangling_only) or self.image_users(image_id) \
                     or self.children(image_id) or {"Deleted": image_id} in deleted:
                 continue  # a build's parent goes with its last child, as in docker
+            if allowed is not None and not allowed(image_id):
+                continue
             rows = self.db.execute("SELECT name FROM image_names WHERE image_id=?",
                                    (image_id,)).fetchall()
             deleted += [{"Untagged": refs.parse(r["name"]).familiar()} for r in rows]

@@ -133,11 +133,11 @@ class VolumeStore:
             self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
             shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
 
-    def prune(self, users: dict[str, list[str]], all_volumes: bool = False
-              ) -> dict[str, Any]:
+    def prune(self, users: dict[str, list[str]], all_volumes: bool = False,
+              only: set[str] | None = None) -> dict[str, Any]:
         deleted, space = [], 0
         for doc in self.list():
-            if users.get(doc["Name"]):
+            if users.get(doc["Name"]) or (only is not None and doc["Name"] not in only):
                 continue
             if not all_volumes and ANONYMOUS_LABEL not in (doc["Labels"] or {}):
                 continue  # Docker 23+: prune removes anonymous volumes unless --all

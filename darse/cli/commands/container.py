@@ -10,7 +10,7 @@ import sys
 
 from darse.cli import Parser, run_flags, security_flags
 from darse.cli.client import APIError, Client
-from darse.cli.common import confirm, done, each, print_pruned
+from darse.cli.common import confirm, done, each, filters_query, print_pruned
 from darse.cli.flags import REMAINDER, Namespace
 from darse.cli.stream import Demuxer
 
@@ -551,10 +551,11 @@ def wait(client: Client, argv: list[str]) -> int:
 def prune(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse container prune")
     p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
     args = p.parse_args(argv)
     if not args.force and not confirm("This will remove all stopped containers."):
         return 0
-    out = client.json("POST", "/containers/prune")
+    out = client.json("POST", "/containers/prune", {"filters": filters_query(args.filter)})
     print_pruned("Containers", out.get("ContainersDeleted") or [],
                  out.get("SpaceReclaimed", 0))
     return 0

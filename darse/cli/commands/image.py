@@ -268,11 +268,12 @@ def prune(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse image prune")
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
     args = p.parse_args(argv)
     if not args.force and not confirm("This will remove all dangling images."):
         return 0
     out = client.json("POST", "/images/prune", {"filters": json.dumps(
-        {"dangling": ["false" if args.all else "true"]})})
+        {**common_filters(args.filter), "dangling": ["false" if args.all else "true"]})})
     print_pruned("Images", [f"{k.lower()}: {v}" for item in out.get("ImagesDeleted") or []
                             for k, v in item.items()], out.get("SpaceReclaimed", 0))
     return 0

@@ -109,10 +109,11 @@ def disconnect(client: Client, argv: list[str]) -> int:
 def prune(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse network prune")
     p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
     args = p.parse_args(argv)
     if not args.force and not confirm("This will remove all custom networks not used by at "
                                       "least one container."):
         return 0
-    out = client.json("POST", "/networks/prune")
+    out = client.json("POST", "/networks/prune", {"filters": filters_query(args.filter)})
     print_pruned("Networks", out.get("NetworksDeleted") or [], None)
     return 0

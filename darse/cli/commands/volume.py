@@ -7,7 +7,15 @@ import sys
 
 from darse.cli import Parser
 from darse.cli.client import Client
-from darse.cli.common import confirm, done, each, filters_query, inspect_each, print_pruned
+from darse.cli.common import (
+    confirm,
+    done,
+    each,
+    filters,
+    filters_query,
+    inspect_each,
+    print_pruned,
+)
 from darse.cli.output import render
 
 
@@ -72,11 +80,15 @@ def prune(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse volume prune")
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
     args = p.parse_args(argv)
     if not args.force and not confirm("This will remove anonymous local volumes not used "
                                       "by at least one container."):
         return 0
-    out = client.json("POST", "/volumes/prune", {"filters": json.dumps(
-        {"all": ["true"]}) if args.all else None})
+    wanted = filters(args.filter)
+    if args.all:
+        wanted["all"] = ["true"]
+    out = client.json("POST", "/volumes/prune", {"filters": json.dumps(wanted) if wanted
+                                                 else None})
     print_pruned("Volumes", out.get("VolumesDeleted") or [], out.get("SpaceReclaimed", 0))
     return 0
