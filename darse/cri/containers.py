@@ -78,6 +78,10 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
                              pod_pid_ns=sandboxes.pod_pid_ns(sandbox),
                              target_pid_ns=_target_pid_ns(node, config))
         dataroot.write_private(os.path.join(cdir, "config.json"), json.dumps(spec).encode())
+        user = spec["process"]["user"]
+        doc["user"] = {"uid": user["uid"], "gid": user["gid"],
+                       "supplemental_groups": list(user.get("additionalGids") or [])}
+        node.store.save_container(doc)
     except BaseException:
         _unmount(rootfs)
         shutil.rmtree(cdir, ignore_errors=True)
@@ -261,6 +265,8 @@ def status(node: Node, ref: str) -> dict[str, Any]:
         "labels": config.get("labels") or {}, "annotations": config.get("annotations") or {},
         "mounts": config.get("mounts") or [], "log_path": doc["log_path"],
         "resources": {"linux": (config.get("linux") or {}).get("resources") or {}},
+        # The identity its first process was given (KEP-3619), as the spec says it.
+        "user": {"linux": doc["user"]} if doc.get("user") else {},
     }
 
 

@@ -83,10 +83,12 @@ def process_user(rootfs: str, config: dict[str, Any], image_user: str) -> dict[s
             and not sc.get("run_as_username"):
         name = image_user
     user = users.resolve(rootfs, name)
+    gids = list(user.get("additionalGids") or [])
+    if sc.get("supplemental_groups_policy") == "Strict":
+        # Strict: the groups the pod names, never those the image's /etc/group gives.
+        gids = [user["gid"]]
     extra = [int(g) for g in sc.get("supplemental_groups") or []]
-    if extra:
-        gids = list(user.get("additionalGids") or [])
-        user["additionalGids"] = gids + [g for g in extra if g not in gids]
+    user["additionalGids"] = gids + [g for g in extra if g not in gids]
     return user
 
 
