@@ -64,6 +64,7 @@ _SYSCALLS = {
     "pivot_root": (155, 41),
     "capget": (125, 90),
     "capset": (126, 91),
+    "mount_setattr": (442, 442),
 }
 _ARCH_INDEX = 1 if os.uname().machine in ("aarch64", "arm64") else 0
 
@@ -104,6 +105,18 @@ def setns(fd: int, nstype: int = 0) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     nr = _SYSCALLS["pivot_root"][_ARCH_INDEX]
     _check(_libc.syscall(ctypes.c_long(nr), _b(new_root), _b(put_old)))
+
+
+MOUNT_ATTR_RDONLY = 0x1
+AT_RECURSIVE = 0x8000
+
+
+def mount_setattr_rdonly_recursive(path: str) -> None:
+    """Read-only for the mount at path and every mount under it (Linux 5.12)."""
+    attr = struct.pack("4Q", MOUNT_ATTR_RDONLY, 0, 0, 0)  # struct mount_attr
+    nr = _SYSCALLS["mount_setattr"][_ARCH_INDEX]
+    _check(_libc.syscall(ctypes.c_long(nr), ctypes.c_int(-100), _b(path),
+                         ctypes.c_uint(AT_RECURSIVE), attr, ctypes.c_size_t(len(attr))))
 
 
 def sethostname(name: str) -> None:

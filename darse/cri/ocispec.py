@@ -124,9 +124,17 @@ def mounts(config: dict[str, Any]) -> list[dict[str, Any]]:
             raise InvalidArgument(f"mount destination {inside!r} must be an absolute path")
         if not os.path.exists(host):
             raise InvalidArgument(f"failed to mount {host}: no such file or directory")
-        options = ["rbind", PROPAGATION.get(m.get("propagation", "PROPAGATION_PRIVATE"),
-                                            "rprivate")]
+        propagation = m.get("propagation", "PROPAGATION_PRIVATE")
+        options = ["rbind", PROPAGATION.get(propagation, "rprivate")]
         options.append("ro" if m.get("readonly") else "rw")
+        if m.get("recursive_read_only"):
+            # Mounts made later under a propagating one would escape the read-only flag.
+            if not m.get("readonly"):
+                raise InvalidArgument(f"recursive read-only mount {inside} needs readonly")
+            if propagation != "PROPAGATION_PRIVATE":
+                raise InvalidArgument(f"recursive read-only mount {inside} must be "
+                                      "private, not " + propagation)
+            options.append("rro")
         out.append({"destination": inside, "type": "bind", "source": host,
                     "options": options})
     return out

@@ -69,7 +69,8 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
                 message=f"no CNI network configuration in {self.node.cni.conf_dir}")
         return pb.StatusResponse(status=pb.RuntimeStatus(conditions=[
             pb.RuntimeCondition(type="RuntimeReady", status=True), network,
-        ]), runtime_handlers=[pb.RuntimeHandler(name="")],
+        ]), runtime_handlers=[pb.RuntimeHandler(name="", features=pb.RuntimeHandlerFeatures(
+            recursive_read_only_mounts=True))],
             features=pb.RuntimeFeatures(supplemental_groups_policy=True))
 
     @rpc

@@ -51,6 +51,7 @@ class MountOptions:
         self.flags = flags
         self.propagation: list[int] = []
         self.data: list[str] = []
+        self.recursive_ro = False  # "rro": read-only down to the mounts under it too
 
     @property
     def is_bind(self) -> bool:
@@ -65,6 +66,8 @@ def parse_options(options: list[str]) -> MountOptions:
             out.flags = out.flags & ~flag if clear else out.flags | flag
         elif opt in PROPAGATION:
             out.propagation.append(PROPAGATION[opt])
+        elif opt == "rro":
+            out.recursive_ro = True
         elif opt in ("tmpcopyup", "idmap", "ridmap"):
             raise InvalidArgument(f"mount option {opt!r} is not supported")
         else:
@@ -106,6 +109,8 @@ def bind(source: str, dest: str, opts: MountOptions) -> None:
     if extra:
         flags = sc.MS_BIND | sc.MS_REMOUNT | extra | (locked_flags(dest) & ~sc.MS_RDONLY)
         sc.mount(None, dest, None, flags)
+    if opts.recursive_ro:
+        sc.mount_setattr_rdonly_recursive(dest)
 
 
 def mount_one(rootfs: str, bundle: str, m: dict, cgroup_paths: dict[str, str],
