@@ -162,8 +162,10 @@ async def resize(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-def _record_frame(rec: dict, tty: bool, timestamps: bool) -> bytes:
+def _record_frame(rec: dict, tty: bool, timestamps: bool, details: bool = False) -> bytes:
     data = rec["log"].encode()
+    if details:
+        data = logdrivers.details_prefix(rec.get("attrs")) + data
     if timestamps:
         data = rec["time"].encode() + b" " + data
     return data if tty else docker_frame(1 if rec["stream"] == "stdout" else 2, data)
@@ -182,7 +184,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     since = logfiles.parse_time(request.query.get("since", "")) or None
     until = logfiles.parse_time(request.query.get("until", "")) or None
     tty = bool(doc["Config"].get("Tty"))
-    timestamps = query_bool(request, "timestamps")
+    timestamps, details = query_bool(request, "timestamps"), query_bool(request, "details")
     reader = await call(logfiles.LogReader, path, tail_n, since, until)
     try:
         resp = web.StreamResponse(headers={
@@ -191,7 +193,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
         await resp.prepare(request)
 
         async def send(records: list[dict]) -> None:
-            out = b"".join(_record_frame(rec, tty, timestamps) for rec in records
+            out = b"".join(_record_frame(rec, tty, timestamps, details) for rec in records
                            if rec["stream"] in streams)
             if out:
                 await resp.write(out)  # waits while the client is slow: memory stays flat

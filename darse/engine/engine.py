@@ -432,7 +432,8 @@ class Engine:
                            stdin=bool(cfg.get("OpenStdin")), log_path=doc["LogPath"],
                            log_max_size=parse_size(log["max-size"]) if log.get("max-size")
                            else DEFAULT_MAX_SIZE,
-                           log_max_file=int(log.get("max-file") or DEFAULT_MAX_FILE))
+                           log_max_file=int(log.get("max-file") or DEFAULT_MAX_FILE),
+                           log_attrs=logdrivers.attributes(doc) or None)
             pid = self.shim.call("start", id=cid)
         except DarseError as exc:
             self._unmount_rootfs(cid)

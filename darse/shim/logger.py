@@ -37,8 +37,10 @@ def timestamp() -> str:
 
 class JsonFileLogger:
     def __init__(self, path: str, max_size: int = DEFAULT_MAX_SIZE,
-                 max_file: int = DEFAULT_MAX_FILE) -> None:
+                 max_file: int = DEFAULT_MAX_FILE, attrs: dict[str, str] | None = None
+                 ) -> None:
         self.path, self.max_size, self.max_file = path, max_size, max(max_file, 1)
+        self.attrs = attrs or None
         self.file = _open_log(path)
         self.size = self.file.tell()
         self.partial = {"stdout": b"", "stderr": b""}
@@ -54,8 +56,11 @@ class JsonFileLogger:
             self.partial[stream] = self.partial[stream][PARTIAL_LIMIT:]
 
     def _emit(self, stream: str, line: bytes) -> None:
-        record = json.dumps({"log": line.decode("utf-8", "replace"), "stream": stream,
-                             "time": timestamp()}).encode() + b"\n"
+        entry = {"log": line.decode("utf-8", "replace"), "stream": stream}
+        if self.attrs:
+            entry["attrs"] = self.attrs
+        entry["time"] = timestamp()
+        record = json.dumps(entry).encode() + b"\n"
         if self.max_size > 0 and self.size + len(record) > self.max_size and self.size:
             self._rotate()
         self.file.write(record)

@@ -256,7 +256,7 @@ class Shim:
             proc.logger = CriLogger(req["log_path"])
         elif req.get("log_path"):
             proc.logger = JsonFileLogger(req["log_path"], req.get("log_max_size", 10_000_000),
-                                         req.get("log_max_file", 3))
+                                         req.get("log_max_file", 3), req.get("log_attrs"))
         def create(stdio: tuple[int, int, int] | None, console: socket.socket | None) -> int:
             proc.state = runtime_create(self.runtime_root, cid, req["bundle"], stdio=stdio,
                                         console_sock=console)

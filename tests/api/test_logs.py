@@ -51,3 +51,36 @@ def test_follow_goes_on_across_rotations(darsed: Darsed) -> None:
     assert status == 200
     assert _lines(body) == [f"line{i}" for i in range(1, 81)]
     darsed.api("DELETE", f"/containers/{cid}")
+
+
+def test_details_show_the_log_opts_attributes(darsed: Darsed) -> None:
+    """--log-opt labels/env/labels-regex/tag put attributes on each line, as json-file
+    does; `logs --details` shows them sorted and query-escaped before the line, and a lone
+    space when there are none (dockerd 20.10's output, compared by hand)."""
+    from tests.cli.test_cli import darse
+
+    def run(name: str, *flags: str) -> None:
+        done = darsed.docker("run", "--name", name, "--network", "none", *flags, "busybox",
+                             "echo", "hello")
+        assert done.returncode == 0, done.stderr
+
+    run("ld1", "--log-opt", "labels=b,a", "--log-opt", "env=FOO,NOPE", "--log-opt",
+        "labels-regex=^z", "--label", "a=1", "--label", "b=x y,z", "--label", "zed=3",
+        "-e", "FOO=bar=baz")
+    run("ld2", "--log-opt", "tag={{.Name}}/{{.ImageName}}")
+    run("ld3")
+    try:
+        for tool in (darsed.docker, lambda *a: darse(darsed, *a)):
+            assert tool("logs", "--details", "ld1").stdout == \
+                "FOO=bar%3Dbaz,a=1,b=x+y%2Cz,zed=3 hello\n"
+            assert tool("logs", "--details", "ld2").stdout == "tag=ld2%2Fbusybox hello\n"
+            assert tool("logs", "--details", "ld3").stdout == " hello\n"
+            assert tool("logs", "ld1").stdout == "hello\n"
+            stamped = tool("logs", "--details", "-t", "ld1").stdout
+            assert stamped.split(" ", 1)[1] == "FOO=bar%3Dbaz,a=1,b=x+y%2Cz,zed=3 hello\n"
+        log_path = darsed.docker("inspect", "-f", "{{.LogPath}}", "ld1").stdout.strip()
+        with open(log_path) as f:
+            record = json.loads(f.readline())
+        assert record["attrs"] == {"FOO": "bar=baz", "a": "1", "b": "x y,z", "zed": "3"}
+    finally:
+        darsed.docker("rm", "-f", "ld1", "ld2", "ld3")

@@ -602,12 +602,14 @@ def logs(client: Client, argv: list[str]) -> int:
     p.add_argument("--since")
     p.add_argument("--until")
     p.add_argument("-t", "--timestamps", action="store_true")
+    p.add_argument("--details", action="store_true")
     p.add_argument("container")
     args = p.parse_args(argv)
     info = client.json("GET", f"/containers/{args.container}/json")
     resp = client.request("GET", f"/containers/{args.container}/logs", {
         "stdout": True, "stderr": True, "follow": args.follow, "tail": args.tail,
-        "since": args.since, "until": args.until, "timestamps": args.timestamps})
+        "since": args.since, "until": args.until, "timestamps": args.timestamps,
+        "details": args.details})
     tty = info["Config"]["Tty"]
     demux = Demuxer()
     while chunk := resp.read1(65536):
