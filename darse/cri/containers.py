@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from darse import syscalls
-from darse.cri import ocispec, sandboxes
+from darse.cri import imagevolumes, ocispec, sandboxes
 from darse.cri.node import Node, now_ns
 from darse.cri.sandboxes import READY
 from darse.engine import dataroot
@@ -72,7 +72,9 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
 
             with Root(rootfs) as root:
                 root.makedirs(workdir)
-        spec = ocispec.build(container_id=cid, config=config, sandbox=sandbox,
+        mounts, doc["image_volumes"] = imagevolumes.prepare(node, cdir, config)
+        spec = ocispec.build(container_id=cid, config={**config, "mounts": mounts},
+                             sandbox=sandbox,
                              sandbox_dir=node.sandbox_dir(sandbox["id"]), rootfs=rootfs,
                              image_config=image_config,
                              pod_pid_ns=sandboxes.pod_pid_ns(sandbox),
@@ -84,6 +86,7 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
         node.store.save_container(doc)
     except BaseException:
         _unmount(rootfs)
+        imagevolumes.release(cdir)
         shutil.rmtree(cdir, ignore_errors=True)
         node.store.remove_container(cid)
         raise
@@ -241,6 +244,7 @@ def remove(node: Node, ref: str) -> None:
         pass
     cdir = node.container_dir(cid)
     _unmount(os.path.join(cdir, "rootfs"))
+    imagevolumes.release(cdir)
     shutil.rmtree(cdir, ignore_errors=True)
     node.store.remove_container(cid)
 
@@ -263,7 +267,8 @@ def status(node: Node, ref: str) -> dict[str, Any]:
         "image": config.get("image") or {}, "image_ref": doc["image_ref"],
         "image_id": doc["image_id"], "reason": doc["reason"], "message": doc["message"],
         "labels": config.get("labels") or {}, "annotations": config.get("annotations") or {},
-        "mounts": config.get("mounts") or [], "log_path": doc["log_path"],
+        "mounts": imagevolumes.status_mounts(config, doc.get("image_volumes") or {}),
+        "log_path": doc["log_path"],
         "resources": {"linux": (config.get("linux") or {}).get("resources") or {}},
         # The identity its first process was given (KEP-3619), as the spec says it.
         "user": {"linux": doc["user"]} if doc.get("user") else {},

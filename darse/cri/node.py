@@ -61,16 +61,18 @@ class Node:
 
         def image_users(image_id: str) -> list[tuple[str, bool]]:
             ours = [(c["id"], c.get("state") == "CONTAINER_RUNNING")
-                    for c in self.store.containers() if c["image_id"] == image_id]
+                    for c in self.store.containers() if c["image_id"] == image_id
+                    or image_id in (c.get("image_volumes") or {}).values()]
             return docker_users(image_id) + ours
 
         def layer_users() -> set[str]:
             out = set(docker_layers())
             for c in self.store.containers():
-                try:
-                    out.update(images.chain(c["image_id"]))
-                except Exception:  # noqa: BLE001 - an image gone: nothing of it to hold
-                    continue
+                for image_id in {c["image_id"], *(c.get("image_volumes") or {}).values()}:
+                    try:
+                        out.update(images.chain(image_id))
+                    except Exception:  # noqa: BLE001 - an image gone: nothing to hold
+                        continue
             return out
 
         images.image_users, images.layer_users = image_users, layer_users
