@@ -4,7 +4,9 @@ remote-command transports: SPDY/3.1 (darse.cri.spdy; one stream per stdin, stdou
 stderr, error, resize) or WebSocket (v5/v4.channel.k8s.io: binary messages whose first
 byte is the channel, 0 stdin, 1 stdout, 2 stderr, 3 the final status, 4 terminal size,
 and in v5 255 to close a channel); PortForward over SPDY (portforward.k8s.io: an error
-and a data stream per connection, to the port on the pod's loopback).
+and a data stream per connection, to the port on the pod's loopback), or that same SPDY
+session tunnelled in a WebSocket's binary messages (SPDY/3.1+portforward.k8s.io,
+client-go's tunnelling dialer).
 
 It runs its own asyncio loop in a thread of darsed, on a loopback port; a URL is good once,
 for a minute, as containerd's are."""
@@ -34,6 +36,7 @@ from darse.network import netns as netns_thread
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 PORTFORWARD = "portforward.k8s.io"
+TUNNEL = "SPDY/3.1+" + PORTFORWARD
 STREAM_WAIT = 30.0  # seconds for a SPDY client to open the streams it asked for
 Send = Callable[[int, bytes], Awaitable[None]]
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -115,6 +118,7 @@ class StreamServer:
             app.router.add_get(f"/{kind}/{{token}}", self._serve)
             app.router.add_post(f"/{kind}/{{token}}", self._serve)
         app.router.add_post("/portforward/{token}", self._serve)
+        app.router.add_get("/portforward/{token}", self._serve)  # the WebSocket tunnel
         self.runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, self.host, self.port)
@@ -303,32 +307,76 @@ class StreamServer:
 
     async def _portforward(self, request: web.Request, req: dict[str, Any]
                            ) -> web.StreamResponse:
-        """kubectl port-forward: a pair of streams (error, data) per connection, with the
-        port in their headers, until the client hangs up."""
+        """kubectl port-forward: a SPDY session (upgraded to, or tunnelled in a
+        WebSocket) with a pair of streams (error, data) per connection."""
+        if request.method == "GET":
+            return await self._portforward_tunnel(request, req)
         offered = [v.strip() for h in request.headers.getall("X-Stream-Protocol-Version", [])
                    for v in h.split(",")]
         if PORTFORWARD not in offered:
             return web.Response(status=403, text=f"{PORTFORWARD} is expected")
         resp, session, transport, running = await _upgrade(request, PORTFORWARD)
-        loop = asyncio.get_running_loop()
-        pending: dict[str, spdy.Stream] = {}  # error streams waiting for their data stream
-        tasks: set[asyncio.Future] = set()
         try:
-            while (opened := await session.opened.get()) is not None:
-                key = opened.headers.get("requestid") or opened.headers.get("port", "")
-                if opened.kind == "error":
-                    pending[key] = opened
-                elif opened.kind == "data":
-                    task = asyncio.ensure_future(_portforward_pair(
-                        loop, req["netns"], pending.pop(key, None), opened))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+            await _forward_streams(session, req["netns"])
         finally:
-            for task in list(tasks):
-                task.cancel()
             running.cancel()
             transport.close()
         return resp
+
+    async def _portforward_tunnel(self, request: web.Request, req: dict[str, Any]
+                                  ) -> web.StreamResponse:
+        """The SPDY session's bytes in binary WebSocket messages, either way."""
+        ws = web.WebSocketResponse(protocols=(TUNNEL,), autoping=True, heartbeat=None)
+        ready = ws.can_prepare(request)
+        if not ready.ok or ready.protocol != TUNNEL:
+            return web.Response(status=400, text=f"a WebSocket upgrade with {TUNNEL} is "
+                                                 "expected")
+        await ws.prepare(request)
+        incoming: asyncio.Queue[bytes] = asyncio.Queue()
+        outgoing: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def receive() -> None:
+            try:
+                async for msg in ws:
+                    if msg.type == WSMsgType.BINARY and msg.data:
+                        incoming.put_nowait(bytes(msg.data))
+            finally:
+                incoming.put_nowait(b"")
+
+        async def send() -> None:  # one writer: the session's frames stay in order
+            while (data := await outgoing.get()) is not None:
+                await ws.send_bytes(data)
+
+        session = spdy.Session(incoming.get, outgoing.put_nowait)
+        tasks = [asyncio.ensure_future(t) for t in (receive(), send(), session.run())]
+        try:
+            await _forward_streams(session, req["netns"])
+        finally:
+            for task in tasks:
+                task.cancel()
+            await ws.close()
+        return ws
+
+
+async def _forward_streams(session: spdy.Session, netns: str) -> None:
+    """Each (error, data) pair of streams the client opens, paired by the request id (or
+    the port), forwarded until the client hangs up."""
+    loop = asyncio.get_running_loop()
+    pending: dict[str, spdy.Stream] = {}  # error streams waiting for their data stream
+    tasks: set[asyncio.Future] = set()
+    try:
+        while (opened := await session.opened.get()) is not None:
+            key = opened.headers.get("requestid") or opened.headers.get("port", "")
+            if opened.kind == "error":
+                pending[key] = opened
+            elif opened.kind == "data":
+                task = asyncio.ensure_future(_portforward_pair(
+                    loop, netns, pending.pop(key, None), opened))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+    finally:
+        for task in list(tasks):
+            task.cancel()
 
 
 async def _portforward_pair(loop: asyncio.AbstractEventLoop, netns: str,

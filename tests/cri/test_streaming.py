@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import struct
+import threading
 import zlib
 
 import aiohttp
@@ -99,20 +100,25 @@ class SpdyClient:
     """The client's side of SPDY/3.1 as client-go's remotecommand uses it, over a socket:
     enough to open the streams, send stdin and read what comes back."""
 
-    def __init__(self, url: str, protocol: str = "v4.channel.k8s.io") -> None:
+    def __init__(self, url: str, protocol: str = "v4.channel.k8s.io",
+                 tunnel: socket.socket | None = None) -> None:
+        """tunnel: a socket whose bytes already are the session's (no upgrade asked)."""
         from urllib.parse import urlsplit
 
-        parts = urlsplit(url)
-        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=20)
-        self.sock.sendall(
-            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: Upgrade\r\n"
-            f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
-            "Content-Length: 0\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += self.sock.recv(1)
-        self.status = int(head.split()[1])
-        self.head = head.decode()
+        if tunnel is not None:
+            self.sock, self.status, self.head = tunnel, 101, ""
+        else:
+            parts = urlsplit(url)
+            self.sock = socket.create_connection((parts.hostname, parts.port), timeout=20)
+            self.sock.sendall(
+                f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                f"X-Stream-Protocol-Version: {protocol}\r\nContent-Length: 0\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += self.sock.recv(1)
+            self.status = int(head.split()[1])
+            self.head = head.decode()
         self.deflate = zlib.compressobj(zdict=spdy.DICTIONARY)
         self.inflate = zlib.decompressobj(zdict=spdy.DICTIONARY)
         self.next_id = 1
@@ -205,7 +211,50 @@ def test_exec_and_attach_over_spdy(pods: Cri) -> None:
     assert got["stdout"] == b"got hello\n" and json.loads(got["error"])["status"] == "Success"
 
 
-def test_port_forward_over_spdy(pods: Cri) -> None:
+def _websocket_tunnel(url: str, protocol: str) -> tuple[socket.socket, str | None]:
+    """client-go's SPDY-over-WebSocket dialer: a socket whose bytes travel in the
+    WebSocket's binary messages (a thread pumps them), and the protocol the server chose."""
+    mine, theirs = socket.socketpair()
+    mine.settimeout(20)
+    chosen: list[str | None] = []
+    ready = threading.Event()
+
+    async def pump() -> None:
+        async with aiohttp.ClientSession() as session:
+            try:
+                ws = await session.ws_connect(url, protocols=(protocol,))
+            except aiohttp.WSServerHandshakeError:
+                chosen.append(None)
+                ready.set()
+                theirs.close()
+                return
+            chosen.append(ws.protocol)
+            ready.set()
+            reader, writer = await asyncio.open_connection(sock=theirs)
+
+            async def up() -> None:
+                while data := await reader.read(65536):
+                    await ws.send_bytes(data)
+                await ws.close()
+
+            sending = asyncio.ensure_future(up())
+            try:
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        writer.write(msg.data)
+                        await writer.drain()
+            except ConnectionError:
+                pass  # the test is done with its end
+            sending.cancel()
+            writer.close()
+
+    threading.Thread(target=asyncio.run, args=(pump(),), daemon=True).start()
+    assert ready.wait(20)
+    return mine, chosen[0]
+
+
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+def test_port_forward(pods: Cri, transport: str) -> None:
     pod = run_pod(pods, "forwarded")
     web = start(pods, pod, "web", "sh", "-c",
                 "echo through-port-forward >/tmp/index.html; exec httpd -f -p 8080 -h /tmp")
@@ -215,7 +264,12 @@ def test_port_forward_over_spdy(pods: Cri) -> None:
         container_id=web, cmd=["sh", "-c", wait], timeout=10)).stdout
     url = pods.runtime.PortForward(pb.PortForwardRequest(pod_sandbox_id=pod,
                                                          port=[8080])).url
-    client = SpdyClient(url, protocol="portforward.k8s.io")
+    if transport == "websocket":
+        sock, chosen = _websocket_tunnel(url, "SPDY/3.1+portforward.k8s.io")
+        assert chosen == "SPDY/3.1+portforward.k8s.io"
+        client = SpdyClient(url, tunnel=sock)
+    else:
+        client = SpdyClient(url, protocol="portforward.k8s.io")
     assert client.status == 101
     for rid in ("0", "1"):  # two connections over one session, as kubectl makes them
         client.open("error", key=f"error{rid}", port="8080", requestid=rid)
