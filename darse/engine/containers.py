@@ -144,5 +144,12 @@ class ContainerStore:
                         self._listed.pop(cid, None)
             return list(self._listed.values())
 
+    def shared(self) -> list[dict[str, Any]]:
+        """Every record, READ ONLY: the listing's parsed copies (each parsed once per
+        write), for the daemon's own scans (re-adoption, DNS, who uses a volume or a
+        network), which parsed all 1000 records at each call (40-90 ms). A caller that
+        changes a record gets its own with get() or all()."""
+        return [entry.doc for entry in self.listed()]
+
     def names(self) -> set[str]:
         return {r["name"] for r in self.db.execute("SELECT name FROM containers")}

@@ -53,7 +53,7 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
                 layer = images.layer(c)
                 layer_size[c] = layer["size"] if layer else 0
     users = Counter(c for chain in chains.values() for c in set(chain))
-    docs = engine.containers.all()
+    docs = engine.containers.shared()
     per_image = Counter(d["Image"] for d in docs)
     for s in summaries:
         s["SharedSize"] = sum(layer_size[c] for c in set(chains[s["Id"]]) if users[c] > 1)

@@ -114,7 +114,7 @@ class Engine:
         live = {c["id"]: c for c in self.shim.call("list")["containers"]}
         reclaim.half_made(self, live)
         exits_dir = os.path.join(self.config.exec_root, "exits")
-        for doc in self.containers.all():
+        for doc in self.containers.shared():
             if not doc["State"]["Running"]:
                 continue
             info = live.get(doc["Id"])
@@ -133,7 +133,7 @@ class Engine:
             else:
                 self._on_exit(doc["Id"], 255, now())
         # Namespaces pinned for containers that are gone (a crash, a reboot of darse).
-        running = {d["Id"] for d in self.containers.all() if d["State"]["Running"]}
+        running = {d["Id"] for d in self.containers.shared() if d["State"]["Running"]}
         if os.path.isdir(self.networks.netns_dir):
             for name in os.listdir(self.networks.netns_dir):
                 if name not in running:
@@ -195,12 +195,12 @@ class Engine:
         return os.path.join(self.containers_dir, container_id)
 
     def _image_users(self, image_id: str) -> list[tuple[str, bool]]:
-        return [(d["Id"], d["State"]["Running"]) for d in self.containers.all()
+        return [(d["Id"], d["State"]["Running"]) for d in self.containers.shared()
                 if d["Image"] == image_id]
 
     def _layers_in_use(self) -> set[str]:
         out: set[str] = set()
-        for d in self.containers.all():
+        for d in self.containers.shared():
             try:
                 out.update(self.images.chain(d["Image"]))
             except DarseError:

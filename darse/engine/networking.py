@@ -228,7 +228,7 @@ def lookup(engine: Engine, asker: str, name: str) -> str | None:
         from darse.engine import links
 
         name = links.resolve_alias(doc, name)
-    for other in engine.containers.all():
+    for other in engine.containers.shared():
         if not other["State"]["Running"]:
             continue
         for net_name, ep in (other["NetworkSettings"].get("Networks") or {}).items():
@@ -248,7 +248,7 @@ def reverse_lookup(engine: Engine, asker: str, address: str) -> str | None:
     if doc is None:
         return None
     mine = {n for n in (doc["NetworkSettings"].get("Networks") or {}) if n not in PREDEFINED}
-    for other in engine.containers.all():
+    for other in engine.containers.shared():
         for net_name, ep in (other["NetworkSettings"].get("Networks") or {}).items():
             if net_name in mine and ep.get("IPAddress") == address:
                 return f"{other['Name'].lstrip('/')}.{net_name}"
@@ -298,7 +298,7 @@ def disconnect(engine: Engine, doc: dict[str, Any], net: dict[str, Any]) -> None
 
 
 def users(engine: Engine, net: dict[str, Any]) -> list[str]:
-    return [d["Id"] for d in engine.containers.all()
+    return [d["Id"] for d in engine.containers.shared()
             if any(w["Name"] == net["Name"] for w in d.get(INTERNAL) or [])]
 
 
@@ -307,7 +307,7 @@ def network_view(engine: Engine, net: dict[str, Any]) -> dict[str, Any]:
     attached now."""
     out = {k: v for k, v in net.items() if not k.startswith("_")}
     containers = {}
-    for d in engine.containers.all():
+    for d in engine.containers.shared():
         ep = (d["NetworkSettings"].get("Networks") or {}).get(net["Name"])
         if ep and ep.get("IPAddress"):
             containers[d["Id"]] = {"Name": d["Name"].lstrip("/"), "EndpointID":

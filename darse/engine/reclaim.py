@@ -23,10 +23,11 @@ def half_made(engine: Engine, live: dict[str, dict[str, Any]]) -> None:
     they hold (the namespace pins go with reconcile's sweep of stale ones)."""
     from darse.engine import volumes as mounts
 
+    records = {d["Id"]: d for d in engine.containers.shared()}
     for cid in live:
         if "/" in cid:
             continue
-        doc = engine.containers.get(cid)
+        doc = records.get(cid)
         if doc is None or doc["State"]["Running"]:
             continue  # not darse's (a CRI container), or re-adopted by reconcile
         try:
@@ -50,7 +51,7 @@ def leftovers(engine: Engine) -> None:
     _empty(engine.images.snapshots.dir, lambda name: name.startswith("."))
     from darse.engine import volumes as mounts
 
-    for doc in engine.containers.all():
+    for doc in engine.containers.shared():
         if not doc["State"]["Running"] and not os.path.isdir(engine._dir(doc["Id"])):
             # Recorded, its folder never made: a create cut short leaves nothing.
             print(f"darsed: container {doc['Id'][:12]} was never made: removed",

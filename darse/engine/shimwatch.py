@@ -16,7 +16,7 @@ LOST = 255  # dockerd's exit code for a container whose end nobody saw
 
 def resync(engine: Engine) -> None:
     live = {c["id"]: c for c in engine.shim.call("list")["containers"]}
-    for doc in engine.containers.all():
+    for doc in engine.containers.shared():
         if not doc["State"]["Running"] or doc["State"]["Restarting"]:
             continue
         info = live.get(doc["Id"])

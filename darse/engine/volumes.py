@@ -113,7 +113,7 @@ def release(engine: Engine, doc: dict[str, Any]) -> None:
 def users(engine: Engine) -> dict[str, list[str]]:
     """volume name -> ids of the containers (running or not) that mount it."""
     out: dict[str, list[str]] = {}
-    for doc in engine.containers.all():
+    for doc in engine.containers.shared():
         for m in doc.get(INTERNAL) or []:
             if m["Type"] == "volume":
                 out.setdefault(m["Name"], []).append(doc["Id"])

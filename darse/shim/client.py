@@ -52,10 +52,24 @@ class ShimClient:
         sock = self.connect()
         try:
             sock.sendall((json.dumps({"op": op, **req}) + "\n").encode())
-            reply = read_line(sock)
+            reply = _read_reply(sock)
         finally:
             sock.close()
         return check(reply)
+
+
+def _read_reply(sock: socket.socket) -> dict[str, Any]:
+    """A call's one-line reply, read in blocks: nothing follows it on the connection
+    (unlike attach's, where read_line must leave the stream's bytes), and a listing of
+    1000 containers read a byte per recv took most of darsed's re-adoption."""
+    chunks: list[bytes] = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("darse-shim closed the connection")
+        chunks.append(chunk)
+        if chunk.endswith(b"\n"):
+            return json.loads(b"".join(chunks))
 
 
 def read_line(sock: socket.socket) -> dict[str, Any]:
