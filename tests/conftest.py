@@ -40,9 +40,10 @@ def _own_network_names_removed() -> object:
             subprocess.run(["ip", "link", "del", name], capture_output=True)
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     for line in tables.splitlines():
-        if line.startswith(f"table ip darse_{prefix}"):
-            subprocess.run(["nft", "delete", "table", "ip", line.split()[-1]],
-                           capture_output=True)
+        words = line.split()
+        if len(words) == 3 and words[1] in ("ip", "ip6") and \
+                words[2].startswith(f"darse_{prefix}"):
+            subprocess.run(["nft", "delete", "table", words[1], words[2]], capture_output=True)
 
 
 def unique_network() -> tuple[str, str]:

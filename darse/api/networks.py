@@ -6,6 +6,7 @@ from aiohttp import web
 
 from darse.api import models
 from darse.api.server import Routes, call, engine_of, filters_of, json_response, read_json
+from darse.network import ipam
 
 
 def routes(r: Routes) -> None:
@@ -40,13 +41,14 @@ async def list_(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     body = models.network_create(await read_json(request))
-    configs = (body.get("IPAM") or {}).get("Config") or [{}]
-    cfg = configs[0]
+    cfg, cfg6 = ipam.split((body.get("IPAM") or {}).get("Config") or [])
+    cfg = cfg or {}
     engine = engine_of(request)
     net = await call(engine.networks.create, body.get("Name") or "", body.get("Driver") or
                      "bridge", cfg.get("Subnet"), cfg.get("Gateway"), cfg.get("IPRange"),
                      bool(body.get("Internal")), body.get("Options") or {},
-                     body.get("Labels") or {}, cfg.get("AuxiliaryAddresses") or None)
+                     body.get("Labels") or {}, cfg.get("AuxiliaryAddresses") or None,
+                     bool(body.get("EnableIPv6")), cfg6)
     engine.events.emit("network", "create", net["Id"], {"name": net["Name"],
                                                          "type": net["Driver"]})
     return json_response({"Id": net["Id"], "Warning": ""}, 201)
@@ -67,7 +69,7 @@ async def connect(request: web.Request) -> web.Response:
     ep = body.get("EndpointConfig") or {}
     await call(engine_of(request).network_connect, request.match_info["id"],
                body["Container"], (ep.get("IPAMConfig") or {}).get("IPv4Address") or None,
-               ep.get("Aliases") or [])
+               ep.get("Aliases") or [], ep)
     return web.Response(status=200)
 
 

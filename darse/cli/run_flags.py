@@ -76,11 +76,11 @@ def add(p: Parser) -> None:
         p.add_argument(flag, type=_ram, default=0)
     for flag in ("--cpuset-cpus", "--cpuset-mems", "--cgroup-parent", "--cidfile",
                  "--volume-driver", "--log-driver", "--pid", "--ipc", "--uts", "--userns",
-                 "--cgroupns", "--isolation", "--gpus", "--mac-address"):
+                 "--cgroupns", "--isolation", "--gpus", "--mac-address", "--ip6"):
         p.add_argument(flag, default="")
     for flag in ("--blkio-weight-device", "--device-read-bps", "--device-write-bps",
                  "--device-read-iops", "--device-write-iops", "--ulimit", "--label-file",
-                 "--storage-opt", "--link"):
+                 "--storage-opt", "--link", "--link-local-ip"):
         p.add_argument(flag, action="append", default=[])
     p.add_argument("--oom-kill-disable", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -131,6 +131,15 @@ def apply(args: Namespace, config: dict[str, Any], host: dict[str, Any]) -> None
                                                             for c in p) for p in parts):
             raise RunFlagError(f"{args.mac_address} is not a valid mac address")
         config["MacAddress"] = args.mac_address
+    if args.ip6 or args.link_local_ip:
+        # the first network's endpoint, beside what --ip and --network-alias put there
+        endpoints = config.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
+        ep = endpoints.setdefault(next(iter(endpoints), args.network or "bridge"), {})
+        ipam = ep.setdefault("IPAMConfig", {})
+        if args.ip6:
+            ipam["IPv6Address"] = args.ip6
+        if args.link_local_ip:
+            ipam["LinkLocalIPs"] = args.link_local_ip
     for key in _NULL_WHEN_EMPTY:
         if key in host and not host[key]:
             host[key] = None

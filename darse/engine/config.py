@@ -13,7 +13,8 @@ KNOWN_KEYS = {"bip", "default-address-pools", "insecure-registries", "registry-m
               "userns-remap", "data-root", "exec-root", "dns", "dns-search", "dns-opts",
               "log-driver", "log-opts", "live-restore", "default-runtime", "runtimes",
               "hosts", "debug", "group", "storage-driver", "max-concurrent-downloads",
-              "bridge", "registry", "init", "registry-mirrors-by-host"}
+              "bridge", "registry", "init", "registry-mirrors-by-host", "ipv6",
+              "fixed-cidr-v6"}
 
 
 @dataclass

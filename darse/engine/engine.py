@@ -76,9 +76,13 @@ class Engine:
         self.volumes = VolumeStore(config.data_root, self.db)
         self.networks = NetworkManager(self.db, config.exec_root,
                                        config.raw.get("bridge") or "darse0", config.bip,
-                                       config.default_address_pools)
+                                       config.default_address_pools,
+                                       bool(config.raw.get("ipv6")),
+                                       config.raw.get("fixed-cidr-v6") or "")
         self.dns = Resolver(lambda asker, name: networking.lookup(self, asker, name),
-                            lambda asker, ip: networking.reverse_lookup(self, asker, ip))
+                            lambda asker, ip: networking.reverse_lookup(self, asker, ip),
+                            lambda asker, name: networking.lookup(self, asker, name,
+                                                                  "GlobalIPv6Address"))
         self.containers_dir = os.path.join(config.data_root, "containers")
         self.shim = ShimClient(config.exec_root)
         self.events = EventBus()
@@ -673,14 +677,15 @@ class Engine:
                                                             "type": net["Driver"]})
 
     def network_connect(self, ref: str, container: str, ip: str | None = None,
-                        aliases: list[str] = ()) -> None:
+                        aliases: list[str] = (), endpoint: dict[str, Any] | None = None
+                        ) -> None:
         net = self.networks.find(ref)
         if net["Name"] in ("host", "none"):
             raise Conflict("container cannot be disconnected from host network or connected "
                            "to host network")
         with self._clocks.hold(self.containers.find(container)["Id"]):
             doc = self.containers.find(container)
-            networking.connect(self, doc, net, ip, list(aliases))
+            networking.connect(self, doc, net, ip, list(aliases), endpoint)
             self.containers.save(doc)
         self.events.emit("network", "connect", net["Id"], {"container": doc["Id"],
                                                             "name": net["Name"]})

@@ -3,6 +3,7 @@ endpoints, published ports, /etc/hosts and resolv.conf, DNS), released at exit."
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 from typing import TYPE_CHECKING, Any
@@ -31,25 +32,52 @@ def prepare(engine: Engine, host_config: dict[str, Any],
         return []
     name = _known_name(engine, mode)
     endpoints = (networking or {}).get("EndpointsConfig") or {}
-    ep = endpoints.get(mode) or endpoints.get(name) or {}
-    ip = ((ep.get("IPAMConfig") or {}).get("IPv4Address")) or None
-    if ip and name == "bridge":
+    # (the docker CLI names the endpoint of `run` without --network "default")
+    ep = endpoints.get(given) or endpoints.get(mode) or endpoints.get(name) or {}
+    first = wanted_endpoint(name, ep)
+    if (first["IPv4Address"] or first["IPv6Address"]) and name == "bridge":
         raise InvalidArgument("user specified IP address is supported on user defined "
                               "networks only")
     mac = ep.get("MacAddress") or None
     if mac:
         check_mac(mac)
-    wanted = [{"Name": name, "IPv4Address": ip, "Aliases": list(ep.get("Aliases") or []),
-               "MacAddress": mac}]
+    wanted = [first]
     # Another network named in EndpointsConfig is joined too, as dockerd does, not dropped.
     for key, other in endpoints.items():
-        other = other or {}
-        if key not in (mode, name) and _known_name(engine, key) not in (mode, name):
-            wanted.append({"Name": _known_name(engine, key),
-                           "IPv4Address": (other.get("IPAMConfig") or {}).get("IPv4Address")
-                           or None, "Aliases": list(other.get("Aliases") or []),
-                           "MacAddress": other.get("MacAddress") or None})
+        if key not in (given, mode, name) and _known_name(engine, key) not in (mode, name):
+            wanted.append(wanted_endpoint(_known_name(engine, key), other or {}))
     return wanted
+
+
+def wanted_endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
+    """What an EndpointSettings asks of a network (the record's INTERNAL entry), its
+    addresses checked as dockerd checks them at create."""
+    ipam = ep.get("IPAMConfig") or {}
+    ip6 = ipam.get("IPv6Address") or None
+    if ip6:
+        try:
+            ipaddress.IPv6Address(ip6)
+        except ValueError:  # (an IPv4 one too, as dockerd)
+            raise InvalidArgument(f"invalid IPv6 address: {ip6}") from None
+    local = list(ipam.get("LinkLocalIPs") or [])
+    for address in local:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise InvalidArgument(f"Invalid link-local IP address: [{' '.join(local)}]"
+                                  ) from None
+    return {"Name": name, "IPv4Address": ipam.get("IPv4Address") or None,
+            "IPv6Address": ip6, "LinkLocalIPs": local,
+            "Aliases": list(ep.get("Aliases") or []), "MacAddress": ep.get("MacAddress") or None,
+            "DriverOpts": ep.get("DriverOpts")}
+
+
+def _ipam_config(wanted: dict[str, Any]) -> dict[str, Any] | None:
+    """EndpointSettings.IPAMConfig as dockerd shows it: what was asked, empty fields
+    left out; null when nothing was."""
+    out = {k: wanted[k] for k in ("IPv4Address", "IPv6Address", "LinkLocalIPs")
+           if wanted.get(k)}
+    return out or None
 
 
 def _known_name(engine: Engine, ref: str) -> str:
@@ -84,8 +112,11 @@ def _free_port(proto: str) -> int:
     raise Conflict("no free port in the ephemeral range")
 
 
-def port_map(engine: Engine, doc: dict[str, Any]) -> dict[str, list[dict[str, str]] | None]:
-    """NetworkSettings.Ports: PortBindings, and -P's ephemeral ports for EXPOSEd ones."""
+def port_map(engine: Engine, doc: dict[str, Any], ipv6: bool = False
+             ) -> dict[str, list[dict[str, str]] | None]:
+    """NetworkSettings.Ports: PortBindings, and -P's ephemeral ports for EXPOSEd ones.
+    ipv6 (the container has an IPv6 address): a port bound to every address of the host
+    is bound on IPv6's too, shown as dockerd 20.10 shows it (HostIp "::")."""
     hc, cfg = doc["HostConfig"], doc["Config"]
     ports: dict[str, list[dict[str, str]] | None] = {}
     for key in cfg.get("ExposedPorts") or {}:
@@ -102,6 +133,12 @@ def port_map(engine: Engine, doc: dict[str, Any]) -> dict[str, list[dict[str, st
             if value is None:
                 ports[key] = [{"HostIp": "0.0.0.0", "HostPort": str(_free_port(
                     key.split("/")[1]))}]
+    if ipv6:
+        for key, value in ports.items():
+            if value:
+                ports[key] = [b for given in value for b in
+                              ([given, {"HostIp": "::", "HostPort": given["HostPort"]}]
+                               if given["HostIp"] == "0.0.0.0" else [given])]
     return ports
 
 
@@ -121,20 +158,25 @@ def start(engine: Engine, doc: dict[str, Any]) -> str | None:
             net = engine.networks.find(w["Name"])
             # Config.MacAddress (docker run --mac-address) is the first network's.
             mac = w.get("MacAddress") or (doc["Config"].get("MacAddress") if i == 0 else None)
-            ep = engine.networks.attach(cid, net, i, w.get("IPv4Address"), mac or None)
+            ep = engine.networks.attach(cid, net, i, w.get("IPv4Address"), mac or None,
+                                        w.get("IPv6Address"), w.get("LinkLocalIPs"))
             settings["Networks"][net["Name"]] = _endpoint_settings(doc, net, ep, w)
         primary = settings["Networks"][wanted[0]["Name"]]
-        ports = port_map(engine, doc)
+        ports = port_map(engine, doc, bool(primary["GlobalIPv6Address"]))
         bindings = [(b["HostIp"], int(b["HostPort"]), key.split("/")[1], int(key.split("/")[0]))
                     for key, bs in ports.items() for b in bs or []]
-        engine.networks.publish(cid, primary["IPAddress"], bindings)
+        engine.networks.publish(cid, primary["IPAddress"], bindings,
+                                primary["GlobalIPv6Address"])
         settings.update(IPAddress=primary["IPAddress"], IPPrefixLen=primary["IPPrefixLen"],
                         Gateway=primary["Gateway"], MacAddress=primary["MacAddress"],
+                        GlobalIPv6Address=primary["GlobalIPv6Address"],
+                        GlobalIPv6PrefixLen=primary["GlobalIPv6PrefixLen"],
+                        IPv6Gateway=primary["IPv6Gateway"],
                         Ports=ports, SandboxKey=path, SandboxID=cid,
                         EndpointID=primary["EndpointID"],
                         Bridge="" if wanted[0]["Name"] != "bridge" else
                         engine.networks.bridge_name(engine.networks.find("bridge")))
-        _write_etc(engine, doc, primary["IPAddress"])
+        _write_etc(engine, doc, primary["IPAddress"], primary["GlobalIPv6Address"])
         if any(w["Name"] not in PREDEFINED for w in wanted):
             engine.dns.register(cid, path)
     except BaseException:
@@ -148,23 +190,27 @@ def _endpoint_settings(doc: dict[str, Any], net: dict[str, Any], ep: dict[str, A
     user_defined = net["Name"] not in PREDEFINED
     aliases = list(wanted.get("Aliases") or [])
     dns_names = [doc["Name"].lstrip("/"), doc["Id"][:12], *aliases] if user_defined else None
-    return {"IPAMConfig": {"IPv4Address": wanted["IPv4Address"]} if wanted.get("IPv4Address")
-            else None, "Links": None, "Aliases": aliases or None, "MacAddress": ep["MacAddress"],
-            "DriverOpts": None, "NetworkID": net["Id"], "EndpointID": ep["EndpointID"],
+    return {"IPAMConfig": _ipam_config(wanted), "Links": None, "Aliases": aliases or None,
+            "MacAddress": ep["MacAddress"], "DriverOpts": wanted.get("DriverOpts"),
+            "NetworkID": net["Id"], "EndpointID": ep["EndpointID"],
             "Gateway": ep["Gateway"], "IPAddress": ep["IPAddress"],
-            "IPPrefixLen": ep["IPPrefixLen"], "IPv6Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "DNSNames": dns_names,
+            "IPPrefixLen": ep["IPPrefixLen"], "IPv6Gateway": ep.get("IPv6Gateway") or "",
+            "GlobalIPv6Address": ep.get("GlobalIPv6Address") or "",
+            "GlobalIPv6PrefixLen": ep.get("GlobalIPv6PrefixLen") or 0, "DNSNames": dns_names,
             "HostInterface": ep["HostInterface"]}
 
 
-def _write_etc(engine: Engine, doc: dict[str, Any], ip: str) -> None:
+def _write_etc(engine: Engine, doc: dict[str, Any], ip: str, ip6: str = "") -> None:
     cdir = engine._dir(doc["Id"])
     cfg, hc = doc["Config"], doc["HostConfig"]
     from darse.engine import links
 
     extra = (hc.get("ExtraHosts") or []) + links.hosts_entries(engine, doc)
-    etc_files.write(cdir, "hosts", etc_files.hosts(cfg["Hostname"], cfg.get("Domainname", ""),
-                                                    extra, ip))
+    text = etc_files.hosts(cfg["Hostname"], cfg.get("Domainname", ""), extra, ip)
+    if ip6:  # as dockerd: the container's IPv6 address names it too
+        text += etc_files.hosts(cfg["Hostname"], cfg.get("Domainname", ""), [], ip6
+                                ).splitlines(keepends=True)[-1]
+    etc_files.write(cdir, "hosts", text)
     user_defined = any(w["Name"] not in PREDEFINED for w in doc.get(INTERNAL) or [])
     if user_defined and not hc.get("Dns"):
         # The embedded DNS answers for the networks; it forwards the rest to the host's.
@@ -183,11 +229,13 @@ def stop(engine: Engine, doc: dict[str, Any]) -> None:
     engine.networks.release_container(cid)
     settings = doc.get("NetworkSettings") or {}
     for ep in (settings.get("Networks") or {}).values():
-        for key in ("IPAddress", "Gateway", "MacAddress", "EndpointID"):
+        for key in ("IPAddress", "Gateway", "MacAddress", "EndpointID", "GlobalIPv6Address",
+                    "IPv6Gateway"):
             ep[key] = ""
-        ep["IPPrefixLen"] = 0
+        ep["IPPrefixLen"] = ep["GlobalIPv6PrefixLen"] = 0
     settings.update(IPAddress="", IPPrefixLen=0, Gateway="", MacAddress="", Ports={},
-                    SandboxKey="", EndpointID="")
+                    SandboxKey="", EndpointID="", GlobalIPv6Address="",
+                    GlobalIPv6PrefixLen=0, IPv6Gateway="")
 
 
 def readopt(engine: Engine, doc: dict[str, Any]) -> None:
@@ -199,7 +247,8 @@ def readopt(engine: Engine, doc: dict[str, Any]) -> None:
                      int(key.split("/")[0]))
                     for key, bs in (settings.get("Ports") or {}).items() for b in bs or []]
         try:
-            engine.networks.publish(doc["Id"], settings["IPAddress"], bindings)
+            engine.networks.publish(doc["Id"], settings["IPAddress"], bindings,
+                                    settings.get("GlobalIPv6Address") or "")
         except SystemFailure as exc:  # a port two records hold (an older darse let it)
             print(f"darsed: container {doc['Id'][:12]}: {exc}", file=sys.stderr)
     for name, ep in (doc["NetworkSettings"].get("Networks") or {}).items():
@@ -210,7 +259,10 @@ def readopt(engine: Engine, doc: dict[str, Any]) -> None:
                 "IPAddress": ep["IPAddress"], "IPPrefixLen": ep["IPPrefixLen"],
                 "Gateway": ep["Gateway"], "MacAddress": ep["MacAddress"],
                 "NetworkID": ep["NetworkID"], "EndpointID": ep["EndpointID"],
-                "HostInterface": ep["HostInterface"]}
+                "HostInterface": ep["HostInterface"],
+                "GlobalIPv6Address": ep.get("GlobalIPv6Address") or "",
+                "GlobalIPv6PrefixLen": ep.get("GlobalIPv6PrefixLen") or 0,
+                "IPv6Gateway": ep.get("IPv6Gateway") or ""}
             if name not in PREDEFINED and doc["Id"] not in engine.dns.socks:
                 try:
                     engine.dns.register(doc["Id"], engine.networks.netns_path(doc["Id"]))
@@ -218,8 +270,9 @@ def readopt(engine: Engine, doc: dict[str, Any]) -> None:
                     pass
 
 
-def lookup(engine: Engine, asker: str, name: str) -> str | None:
-    """DNS: a container of a user-defined network that the asker is on too."""
+def lookup(engine: Engine, asker: str, name: str, key: str = "IPAddress") -> str | None:
+    """DNS: a container of a user-defined network that the asker is on too; key
+    GlobalIPv6Address: its IPv6 address ("" when it has none there) for AAAA."""
     doc = engine.containers.get(asker)
     if doc is None:
         return None
@@ -237,7 +290,7 @@ def lookup(engine: Engine, asker: str, name: str) -> str | None:
             names = {n.lower() for n in (ep.get("DNSNames") or [])}
             names |= {f"{n}.{net_name}".lower() for n in list(names)}
             if name in names:
-                return ep["IPAddress"]
+                return ep.get(key) or ""
     return None
 
 
@@ -250,13 +303,16 @@ def reverse_lookup(engine: Engine, asker: str, address: str) -> str | None:
     mine = {n for n in (doc["NetworkSettings"].get("Networks") or {}) if n not in PREDEFINED}
     for other in engine.containers.shared():
         for net_name, ep in (other["NetworkSettings"].get("Networks") or {}).items():
-            if net_name in mine and ep.get("IPAddress") == address:
+            if net_name in mine and address in (ep.get("IPAddress"),
+                                                ep.get("GlobalIPv6Address")):
                 return f"{other['Name'].lstrip('/')}.{net_name}"
     return None
 
 
 def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | None,
-            aliases: list[str]) -> None:
+            aliases: list[str], endpoint: dict[str, Any] | None = None) -> None:
+    """endpoint: the request's EndpointConfig (its IPv6 address, link-local addresses
+    and DriverOpts; ip and aliases win over its own)."""
     wanted = doc.setdefault(INTERNAL, [])
     if any(w["Name"] == net["Name"] for w in wanted) or \
             net["Name"] in (doc["NetworkSettings"].get("Networks") or {}):
@@ -265,23 +321,35 @@ def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | 
     if doc["HostConfig"].get("NetworkMode") in ("host", "none"):
         raise Conflict("container cannot be disconnected from host network or connected to "
                        "host network")
-    w = {"Name": net["Name"], "IPv4Address": ip, "Aliases": aliases}
+    w = wanted_endpoint(net["Name"], endpoint or {})
+    w.update(IPv4Address=ip or w["IPv4Address"], Aliases=list(aliases or w["Aliases"]))
+    if net["Name"] == "bridge" and (w["IPv4Address"] or w["IPv6Address"]):
+        raise InvalidArgument("user specified IP address is supported on user defined "
+                              "networks only")
     wanted.append(w)
     if doc["State"]["Running"]:
-        ep = engine.networks.attach(doc["Id"], net, len(doc["NetworkSettings"]["Networks"]),
-                                    ip)
+        try:
+            ep = engine.networks.attach(doc["Id"], net, len(doc["NetworkSettings"]["Networks"]),
+                                        w["IPv4Address"], None, w["IPv6Address"],
+                                        w["LinkLocalIPs"])
+        except BaseException:
+            wanted.remove(w)  # refused (an address taken...): the record as it was
+            raise
         doc["NetworkSettings"]["Networks"][net["Name"]] = _endpoint_settings(doc, net, ep, w)
         if net["Name"] not in PREDEFINED:
             if doc["Id"] not in engine.dns.socks:
                 engine.dns.register(doc["Id"], engine.networks.netns_path(doc["Id"]))
             # As Docker: joining a user-defined network turns the embedded DNS on (the
             # files are bind mounts: rewritten in place, the container sees them).
-            _write_etc(engine, doc, doc["NetworkSettings"].get("IPAddress") or ep["IPAddress"])
+            settings = doc["NetworkSettings"]
+            _write_etc(engine, doc, settings.get("IPAddress") or ep["IPAddress"],
+                       settings.get("GlobalIPv6Address") or ep["GlobalIPv6Address"])
     else:
         # as dockerd: a container not running shows the network now, joined at its start
         doc["NetworkSettings"].setdefault("Networks", {})[net["Name"]] = {
-            "IPAMConfig": {"IPv4Address": ip} if ip else {}, "Links": None,
-            "Aliases": list(aliases) or None, "MacAddress": "", "DriverOpts": {},
+            "IPAMConfig": _ipam_config(w) or {}, "Links": None,
+            "Aliases": list(w["Aliases"]) or None, "MacAddress": "",
+            "DriverOpts": w["DriverOpts"] if w["DriverOpts"] is not None else {},
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0, "DNSNames": None}
@@ -313,7 +381,9 @@ def network_view(engine: Engine, net: dict[str, Any]) -> dict[str, Any]:
             containers[d["Id"]] = {"Name": d["Name"].lstrip("/"), "EndpointID":
                                    ep["EndpointID"], "MacAddress": ep["MacAddress"],
                                    "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}",
-                                   "IPv6Address": ""}
+                                   "IPv6Address": f"{ep['GlobalIPv6Address']}/"
+                                   f"{ep['GlobalIPv6PrefixLen']}"
+                                   if ep.get("GlobalIPv6Address") else ""}
     out["Containers"] = containers
     return out
 

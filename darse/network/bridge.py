@@ -104,22 +104,73 @@ def up(ipr: IPRoute, name: str, gateway: Address, host: dict[str, Any]) -> None:
     ipr.link("set", index=index, state="up")
 
 
+IFA_F_NODAD = 0x02
+
+
+def up6(ipr: IPRoute, name: str, gateway: ipaddress.IPv6Interface,
+        host: dict[str, Any]) -> None:
+    """The IPv6 gateway on the bridge (after up): without duplicate address detection, as
+    dockerd gives it to containers, so that it answers at once. On a bridge of someone
+    else's, the address darse added is recorded (address6) and is the only one removed."""
+    index = ipr.link_lookup(ifname=name)[0]
+    _sysctl6(name, "disable_ipv6", "0")
+    held = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+            for a in ipr.get_addr(index=index, family=socket.AF_INET6)}
+    given = host.get("address6") or ""
+    if given and given != str(gateway) and given in held:
+        _del_address(ipr, index, ipaddress.ip_interface(given))  # a former gateway's
+    if str(gateway) in held:
+        if given != str(gateway):
+            host["address6"] = ""  # theirs, or darse's bridge: nothing to remember
+        return
+    ipr.addr("add", index=index, address=str(gateway.ip), prefixlen=gateway.network.prefixlen,
+             family=socket.AF_INET6, flags=IFA_F_NODAD)
+    host["address6"] = "" if _mine(host, index) else str(gateway)
+
+
+def down6(ipr: IPRoute, name: str, host: dict[str, Any]) -> None:
+    """A network without IPv6 now (daemon.json's "ipv6" turned off for the default
+    bridge): the global IPv6 addresses darse gave the bridge go."""
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        return
+    if _mine(host, found[0]):
+        for a in ipr.get_addr(index=found[0], family=socket.AF_INET6):
+            if a["scope"] == 0:  # global: never the kernel's fe80::
+                _del_address(ipr, found[0], ipaddress.ip_interface(
+                    f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"))
+    elif host.get("address6"):
+        _del_address(ipr, found[0], ipaddress.ip_interface(host["address6"]))
+    host["address6"] = ""
+
+
+def _sysctl6(name: str, key: str, value: str) -> None:
+    with open(f"/proc/sys/net/ipv6/conf/{name}/{key}", "w") as f:
+        f.write(value)
+
+
 def down(ipr: IPRoute, name: str, host: dict[str, Any]) -> None:
-    """Remove what darse made: its bridge, or the address it gave someone else's."""
+    """Remove what darse made: its bridge, or the addresses it gave someone else's."""
     found = ipr.link_lookup(ifname=name)
     if not found:
         return
     link = ipr.get_links(found[0])[0]
     if _mine(host, found[0]) and link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "bridge":
         ipr.link("del", index=found[0])
-    elif not host["created"] and host["address"]:
+        return
+    if not host["created"] and host["address"]:
         _del_address(ipr, found[0], Address(host["address"]))
         host["address"] = ""
+    if not host["created"] and host.get("address6"):
+        _del_address(ipr, found[0], ipaddress.ip_interface(host["address6"]))
+        host["address6"] = ""
 
 
-def _del_address(ipr: IPRoute, index: int, address: Address) -> None:
+def _del_address(ipr: IPRoute, index: int,
+                 address: Address | ipaddress.IPv6Interface) -> None:
     try:
         ipr.addr("del", index=index, address=str(address.ip),
-                 prefixlen=address.network.prefixlen)
+                 prefixlen=address.network.prefixlen,
+                 family=socket.AF_INET6 if address.version == 6 else socket.AF_INET)
     except NetlinkError:
         pass  # already gone

@@ -8,6 +8,7 @@ host's resolvers. Containers on the default bridge get none of this, as in Docke
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import selectors
 import socket
@@ -25,7 +26,8 @@ from darse import syscalls
 from darse.network import netns
 
 ADDRESS = "127.0.0.11"
-# (asker container id, name) -> IPv4 address or None; (asker, address) -> name or None
+# (asker container id, name) -> IPv4 address or None; (asker, address) -> name or None;
+# for AAAA, (asker, name) -> IPv6 address, "" (a known name without one) or None
 Lookup = Callable[[str, str], "str | None"]
 
 
@@ -42,10 +44,27 @@ def _upstreams() -> list[str]:
     return servers or ["8.8.8.8"]
 
 
+def _reverse_name(name: str) -> str | None:
+    """The address a PTR question names (in-addr.arpa, or ip6.arpa's 32 nibbles)."""
+    if name.endswith(".in-addr.arpa"):
+        return ".".join(reversed(name[:-len(".in-addr.arpa")].split(".")))
+    if name.endswith(".ip6.arpa"):
+        nibbles = name[:-len(".ip6.arpa")].split(".")
+        if len(nibbles) != 32 or not all(len(n) == 1 for n in nibbles):
+            return None
+        try:
+            return str(ipaddress.IPv6Address(int("".join(reversed(nibbles)), 16)))
+        except ValueError:
+            return None
+    return None
+
+
 class Resolver:
-    def __init__(self, lookup: Lookup, reverse: Lookup | None = None) -> None:
+    def __init__(self, lookup: Lookup, reverse: Lookup | None = None,
+                 lookup6: Lookup | None = None) -> None:
         self.lookup = lookup
         self.reverse = reverse or (lambda _asker, _ip: None)
+        self.lookup6 = lookup6 or (lambda _asker, _name: None)
         self.selector = selectors.DefaultSelector()
         self.socks: dict[str, socket.socket] = {}
         self.lock = threading.Lock()
@@ -99,8 +118,8 @@ class Resolver:
         if query.question:
             q = query.question[0]
             name = q.name.to_text().rstrip(".").lower()
-            if q.rdtype == dns.rdatatype.PTR and name.endswith(".in-addr.arpa"):
-                address = ".".join(reversed(name[:-len(".in-addr.arpa")].split(".")))
+            address = _reverse_name(name) if q.rdtype == dns.rdatatype.PTR else None
+            if address:
                 target = self.reverse(container_id, address)
                 if target is not None:
                     resp = dns.message.make_response(query)
@@ -113,6 +132,12 @@ class Resolver:
                 resp = dns.message.make_response(query)
                 if q.rdtype == dns.rdatatype.A:
                     resp.answer.append(dns.rrset.from_text(q.name, 600, "IN", "A", ip))
+                elif q.rdtype == dns.rdatatype.AAAA:
+                    # a name of the networks: its IPv6 address, or no answer (NOERROR)
+                    ip6 = self.lookup6(container_id, name)
+                    if ip6:
+                        resp.answer.append(dns.rrset.from_text(q.name, 600, "IN", "AAAA",
+                                                               ip6))
                 self._send(sock, resp.to_wire(), peer)
                 return
         self.pool.submit(self._forward, sock, query, data, peer)

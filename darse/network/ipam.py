@@ -42,21 +42,60 @@ def choose_subnet(pools: list[dict], taken: list[ipaddress.IPv4Network]) -> ipad
                    "the defaults to assign to the network")
 
 
-def parse_subnet(text: str) -> ipaddress.IPv4Network:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_subnet(text: str) -> Network:
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise InvalidArgument(f"invalid CIDR address: {text}") from None
-    if net.version != 4:
-        raise InvalidArgument("only IPv4 subnets are supported")
+    if net.version == 6:
+        return net  # as dockerd 20.10: kept as written (fd00::1/64 too)
     if str(net) != text and "/" in text and ipaddress.ip_interface(text).ip != net.network_address:
         raise InvalidArgument(f"invalid subnet {text}: it should be {net}")
     return net
 
 
-def first_free(net: ipaddress.IPv4Network, used: set[str], ip_range: str | None = None) -> str:
+def first_free(net: Network, used: set[str], ip_range: str | None = None) -> str:
+    """The lowest free address, as dockerd's IPAM hands them out (IPv6 ones too: fd00::2,
+    fd00::3..., never one derived from the MAC on a user-defined network)."""
     pool = ipaddress.ip_network(ip_range, strict=False) if ip_range else net
-    for host in pool.hosts():
-        if str(host) not in used and host in net:
+    taken = {ipaddress.ip_address(u) for u in used if u}
+    for host in pool.hosts():  # (a generator: a /64 is never listed)
+        if host not in taken and host in net:
             return str(host)
-    raise Conflict(f"no available IPv4 addresses on this network's address pools: {net}")
+    raise Conflict(f"no available IPv{net.version} addresses on this network's address "
+                   f"pools: {net}")
+
+
+def from_mac(net: ipaddress.IPv6Network, mac: str) -> str:
+    """The default bridge's IPv6 address of a container, as dockerd makes it for
+    fixed-cidr-v6: the prefix, the MAC in the last six bytes (fd00::242:ac11:2)."""
+    if net.prefixlen > 80:
+        raise InvalidArgument(f"Cannot self generate an IPv6 address on network {net}: At "
+                              f"least 48 host bits are needed.")
+    packed = net.network_address.packed[:10] + bytes(int(b, 16) for b in mac.split(":"))
+    return str(ipaddress.IPv6Address(packed))
+
+
+def gateway(cfg: dict) -> str:
+    """A config's gateway: the one given, else the subnet's first address (dockerd's
+    record of a user's subnet shows none; the bridge holds it all the same)."""
+    if cfg.get("Gateway"):
+        return str(ipaddress.ip_address(cfg["Gateway"]))
+    return str(next(ipaddress.ip_network(cfg["Subnet"], strict=False).hosts()))
+
+
+def split(configs: list[dict]) -> tuple[dict | None, dict | None]:
+    """A network's IPAM configs: its IPv4 one and its IPv6 one (the bridge driver takes
+    one of each)."""
+    found: dict[int, dict] = {}
+    for cfg in configs or []:
+        version = 4
+        if cfg.get("Subnet"):
+            version = parse_subnet(cfg["Subnet"]).version
+        if version in found:
+            raise InvalidArgument("bridge driver doesn't support multiple subnets")
+        found[version] = cfg
+    return found.get(4), found.get(6)

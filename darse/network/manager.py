@@ -40,19 +40,65 @@ BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 RECORD_FAULTS = (DarseError, OSError, NetlinkError, LookupError, ValueError, TypeError)
 
 
+def _is_cidr(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return "/" in text
+
+
+def v4_config(doc: dict[str, Any]) -> dict[str, Any]:
+    """The network's IPv4 IPAM config (a record's configs are v4, then v6)."""
+    return ipam.split(doc["IPAM"]["Config"] or [])[0] or {}
+
+
+def v6_config(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The IPv6 config the network uses: none unless IPv6 is enabled (dockerd keeps
+    a v6 subnet given without --ipv6 in the record, and uses none of it)."""
+    if not doc.get("EnableIPv6"):
+        return None
+    return ipam.split(doc["IPAM"]["Config"] or [])[1]
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _host(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def _check_aux(aux: dict[str, str] | None, net: ipam.Network) -> None:
+    for addr in (aux or {}).values():
+        try:
+            inside = ipaddress.ip_address(addr) in net
+        except ValueError:
+            raise InvalidArgument(f"invalid auxiliary address {addr}") from None
+        if not inside:
+            raise InvalidArgument(f"no matching subnet for aux-address {addr}")
+
+
 class NetworkManager:
     def __init__(self, db: Database, exec_root: str, default_bridge: str = "darse0",
-                 bip: str = "", pools: list[dict] | None = None) -> None:
+                 bip: str = "", pools: list[dict] | None = None, ipv6: bool = False,
+                 fixed_cidr_v6: str = "") -> None:
         self.db = db
         self.db.schema(SCHEMA)
         self.netns_dir = os.path.join(exec_root, "netns")
         self.default_bridge = default_bridge
         self.bip = bip
         self.pools = pools or []
+        # daemon.json's "ipv6" and "fixed-cidr-v6": the default bridge's IPv6
+        self.ipv6 = bool(ipv6)
+        self.fixed_cidr_v6 = ""
+        if fixed_cidr_v6:
+            net = ipaddress.ip_network(fixed_cidr_v6, strict=False) \
+                if _is_cidr(fixed_cidr_v6) else None
+            if net is None or net.version != 6:
+                raise InvalidArgument(f"invalid fixed-cidr-v6: {fixed_cidr_v6}: it should be "
+                                      f"an IPv6 subnet (fd00:1::/64)")
+            self.fixed_cidr_v6 = str(net)
         # One table per daemon: a test daemon must not touch the system's darse table.
         nftables.TABLE = "darse" if default_bridge == "darse0" else f"darse_{default_bridge}"
         self.lock = threading.RLock()
@@ -102,7 +148,8 @@ class NetworkManager:
 
     def _doc(self, name: str, driver: str, subnet: str | None, gateway: str | None,
              options: dict[str, str], labels: dict[str, str], internal: bool,
-             ip_range: str | None = None, aux: dict[str, str] | None = None
+             ip_range: str | None = None, aux: dict[str, str] | None = None,
+             enable_ipv6: bool = False, v6: dict[str, Any] | None = None
              ) -> dict[str, Any]:
         config = []
         if subnet:
@@ -112,8 +159,12 @@ class NetworkManager:
             if aux:
                 entry["AuxiliaryAddresses"] = dict(aux)
             config.append(entry)
+        if v6 and v6.get("Subnet"):
+            # as dockerd shows it: only what was given (no Gateway unless given)
+            config.append({k: v6[k] for k in ("Subnet", "IPRange", "Gateway",
+                                                "AuxiliaryAddresses") if v6.get(k)})
         return {"Name": name, "Id": secrets.token_hex(32), "Created": _now(), "Scope": "local",
-                "Driver": driver, "EnableIPv4": True, "EnableIPv6": False,
+                "Driver": driver, "EnableIPv4": True, "EnableIPv6": enable_ipv6,
                 "IPAM": {"Driver": "default", "Options": None, "Config": config},
                 "Internal": internal, "Attachable": False, "Ingress": False,
                 "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
@@ -126,6 +177,7 @@ class NetworkManager:
         nftables.setup()
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
             f.write("1")
+        self._forwarding6 = False
         existing = {d["Name"]: d for d in self.all()}
         doc = existing.get("bridge")
         if doc is None:
@@ -143,6 +195,7 @@ class NetworkManager:
             doc["Options"][BRIDGE_NAME_OPT] = self.default_bridge
             doc[bridge.HOST] = bridge.fresh()
         self._default_address(doc)
+        self._default_ipv6(doc)
         self._save(doc)
         for name in ("host", "none"):
             if name not in existing:
@@ -171,7 +224,8 @@ class NetworkManager:
             host = bridge.record(doc, self.default_bridge)
             found = bridge.theirs(self.ipr(), self.default_bridge, host)
             config = doc["IPAM"]["Config"]
-            if found and not any(f"{c['Gateway']}/{ipaddress.ip_network(c['Subnet']).prefixlen}"
+            if found and not any(f"{c.get('Gateway')}/"
+                                 f"{ipaddress.ip_network(c['Subnet']).prefixlen}"
                                  == str(a) for c in config for a in found):
                 subnet, gateway = str(found[0].network), str(found[0].ip)
             elif config:
@@ -181,22 +235,46 @@ class NetworkManager:
                 subnet, gateway = str(net), str(next(net.hosts()))
         doc["IPAM"]["Config"] = [{"Subnet": subnet, "Gateway": gateway}]
 
-    def _taken(self) -> list[ipaddress.IPv4Network]:
-        return [ipaddress.ip_network(c["Subnet"]) for d in self.all()
-                for c in d["IPAM"]["Config"] or () if c.get("Subnet")]
+    def _default_ipv6(self, doc: dict[str, Any]) -> None:
+        """The default bridge's IPv6, as daemon.json says now: "ipv6" turns it on,
+        "fixed-cidr-v6" is its subnet (containers' addresses made from their MAC)."""
+        v4 = v4_config(doc)
+        doc["EnableIPv6"] = self.ipv6
+        doc["IPAM"]["Config"] = [v4] if v4 else []
+        if self.ipv6 and self.fixed_cidr_v6:
+            net = ipaddress.ip_network(self.fixed_cidr_v6)
+            if ipam.overlaps(net, self._taken(6, but="bridge")):
+                raise Conflict("Pool overlaps with other one on this address space")
+            doc["IPAM"]["Config"].append({"Subnet": self.fixed_cidr_v6})
+
+    def _taken(self, version: int = 4, but: str = "") -> list[ipam.Network]:
+        """Every network's subnets of that IP version (a v6 one given without --ipv6
+        counts: dockerd's IPAM holds it all the same); but: a network's name left out."""
+        return [n for d in self.all() if d["Name"] != but
+                for c in d["IPAM"]["Config"] or () if c.get("Subnet")
+                for n in [ipaddress.ip_network(c["Subnet"], strict=False)]
+                if n.version == version]
 
     def bridge_name(self, doc: dict[str, Any]) -> str:
         return doc["Options"].get(BRIDGE_NAME_OPT) or f"darse-{doc['Id'][:9]}"  # IFNAMSIZ
 
     def _bridge_up(self, doc: dict[str, Any]) -> None:
         name = self.bridge_name(doc)
-        cfg = doc["IPAM"]["Config"][0]
+        cfg = v4_config(doc)
         gateway = ipaddress.IPv4Interface(
             f"{cfg['Gateway']}/{ipaddress.ip_network(cfg['Subnet']).prefixlen}")
+        cfg6 = v6_config(doc)
         host = bridge.record(doc, name)
         try:
             with self.lock:
                 bridge.up(self.ipr(), name, gateway, host)
+                if cfg6:
+                    bridge.up6(self.ipr(), name, ipaddress.IPv6Interface(
+                        f"{ipam.gateway(cfg6)}/"
+                        f"{ipaddress.ip_network(cfg6['Subnet'], strict=False).prefixlen}"),
+                        host)
+                else:
+                    bridge.down6(self.ipr(), name, host)
         finally:
             try:
                 self._save(doc)  # what darse made, even if a later step failed
@@ -210,12 +288,29 @@ class NetworkManager:
             f.write("1")
         nftables.remove_network(name, cfg["Subnet"], doc["Internal"])
         nftables.add_network(name, cfg["Subnet"], doc["Internal"])
+        if cfg6:
+            self._enable_forwarding6()
+            nftables.remove_network(name, cfg6["Subnet"], doc["Internal"])
+            nftables.add_network(name, cfg6["Subnet"], doc["Internal"])
+
+    def _enable_forwarding6(self) -> None:
+        """As dockerd's bridge driver does for an IPv6 network: the host routes IPv6
+        (what leaves a network for another host, or comes to a published port)."""
+        if getattr(self, "_forwarding6", False):
+            return
+        for key in ("default", "all"):
+            with open(f"/proc/sys/net/ipv6/conf/{key}/forwarding", "r+") as f:
+                if f.read().strip() != "1":
+                    f.seek(0)
+                    f.write("1")
+        self._forwarding6 = True
 
     def _bridge_down(self, doc: dict[str, Any]) -> None:
         """What darse made for the network, and only that (see darse.network.bridge)."""
         name = self.bridge_name(doc)
-        for cfg in (doc["IPAM"]["Config"] or [])[:1]:  # (none: a record left broken)
-            nftables.remove_network(name, cfg["Subnet"], doc["Internal"])
+        for cfg in doc["IPAM"]["Config"] or []:  # (none: a record left broken)
+            if cfg.get("Subnet"):  # both families' elements, if there
+                nftables.remove_network(name, cfg["Subnet"], doc["Internal"])
         with self.lock:
             bridge.down(self.ipr(), name, bridge.record(doc, name))
 
@@ -225,7 +320,9 @@ class NetworkManager:
                gateway: str | None = None, ip_range: str | None = None,
                internal: bool = False, options: dict[str, str] | None = None,
                labels: dict[str, str] | None = None,
-               aux: dict[str, str] | None = None) -> dict[str, Any]:
+               aux: dict[str, str] | None = None, enable_ipv6: bool = False,
+               v6: dict[str, Any] | None = None) -> dict[str, Any]:
+        """v6: the IPv6 IPAM config (Subnet, Gateway, IPRange, AuxiliaryAddresses)."""
         driver = driver or "bridge"
         if driver != "bridge":
             raise NotFound(f"plugin \"{driver}\" not found")
@@ -269,15 +366,10 @@ class NetworkManager:
                 gateway = str(next(net.hosts()))
             if ip_range and not ipaddress.ip_network(ip_range, strict=False).subnet_of(net):
                 raise InvalidArgument(f"no matching subnet for range {ip_range}")
-            for addr in (aux or {}).values():
-                try:
-                    inside = ipaddress.ip_address(addr) in net
-                except ValueError:
-                    raise InvalidArgument(f"invalid auxiliary address {addr}") from None
-                if not inside:
-                    raise InvalidArgument(f"no matching subnet for aux-address {addr}")
+            _check_aux(aux, net)
+            v6 = self._check_v6(dict(v6 or {}), enable_ipv6)
             doc = self._doc(name, driver, str(net), gateway, options, labels or {}, internal,
-                            ip_range, aux)
+                            ip_range, aux, enable_ipv6, v6)
             doc[bridge.HOST] = bridge.fresh()
             # Recorded before the host side is made, so that a crash midway leaves a record
             # the next start completes (or rm removes), never a bridge nobody knows of.
@@ -291,6 +383,30 @@ class NetworkManager:
                     self.db.execute("DELETE FROM networks WHERE id=?", (doc["Id"],))
                 raise
         return doc
+
+    def _check_v6(self, v6: dict[str, Any], enabled: bool) -> dict[str, Any]:
+        """A network's IPv6 config, checked as dockerd 20.10 does. With --ipv6 there must
+        be one (dockerd has no default IPv6 pools); without, one given is still kept and
+        held (never used)."""
+        if not v6.get("Subnet"):
+            if enabled:
+                raise Conflict("could not find an available, non-overlapping IPv6 address "
+                               "pool among the defaults to assign to the network")
+            return {}
+        net = ipam.parse_subnet(v6["Subnet"])
+        if ipam.overlaps(net, self._taken(6)):
+            raise Conflict("Pool overlaps with other one on this address space")
+        for key, what in (("Gateway", "gateway"), ("IPRange", "range")):
+            if not v6.get(key):
+                continue
+            try:
+                inside = ipaddress.ip_network(v6[key], strict=False).subnet_of(net)
+            except (ValueError, TypeError):
+                inside = False
+            if not inside:
+                raise InvalidArgument(f"no matching subnet for {what} {v6[key]}")
+        _check_aux(v6.get("AuxiliaryAddresses"), net)
+        return v6
 
     def remove(self, ref: str, users: list[str]) -> None:
         doc = self.find(ref)
@@ -321,9 +437,10 @@ class NetworkManager:
 
     def attach(self, container_id: str, net: dict[str, Any], index: int,
                requested_ip: str | None = None,
-               requested_mac: str | None = None) -> dict[str, Any]:
+               requested_mac: str | None = None, requested_ip6: str | None = None,
+               link_local: list[str] | None = None) -> dict[str, Any]:
         """A veth into the container's namespace as eth<index>; returns the endpoint."""
-        cfg = net["IPAM"]["Config"][0]
+        cfg = v4_config(net)
         subnet = ipaddress.ip_network(cfg["Subnet"])
         with self.lock:
             # as dockerd: the auxiliary addresses are the host's, never a container's
@@ -339,10 +456,11 @@ class NetworkManager:
                 ip = requested_ip
             else:
                 ip = ipam.first_free(subnet, used, cfg.get("IPRange"))
-            host_if = f"darse{secrets.token_hex(4)}"[:15]
-            peer = f"dp{secrets.token_hex(4)}"
             mac = requested_mac or \
                 "02:42:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
+            ip6 = self._address6(net, mac, requested_ip6)
+            host_if = f"darse{secrets.token_hex(4)}"[:15]
+            peer = f"dp{secrets.token_hex(4)}"
             path = self.netns_path(container_id)
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -358,13 +476,50 @@ class NetworkManager:
                 idx = inside.link_up(peer, rename=f"eth{index}")
                 inside.link_up("lo")
                 inside.addr(idx, ip, subnet.prefixlen)
+                if ip6:
+                    inside.addr(idx, ip6[0], ip6[1], nodad=True)
+                for local in link_local or ():
+                    # as dockerd: IPv4 ones in 169.254.0.0/16, IPv6 ones in fe80::/64
+                    inside.addr(idx, local, 16 if ipaddress.ip_address(local).version == 4
+                                else 64)
                 if index == 0 and not net["Internal"]:
                     inside.default_route(cfg["Gateway"])  # internal: no way out at all
+                    if ip6:
+                        inside.default_route(ip6[2])
             ep = {"IPAddress": ip, "IPPrefixLen": subnet.prefixlen, "Gateway": cfg["Gateway"],
                   "MacAddress": mac, "NetworkID": net["Id"], "EndpointID": secrets.token_hex(32),
-                  "HostInterface": host_if}
+                  "HostInterface": host_if, "GlobalIPv6Address": ip6[0] if ip6 else "",
+                  "GlobalIPv6PrefixLen": ip6[1] if ip6 else 0,
+                  "IPv6Gateway": ip6[2] if ip6 else ""}
             self.endpoints[(net["Id"], container_id)] = ep
             return ep
+
+    def _address6(self, net: dict[str, Any], mac: str, requested: str | None
+                  ) -> tuple[str, int, str] | None:
+        """The endpoint's IPv6 (address, prefix length, gateway), None on a network
+        without IPv6 (where dockerd keeps an --ip6 in the record and gives nothing).
+        The default bridge's is made from the MAC, as dockerd's fixed-cidr-v6; a
+        user-defined network's is the lowest free one, or the one asked."""
+        cfg = v6_config(net)
+        if not cfg:
+            return None
+        subnet = ipaddress.ip_network(cfg["Subnet"], strict=False)
+        gateway = ipam.gateway(cfg)
+        used = {gateway, *(cfg.get("AuxiliaryAddresses") or {}).values()} | {
+            ep.get("GlobalIPv6Address") for (nid, _), ep in self.endpoints.items()
+            if nid == net["Id"]}
+        if requested:
+            address = ipaddress.ip_address(requested)
+            if address not in subnet:
+                raise InvalidArgument(f"Invalid address {requested}: It does not belong to "
+                                      f"any of this network's subnets")
+            if str(address) in used:
+                raise Conflict("Address already in use")
+            return str(address), subnet.prefixlen, gateway
+        if net["Name"] == "bridge":
+            return ipam.from_mac(subnet, mac), subnet.prefixlen, gateway
+        return ipam.first_free(subnet, {u for u in used if u}, cfg.get("IPRange")), \
+            subnet.prefixlen, gateway
 
     def enslave(self, host_if: str, net: dict[str, Any]) -> None:
         with self.lock:
@@ -397,10 +552,20 @@ class NetworkManager:
             nftables.remove_ports(entry[0])
         netns.delete(self.netns_path(container_id))
 
-    def publish(self, container_id: str, ip: str, bindings: list[tuple[str, int, str, int]]
-                ) -> None:
+    def publish(self, container_id: str, ip: str, bindings: list[tuple[str, int, str, int]],
+                ip6: str = "") -> None:
+        """DNAT of the bindings to the container: those of an IPv6 host address ("::",
+        "::1") to its IPv6 address ip6, the others to its IPv4 address ip."""
         if not bindings:
             return
+        v6 = [b for b in bindings if ":" in (b[0] or "")]
+        v4 = [b for b in bindings if ":" not in (b[0] or "")]
+        if v6 and not ip6:
+            # dockerd's userland proxy would carry them to the IPv4 address; darse's
+            # ports are the kernel's DNAT, which cannot turn IPv6 into IPv4.
+            raise InvalidArgument(f"cannot publish on {_host(v6[0][0])}:{v6[0][1]}: the "
+                                  f"container has no IPv6 address (a network created with "
+                                  f"--ipv6 gives one)")
         with self.lock:
             # A port is one map element: a second binding of it would be refused by the
             # kernel ("File exists"); said in dockerd's words, before anything is added.
@@ -408,13 +573,21 @@ class NetworkManager:
                      if cid != container_id for b in bs]
             for host_ip, host_port, proto, _ in bindings:
                 host_ip = host_ip or "0.0.0.0"
-                if any(p == proto and port == host_port and "0.0.0.0" in (ip_, host_ip)
+                if any(p == proto and port == host_port and (
+                        "0.0.0.0" in (ip_, host_ip) and ":" not in ip_ + host_ip or
+                        "::" in (ip_, host_ip) and "." not in ip_ + host_ip)
                        or (ip_, p, port) == (host_ip, proto, host_port)
                        for ip_, p, port in bound):
-                    raise SystemFailure(f"Bind for {host_ip}:{host_port} failed: port is "
-                                        f"already allocated")
+                    raise SystemFailure(f"Bind for {_host(host_ip)}:{host_port} failed: port "
+                                        f"is already allocated")
                 bound.append((host_ip, proto, host_port))
-            self.published[container_id] = (nftables.add_ports(ip, bindings), bindings)
+            keys = nftables.add_ports(ip, v4) if v4 else []
+            try:
+                keys += nftables.add_ports(ip6, v6) if v6 else []
+            except BaseException:
+                nftables.remove_ports(keys)
+                raise
+            self.published[container_id] = (keys, bindings)
 
     def users(self, net_id: str) -> list[str]:
         return [cid for nid, cid in self.endpoints if nid == net_id]

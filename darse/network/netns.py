@@ -26,6 +26,7 @@ from darse import syscalls
 from darse.errors import SystemFailure
 
 IFF_UP = 1
+IFA_F_NODAD = 0x02
 
 
 def in_thread(fn: Callable[[], Any]) -> Any:
@@ -152,12 +153,19 @@ class Inside:
         self._request(msg, RTM_NEWLINK)
         return idx
 
-    def addr(self, index: int, address: str, prefixlen: int, add: bool = True) -> None:
+    def addr(self, index: int, address: str, prefixlen: int, add: bool = True,
+             nodad: bool = False) -> None:
+        """An IPv4 or IPv6 address; nodad: usable at once, no duplicate address
+        detection (dockerd's IPv6 addresses of containers are so)."""
         msg = ifaddrmsg()
-        msg["family"] = socket.AF_INET
+        v6 = ":" in address
+        msg["family"] = socket.AF_INET6 if v6 else socket.AF_INET
         msg["prefixlen"] = prefixlen
         msg["index"] = index
-        msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+        msg["flags"] = IFA_F_NODAD if nodad else 0
+        # (IPv6 has no peer address: IFA_LOCAL would be one more attribute to refuse)
+        msg["attrs"] = [("IFA_ADDRESS", address)] if v6 else \
+            [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
         if add:
             self._request(msg, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
         else:
@@ -165,7 +173,7 @@ class Inside:
 
     def default_route(self, gateway: str) -> None:
         msg = rtmsg()
-        msg["family"] = socket.AF_INET
+        msg["family"] = socket.AF_INET6 if ":" in gateway else socket.AF_INET
         msg["table"] = 254  # main
         msg["proto"] = 4  # static
         msg["scope"] = 0  # universe

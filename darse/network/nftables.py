@@ -1,7 +1,7 @@
-"""darse's own nftables table (`ip darse`), through libnftables — never another
-program's rules. Masquerade for each bridge network's subnet, isolation between them,
-no way out for --internal ones, and DNAT for published ports (the traffic stays in the
-kernel: no userland proxy)."""
+"""darse's own nftables tables (`ip darse`; `ip6 darse` for IPv6 networks), through
+libnftables — never another program's rules. Masquerade for each bridge network's
+subnet, isolation between them, no way out for --internal ones, and DNAT for published
+ports (the traffic stays in the kernel: no userland proxy)."""
 
 from __future__ import annotations
 
@@ -62,11 +62,14 @@ def run(commands: str, handles: bool = False) -> str:
     return out
 
 
-def owned() -> bool | None:
+FAMILIES = ("ip", "ip6")  # the same table in each: IPv4 traffic, IPv6 networks' traffic
+
+
+def owned(family: str = "ip") -> bool | None:
     """Whether the table is darse's; None when there is no such table. A table made
     before darse marked its own is known by its set and chains."""
     try:
-        listing = run(f"list table ip {TABLE}")
+        listing = run(f"list table {family} {TABLE}")
     except SystemFailure:
         return None
     legacy = all(f"{what} {{" in listing for what in
@@ -76,48 +79,43 @@ def owned() -> bool | None:
 
 def check() -> None:
     """Refuse to run over a table of someone else's that has darse's name."""
-    if owned() is False:
-        raise Conflict(f"nftables table ip {TABLE} exists and was not made by darse: darse "
-                       f"will not replace it")
+    for family in FAMILIES:
+        if owned(family) is False:
+            raise Conflict(f"nftables table {family} {TABLE} exists and was not made by "
+                           f"darse: darse will not replace it")
 
 
-def setup() -> None:
-    """The table and its chains, made anew (darse owns all of it).
-
-    forward: internal networks drop all routed traffic; replies and published (DNAT'd)
-    traffic pass; between two darse bridges only same-bridge traffic passes, the rest
-    drops — networks are isolated. Each network is elements of sets, never rules of its
-    own: a packet costs the same lookups however many networks there are.
-
-    - same: "bridge" . "bridge", every network (traffic that stays on its bridge);
-    - internal: the --internal networks' bridges;
-    - nat_bridges, nat_subnets, own (subnet . its bridge): the others'."""
-    check()
-    run(f"""
-table ip {TABLE}
-delete table ip {TABLE}
-table ip {TABLE} {{
+def _table(family: str) -> str:
+    """One family's table. IPv6 (ip6) holds only the networks with IPv6 enabled; its
+    loopback source is ::1, which no route_localnet lets out: masqueraded as 127.0.0.1
+    is, it leaves for the bridge with the bridge's address."""
+    addr, l3, loopback = ("ipv4_addr", "ip", "127.0.0.0/8") if family == "ip" else \
+        ("ipv6_addr", "ip6", "::1")
+    return f"""
+table {family} {TABLE}
+delete table {family} {TABLE}
+table {family} {TABLE} {{
     comment "{MARK}";
     set bridges {{ type ifname; }}
     set same {{ type ifname . ifname; }}
     set internal {{ type ifname; }}
     set nat_bridges {{ type ifname; }}
-    set nat_subnets {{ type ipv4_addr; flags interval; }}
-    set own {{ type ipv4_addr . ifname; flags interval; }}
+    set nat_subnets {{ type {addr}; flags interval; }}
+    set own {{ type {addr} . ifname; flags interval; }}
     chain prerouting {{ type nat hook prerouting priority -100; policy accept;
         fib daddr type local jump publish; }}
     chain output {{ type nat hook output priority -100; policy accept;
         fib daddr type local jump publish; }}
-    map ports {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
-    map host_ports {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
+    map ports {{ type inet_proto . inet_service : {addr} . inet_service; }}
+    map host_ports {{ type {addr} . inet_proto . inet_service : {addr} . inet_service; }}
     chain publish {{
-        dnat to ip daddr . meta l4proto . th dport map @host_ports;
+        dnat to {l3} daddr . meta l4proto . th dport map @host_ports;
         dnat to meta l4proto . th dport map @ports;
     }}
     chain postrouting {{ type nat hook postrouting priority 100; policy accept;
-        ip saddr @nat_subnets ip saddr . oifname != @own masquerade;
-        oifname @nat_bridges ip saddr 127.0.0.0/8 masquerade;
-        ip saddr . oifname @own ct status dnat masquerade;
+        {l3} saddr @nat_subnets {l3} saddr . oifname != @own masquerade;
+        oifname @nat_bridges {l3} saddr {loopback} masquerade;
+        {l3} saddr . oifname @own ct status dnat masquerade;
     }}
     chain internal {{
         iifname @internal iifname . oifname != @same drop;
@@ -132,15 +130,35 @@ table ip {TABLE} {{
         iifname @bridges oifname @bridges drop;
     }}
 }}
-""")
+"""
+
+
+def setup() -> None:
+    """The tables and their chains, made anew (darse owns all of them).
+
+    forward: internal networks drop all routed traffic; replies and published (DNAT'd)
+    traffic pass; between two darse bridges only same-bridge traffic passes, the rest
+    drops — networks are isolated. Each network is elements of sets, never rules of its
+    own: a packet costs the same lookups however many networks there are.
+
+    - same: "bridge" . "bridge", every network (traffic that stays on its bridge);
+    - internal: the --internal networks' bridges;
+    - nat_bridges, nat_subnets, own (subnet . its bridge): the others'."""
+    check()
+    run("".join(_table(family) for family in FAMILIES))
 
 
 def teardown() -> None:
-    try:
-        if owned():
-            run(f"delete table ip {TABLE}")
-    except (SystemFailure, Unavailable):
-        pass
+    for family in FAMILIES:
+        try:
+            if owned(family):
+                run(f"delete table {family} {TABLE}")
+        except (SystemFailure, Unavailable):
+            pass
+
+
+def _family(address: str) -> str:
+    return "ip6" if ipaddress.ip_network(address, strict=False).version == 6 else "ip"
 
 
 def _network_elements(bridge: str, subnet: str, internal: bool) -> list[tuple[str, str]]:
@@ -157,7 +175,10 @@ def _network_elements(bridge: str, subnet: str, internal: bool) -> list[tuple[st
 
 
 def add_network(bridge: str, subnet: str, internal: bool) -> None:
-    run("\n".join(f"add element ip {TABLE} {s} {{ {e} }}"
+    """The network's elements in the table of its subnet's family (an IPv6 network is
+    added twice: its IPv4 subnet, then its IPv6 one)."""
+    family = _family(subnet)
+    run("\n".join(f"add element {family} {TABLE} {s} {{ {e} }}"
                   for s, e in _network_elements(bridge, subnet, internal)))
 
 
@@ -165,21 +186,24 @@ def remove_network(bridge: str, subnet: str, internal: bool) -> None:
     """The network's elements, whether or not they are there (added first: a delete of
     an element that is not there would fail the whole transaction)."""
     elements = _network_elements(bridge, subnet, internal)
+    family = _family(subnet)
     try:
-        run("\n".join([f"add element ip {TABLE} {s} {{ {e} }}" for s, e in elements] +
-                      [f"delete element ip {TABLE} {s} {{ {e} }}" for s, e in elements]))
+        run("\n".join([f"add element {family} {TABLE} {s} {{ {e} }}" for s, e in elements] +
+                      [f"delete element {family} {TABLE} {s} {{ {e} }}"
+                       for s, e in elements]))
     except SystemFailure:
         pass  # no table (never made, or gone): nothing of the network's there
 
 
-Port = tuple[str, str]  # (map, key): one published port's element
+Port = tuple[str, str, str]  # (family, map, key): one published port's element
 
 
-def port_keys(ports: list[tuple[str, int, str, int]]) -> list[Port]:
+def port_keys(ports: list[tuple[str, int, str, int]], family: str = "ip") -> list[Port]:
     """The elements' keys of (host ip or '', host port, proto, container port)s: bound
     to all the host's addresses, `ports` (protocol . port); to one, `host_ports`."""
-    return [("host_ports", f"{host_ip} . {proto} . {host_port}")
-            if host_ip and host_ip != "0.0.0.0" else ("ports", f"{proto} . {host_port}")
+    return [(family, "host_ports", f"{host_ip} . {proto} . {host_port}")
+            if host_ip and host_ip not in ("0.0.0.0", "::")
+            else (family, "ports", f"{proto} . {host_port}")
             for host_ip, host_port, proto, _ in ports]
 
 
@@ -187,14 +211,16 @@ def add_ports(ip: str, ports: list[tuple[str, int, str, int]]) -> list[Port]:
     """DNAT of each (host ip or '', host port, proto, container port) to ip:port: one
     element each in the publish chain's maps, so that a packet costs one hash lookup
     however many ports are published, and a container's start or stop adds or deletes
-    its own elements without reading the others. Returns what remove_ports takes."""
-    keys = port_keys(ports)
+    its own elements without reading the others. ip's family says the table: IPv6 ones
+    DNAT to a container's IPv6 address. Returns what remove_ports takes."""
+    family = _family(ip)
+    keys = port_keys(ports, family)
     if keys:
-        run("\n".join(f"add element ip {TABLE} {m} {{ {k} : {ip} . {p[3]} }}"
-                      for (m, k), p in zip(keys, ports, strict=True)))
+        run("\n".join(f"add element {f} {TABLE} {m} {{ {k} : {ip} . {p[3]} }}"
+                      for (f, m, k), p in zip(keys, ports, strict=True)))
     return keys
 
 
 def remove_ports(keys: list[Port]) -> None:
     if keys:
-        run("\n".join(f"delete element ip {TABLE} {m} {{ {k} }}" for m, k in keys))
+        run("\n".join(f"delete element {f} {TABLE} {m} {{ {k} }}" for f, m, k in keys))

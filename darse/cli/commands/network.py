@@ -45,22 +45,66 @@ def inspect(client: Client, argv: list[str]) -> int:
 def create(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse network create")
     p.add_argument("-d", "--driver", default="bridge")
-    p.add_argument("--subnet")
-    p.add_argument("--gateway")
-    p.add_argument("--ip-range")
+    for flag in ("--subnet", "--gateway", "--ip-range", "--aux-address"):
+        p.add_argument(flag, action="append", default=[])
+    p.add_argument("--ipv6", action="store_true")
     p.add_argument("--internal", action="store_true")
     p.add_argument("--label", action="append", default=[])
     p.add_argument("-o", "--opt", action="append", default=[])
     p.add_argument("name")
     args = p.parse_args(argv)
-    config = {k: v for k, v in (("Subnet", args.subnet), ("Gateway", args.gateway),
-                                ("IPRange", args.ip_range)) if v}
+    try:
+        configs = _ipam_configs(args.subnet, args.ip_range, args.gateway,
+                                _pairs(args.aux_address))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     out = client.json("POST", "/networks/create", body={
         "Name": args.name, "Driver": args.driver, "Internal": args.internal,
-        "IPAM": {"Driver": "default", "Config": [config] if config else []},
+        "EnableIPv6": args.ipv6, "IPAM": {"Driver": "default", "Config": configs},
         "Options": _pairs(args.opt), "Labels": _pairs(args.label)})
     print(out["Id"])
     return 0
+
+
+def _ipam_configs(subnets: list[str], ranges: list[str], gateways: list[str],
+                  aux: dict[str, str]) -> list[dict]:
+    """One IPAM config per --subnet, each --ip-range, --gateway and --aux-address given
+    to the subnet that holds it; ValueError in the docker CLI's words."""
+    import ipaddress
+
+    def within(subnet: str, text: str) -> bool:
+        try:
+            return ipaddress.ip_network(text, strict=False).subnet_of(
+                ipaddress.ip_network(subnet, strict=False))
+        except (ValueError, TypeError):
+            return False
+
+    if len(subnets) < len(ranges) or len(subnets) < len(gateways):
+        raise ValueError("every ip-range or gateway must have a corresponding subnet")
+    configs: dict[str, dict] = {}
+    for subnet in subnets:
+        if any(within(subnet, s) or within(s, subnet) for s in configs):
+            raise ValueError("multiple overlapping subnet configuration is not supported")
+        configs[subnet] = {"Subnet": subnet}
+    for flag, key, what in ((ranges, "IPRange", "range"), (gateways, "Gateway", "gateway")):
+        for value in flag:
+            held = [s for s in subnets if within(s, value)]
+            if not held:
+                raise ValueError(f"no matching subnet for {what} {value}")
+            if configs[held[0]].get(key):
+                many = "ranges" if key == "IPRange" else "gateways"
+                raise ValueError(f"cannot configure multiple {many} ({value}, "
+                                 f"{configs[held[0]][key]}) "
+                                 f"{'on' if key == 'IPRange' else 'for'} the same subnet "
+                                 f"({held[0]})")
+            configs[held[0]][key] = value
+    for name, value in aux.items():
+        held = [s for s in subnets if within(s, value)]
+        if not held:
+            raise ValueError(f"no matching subnet for aux-address {value}")
+        configs[held[0]].setdefault("AuxiliaryAddresses", {})[name] = value
+    return list(configs.values())
 
 
 def rm(client: Client, argv: list[str]) -> int:
@@ -83,13 +127,17 @@ def rm(client: Client, argv: list[str]) -> int:
 def connect(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse network connect")
     p.add_argument("--ip")
+    p.add_argument("--ip6")
+    p.add_argument("--link-local-ip", action="append", default=[])
+    p.add_argument("--driver-opt", action="append", default=[])
     p.add_argument("--alias", action="append", default=[])
     p.add_argument("network")
     p.add_argument("container")
     args = p.parse_args(argv)
-    ep = {"Aliases": args.alias}
-    if args.ip:
-        ep["IPAMConfig"] = {"IPv4Address": args.ip}
+    ep = {"Aliases": args.alias, "DriverOpts": _pairs(args.driver_opt)}
+    if args.ip or args.ip6 or args.link_local_ip:
+        ep["IPAMConfig"] = {"IPv4Address": args.ip or "", "IPv6Address": args.ip6 or "",
+                            "LinkLocalIPs": args.link_local_ip}
     client.request("POST", f"/networks/{args.network}/connect",
                    body={"Container": args.container, "EndpointConfig": ep}).read()
     return 0
