@@ -46,6 +46,21 @@ def _own_network_names_removed() -> object:
             subprocess.run(["nft", "delete", "table", words[1], words[2]], capture_output=True)
 
 
+_ULA = [""]
+
+
+def unique_subnet6() -> str:
+    """An IPv6 /64 of the run's own: one /48 of the ULA space per run (40 random bits
+    after fd, as RFC 4193 asks), never the host's own fd00::/64."""
+    if not _ULA[0]:
+        import secrets
+
+        raw = secrets.token_hex(5)
+        _ULA[0] = f"fd{raw[:2]}:{raw[2:6]}:{raw[6:10]}"
+    _net_counter[0] += 1
+    return f"{_ULA[0]}:{_net_counter[0]:x}::/64"
+
+
 def unique_network() -> tuple[str, str]:
     """A bridge name and bip of the test run's own (never darse0, never a daemon's)."""
     _net_counter[0] += 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import secrets
 import shutil
 import subprocess
 import time
@@ -20,24 +19,8 @@ import pytest
 
 from tests.cli.test_cli import darse
 from tests.conftest import unique_network
+from tests.conftest import unique_subnet6 as subnet6
 from tests.daemon import Darsed, new_daemon
-
-
-def _ula_prefix() -> str:
-    """One /48 of the ULA space per run (40 random bits after fd, as RFC 4193 asks):
-    its /64s are the tests' subnets."""
-    raw = secrets.token_hex(5)
-    return f"fd{raw[:2]}:{raw[2:6]}:{raw[6:10]}"
-
-
-PREFIX = _ula_prefix()
-_counter = [0]
-
-
-def subnet6() -> str:
-    """A /64 of this run's own."""
-    _counter[0] += 1
-    return f"{PREFIX}:{_counter[0]:x}::/64"
 
 
 def host(subnet: str, n: int) -> str:
