@@ -5,6 +5,7 @@ kubelet compares them."""
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from typing import Any
 
@@ -76,13 +77,19 @@ def pull(node: Node, name: str, auth: dict[str, Any]) -> str:
     return pull_image(node.images, reference.parse(name), credentials=credentials(auth))
 
 
+_removing = threading.Lock()
+
+
 def remove(node: Node, name: str) -> None:
-    """Every name of the image, and the image when no container holds it; idempotent."""
-    try:
-        image_id = node.images.resolve(name)
-    except (NotFound, InvalidArgument):
-        return
-    node.images.remove(image_id, force=True)
+    """Every name of the image, and the image when no container holds it; idempotent,
+    also when several callers remove it at once: one removes it, the others find it gone
+    (each returns once it is gone, as the kubelet's image GC and critest expect)."""
+    with _removing:
+        try:
+            image_id = node.images.resolve(name)
+            node.images.remove(image_id, force=True)
+        except (NotFound, InvalidArgument):
+            return  # gone already (a `docker rmi` meanwhile too)
 
 
 def fs_info(node: Node) -> dict[str, Any]:

@@ -93,3 +93,22 @@ def test_an_image_a_pod_uses_stays(cri: Cri) -> None:
             image=pb.ImageSpec(image=image_id))).image.id == image_id
     finally:
         cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+
+
+
+def test_simultaneous_removes_all_succeed(cri: Cri, busybox_in_registry: str) -> None:
+    """critest's Image Consistency spec: RemoveImage by id from several clients at once;
+    each call succeeds and sees the image gone when it returns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = pb.ImageSpec(image=busybox_in_registry)
+    for _ in range(10):  # the race is the point: rounds make it likely
+        image_id = cri.images.PullImage(pb.PullImageRequest(image=spec)).image_ref
+
+        def remove(image_id: str) -> bool:
+            cri.images.RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=image_id)))
+            return cri.images.ImageStatus(pb.ImageStatusRequest(
+                image=pb.ImageSpec(image=image_id))).HasField("image")
+
+        with ThreadPoolExecutor(5) as pool:
+            assert list(pool.map(remove, [image_id] * 5)) == [False] * 5
