@@ -20,6 +20,10 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Puts the package's folder first on sys.path, then runs the module as `python -m` does.
 _BOOT = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
          "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+# The same, calling the module's main() without runpy (and the imports it brings): for a
+# daemon whose own memory counts (darse-keeper).
+_MAIN = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+         "__import__(sys.argv.pop(1), fromlist=['main']).main()")
 
 
 def package_root() -> str:
@@ -48,13 +52,22 @@ def command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-I", "-c", _BOOT, root, module, *args]
 
 
+def command_main(module: str, *args: str) -> list[str]:
+    """The argv calling `module.main()` in an isolated interpreter, from the same sources
+    as this process, with nothing imported but what the module imports."""
+    return [sys.executable, "-I", "-c", _MAIN, package_root(), module, *args]
+
+
 def environment() -> dict[str, str]:
     """All a daemon needs: a PATH for the programs it runs, a UTF-8 locale."""
     return {"PATH": PATH, "LANG": "C.UTF-8"}
 
 
-def spawn(module: str, args: list[str], log: IO[bytes]) -> subprocess.Popen:
-    """Start the module as a daemon, its output appended to log."""
-    return subprocess.Popen(command(module, *args), cwd="/", env=environment(),
+def spawn(module: str, args: list[str], log: IO[bytes], lean: bool = False
+          ) -> subprocess.Popen:
+    """Start the module as a daemon, its output appended to log; lean: its main() called
+    without runpy (command_main)."""
+    argv = command_main(module, *args) if lean else command(module, *args)
+    return subprocess.Popen(argv, cwd="/", env=environment(),
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             close_fds=True, start_new_session=True, umask=0o022)

@@ -1,11 +1,12 @@
 """darsed after its supervisor came back (darse-shim killed, a new one started): the
-new shim took the running containers back from the runtime's state (darse.shim.adopt);
-the records of those it did not find running are brought in line with what it knows."""
+new shim took the running containers and execs back (darse.shim.adopt); the records of
+those it did not find running are brought in line with what it knows."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from darse.errors import DarseError
 from darse.runtime.state import now
 
 if TYPE_CHECKING:
@@ -24,3 +25,11 @@ def resync(engine: Engine) -> None:
             engine._on_exit(doc["Id"], LOST, now())
         elif not info["running"]:
             engine._on_exit(doc["Id"], info["exit_code"], info["finished_at"])
+    # Execs that ended while no shim ran: the new one took them back from the keeper and
+    # saw their ends before darsed listened again.
+    try:
+        unheard = engine.shim.call("unheard")["execs"]
+    except DarseError:  # a shim of an older darse, which keeps no execs across its death
+        unheard = {}
+    for key, code in unheard.items():
+        engine.exec_finished(key.split("/", 1)[1], LOST if code is None else code)

@@ -25,9 +25,12 @@ class ShimClient:
             pass
         os.makedirs(self.exec_root, exist_ok=True)
         with open(os.path.join(self.exec_root, "shim.log"), "ab") as log:
-            # --daemon: the child exits once the shim has forked off (nobody's child).
-            if daemonize.spawn("darse.shim", ["--daemon", "--exec-root", self.exec_root],
-                               log).wait() != 0:
+            # The keeper, which starts the shim as its child and keeps its streams and
+            # its orphans when it dies; --daemon: the child exits once the keeper forked
+            # off (nobody's child).
+            if daemonize.spawn("darse.shim.keeper", ["--daemon", "--exec-root",
+                                                     self.exec_root], log,
+                               lean=True).wait() != 0:
                 raise errors.Unavailable(f"darse-shim did not start (see {log.name})")
         deadline = time.monotonic() + 10
         while True:

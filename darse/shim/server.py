@@ -9,7 +9,9 @@ already imported, so a container starts without a new interpreter.
 
 It is the subreaper of every container init and exec'd process, owns their stdio
 (pipes, or the pty master), writes the json-file logs, fans output out to attached
-clients, and records exit statuses so that a restarted darsed finds them.
+clients, and records exit statuses so that a restarted darsed finds them. Its parent,
+darse-keeper (darse/shim/keeper.py), holds a copy of each process's stdio and reaps the
+processes it leaves when it dies, so that a new shim takes both back (darse/shim/adopt.py).
 
 Protocol: JSON lines over EXEC_ROOT/shim.sock; `attach` and non-detached `exec` turn the
 connection into a framed stream (1 byte stream id, 4 bytes big-endian length, data):
@@ -39,6 +41,9 @@ from darse.runtime.create import create as runtime_create
 from darse.runtime.delete import delete as runtime_delete
 from darse.runtime.exec import exec_in
 from darse.runtime.start import start as runtime_start
+from darse.shim.keeper import start_time
+from darse.shim.keeperlink import STDIN as HELD_STDIN
+from darse.shim.keeperlink import KeeperLink
 from darse.shim.logger import CriLogger, JsonFileLogger
 
 STDIN, STDOUT, STDERR, EXIT = 0, 1, 2, 3
@@ -61,6 +66,8 @@ class Proc:
         self.out_fds: dict[int, int] = {}  # fd -> stream id
         self.subscribers: set[asyncio.StreamWriter] = set()
         self.logger: JsonFileLogger | CriLogger | None = None
+        self.log_conf: dict[str, Any] | None = None  # what the logger was made from
+        self.pid_start = 0  # the process's start time: a reused pid is not it
         self.exit_code: int | None = None
         self.finished_at = ""
         self.started_at = ""
@@ -72,13 +79,20 @@ class Proc:
 
 
 class Shim:
-    def __init__(self, runtime_root: str, exits_dir: str) -> None:
+    def __init__(self, runtime_root: str, exits_dir: str,
+                 keeper: KeeperLink | None = None) -> None:
         self.runtime_root = runtime_root
         self.exits_dir = exits_dir
+        self.reaped_dir = os.path.join(os.path.dirname(exits_dir), "reaped")  # the keeper's
         os.makedirs(exits_dir, exist_ok=True)
+        self.keeper = keeper
         self.procs: dict[str, Proc] = {}  # container id, or container id/exec id
-        self.by_pid: dict[int, Proc] = {}
+        self.by_pid: dict[int, Proc] = {}  # our children
+        self.adopted: dict[int, Proc] = {}  # the keeper's children: it says when they end
         self.event_listeners: set[asyncio.StreamWriter] = set()
+        # Exec ends no darsed heard (none listened: a new shim takes back execs that ended
+        # while none ran), told to the next that asks; a container's end is in its list.
+        self.unheard: dict[str, int | None] = {}
         self.waiting: dict[str, list[asyncio.Future]] = {}  # attached before create
         self.loop = asyncio.get_event_loop()
 
@@ -132,9 +146,9 @@ class Shim:
             if proc is not None:
                 self._exited(proc, os.waitstatus_to_exitcode(status))
 
-    def _exited(self, proc: Proc, code: int) -> None:
+    def _exited(self, proc: Proc, code: int, finished_at: str = "") -> None:
         proc.exit_code = 128 - code if code < 0 else code
-        proc.finished_at = state.now()
+        proc.finished_at = finished_at or state.now()
         if not proc.out_fds:
             self._finish(proc)
         else:
@@ -157,6 +171,9 @@ class Shim:
             if fd != proc.master:
                 os.close(fd)
         proc.out_fds.clear()
+        if self.keeper is not None:
+            self.keeper.drop(proc.key)
+            self.keeper.drop(proc.key + HELD_STDIN)
         if proc.logger:
             proc.logger.close()
             proc.logger = None
@@ -184,6 +201,8 @@ class Shim:
         proc.subscribers.clear()
         if "/" in proc.key and self.procs.get(proc.key) is proc:
             del self.procs[proc.key]  # an exec's exit is darsed's to keep, not ours
+            if not self.event_listeners:
+                self.unheard[proc.key] = proc.exit_code
         event = (json.dumps({"event": "exit", **record}) + "\n").encode()
         for w in list(self.event_listeners):
             try:
@@ -237,8 +256,55 @@ class Shim:
         if proc.tty:
             self._take_console(proc)
         proc.pid = pid
+        proc.pid_start = start_time(pid)
         self.by_pid[pid] = proc
+        self._hold(proc)
         return pid
+
+    def _hold(self, proc: Proc) -> None:
+        """Copies of the process's stdio to the keeper: if this shim dies, the process's
+        output waits in its pipe (or pty) for the next one instead of failing."""
+        if self.keeper is None:
+            return
+        streams = sorted(proc.out_fds.items(), key=lambda item: item[1])
+        self.keeper.hold(proc.key, {"pid": proc.pid, "start": proc.pid_start,
+                                    "tty": proc.tty, "log": proc.log_conf,
+                                    "streams": [stream for _, stream in streams]},
+                         [fd for fd, _ in streams])
+        if proc.stdin_fd is not None:
+            self.keeper.hold(proc.key + HELD_STDIN, {}, [proc.stdin_fd])
+
+    @staticmethod
+    def new_logger(conf: dict[str, Any] | None) -> JsonFileLogger | CriLogger | None:
+        if not conf or not conf.get("log_path"):
+            return None
+        if conf.get("log_format") == "cri":
+            return CriLogger(conf["log_path"])
+        return JsonFileLogger(conf["log_path"], conf.get("log_max_size", 10_000_000),
+                              conf.get("log_max_file", 3), conf.get("log_attrs"))
+
+    def reaped(self, record: dict[str, Any]) -> None:
+        """The keeper reaped a process this shim did not start (its parent died)."""
+        try:
+            pid = int(record["pid"])
+            proc = self.adopted.get(pid)
+            if proc is not None and record.get("start") in (proc.pid_start, 0):
+                del self.adopted[pid]
+                if proc.exit_code is None:
+                    self._exited(proc, int(record["exit_code"]), str(record["finished_at"]))
+            os.unlink(os.path.join(self.reaped_dir, str(pid)))
+        except (KeyError, TypeError, ValueError, OSError):
+            pass
+
+    def _on_keeper(self) -> None:
+        assert self.keeper is not None
+        op, _, body, fds = self.keeper.receive()
+        for fd in fds:
+            os.close(fd)
+        if op is None:
+            self.loop.remove_reader(self.keeper.sock.fileno())
+        elif op == "reaped" and isinstance(body, dict):
+            self.reaped(body)
 
     def _take_console(self, proc: Proc) -> None:
         sock: socket.socket = proc._console  # type: ignore[attr-defined]
@@ -252,11 +318,11 @@ class Shim:
         if cid in self.procs and self.procs[cid].exit_code is None:
             raise DarseError(f"container {cid} is already running")
         proc = Proc(cid, req.get("tty", False))
-        if req.get("log_path") and req.get("log_format") == "cri":
-            proc.logger = CriLogger(req["log_path"])
-        elif req.get("log_path"):
-            proc.logger = JsonFileLogger(req["log_path"], req.get("log_max_size", 10_000_000),
-                                         req.get("log_max_file", 3), req.get("log_attrs"))
+        # Kept with the held stdio: a new shim logs on in the same way.
+        proc.log_conf = {k: req[k] for k in ("log_path", "log_format", "log_max_size",
+                                             "log_max_file", "log_attrs")
+                         if req.get(k) is not None}
+        proc.logger = self.new_logger(proc.log_conf)
         def create(stdio: tuple[int, int, int] | None, console: socket.socket | None) -> int:
             proc.state = runtime_create(self.runtime_root, cid, req["bundle"], stdio=stdio,
                                         console_sock=console)
@@ -315,6 +381,11 @@ class Shim:
         if not data:
             raise DarseError("the pod's PID namespace could not be made")
         return {"pid": int(data)}
+
+    def op_unheard(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The exec ends no darsed heard of; each told once."""
+        execs, self.unheard = self.unheard, {}
+        return {"execs": execs}
 
     def op_ping(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}
@@ -497,6 +568,8 @@ class Shim:
                     if not proc.tty and proc.stdin_fd is not None:
                         os.close(proc.stdin_fd)
                         proc.stdin_fd = None
+                        if self.keeper is not None:  # its copy too, or no end of input
+                            self.keeper.drop(proc.key + HELD_STDIN)
                     elif proc.tty and proc.master is not None:
                         os.write(proc.master, b"\x04")  # ^D: end of input on a tty
                     continue
@@ -570,24 +643,38 @@ def main() -> None:
     a = p.parse_args()
     if a.daemon and os.fork():
         os._exit(0)  # so the shim is nobody's child but init's, never a zombie of darsed
-    os.makedirs(a.exec_root, exist_ok=True)
+    serve(a.exec_root, None)
+
+
+def serve(exec_root: str, keeper: socket.socket | None) -> None:
+    """Run the supervisor of exec_root; keeper: the link to its darse-keeper parent (None
+    when started alone: its death then loses the streams and exact exit codes)."""
+    os.makedirs(exec_root, exist_ok=True)
     # One shim per exec root, whoever races to start it: the loser leaves quietly.
     import fcntl
 
-    lock = os.open(os.path.join(a.exec_root, "shim.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    lock = os.open(os.path.join(exec_root, "shim.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os._exit(0)
     syscalls.set_child_subreaper()
-    sock_path = os.path.join(a.exec_root, "shim.sock")
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write("darse-shim")  # what ps and top show
+    except OSError:
+        pass
+    sock_path = os.path.join(exec_root, "shim.sock")
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    shim = Shim(os.path.join(a.exec_root, "runtime"), os.path.join(a.exec_root, "exits"))
+    shim = Shim(os.path.join(exec_root, "runtime"), os.path.join(exec_root, "exits"),
+                KeeperLink(keeper) if keeper is not None else None)
     loop.add_signal_handler(signal.SIGCHLD, shim.reap)
     from darse.shim import adopt
 
     adopt.adopt_all(shim)  # a shim before this one died: its containers, back
+    if shim.keeper is not None and not shim.keeper.broken:
+        loop.add_reader(shim.keeper.sock.fileno(), shim._on_keeper)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, loop.stop)
     try:
@@ -596,7 +683,7 @@ def main() -> None:
         pass
     server = loop.run_until_complete(asyncio.start_unix_server(shim.handle, sock_path))
     os.chmod(sock_path, 0o600)
-    with open(os.path.join(a.exec_root, "shim.pid"), "w") as f:
+    with open(os.path.join(exec_root, "shim.pid"), "w") as f:
         f.write(str(os.getpid()))
     print(f"darse-shim {os.getpid()} ready at {time.strftime('%H:%M:%S')}", file=sys.stderr)
     try:

@@ -9,10 +9,15 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 
 from darse.runtime import state
 from tests.daemon import Darsed, leftover_mounts, new_daemon
+from tests.terminal import read_until
 
 
 def _state(d: Darsed, name: str) -> dict:
@@ -82,6 +87,198 @@ def test_containers_survive_the_death_of_the_shim(busybox_rootfs: str) -> None:
     finally:
         if d.proc is not None and d.proc.poll() is not None:
             d.start()
+        d.stop()
+        assert leftover_mounts(str(d.base)) == []
+        shutil.rmtree(d.base, ignore_errors=True)
+
+
+# --- what the supervisor's death must not lose: streams, exit codes (keeper) ---------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COUNTER = "i=0; while :; do echo $i; i=$((i+1)); sleep 0.2; done"
+
+
+def _cli(d: Darsed, *args: str, **kw) -> subprocess.Popen:  # noqa: ANN003
+    env = dict(os.environ, PYTHONPATH=ROOT, DARSE_CONFIG=str(d.base / "darse-config"))
+    return subprocess.Popen([sys.executable, "-m", "darse.cli", "-H", d.host, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kw)
+
+
+def _darse(d: Darsed, *args: str) -> str:
+    proc = _cli(d, *args)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (args, err)
+    return out.decode()
+
+
+def _kill_shim(d: Darsed, stop_first: Callable[[], bool] | None = None,
+               then: Callable[[], bool] | None = None) -> None:
+    """kill -9 of darse-shim (after it was stopped until stop_first() holds, so that what
+    happens then happens with no shim to see it); returns once a new one runs, or once
+    then() holds."""
+    pid_file = os.path.join(d.exec_root, "shim.pid")
+    old = int(open(pid_file).read())
+    if stop_first is not None:
+        os.kill(old, signal.SIGSTOP)
+        _until(stop_first)
+    os.kill(old, signal.SIGKILL)
+    if then is not None:
+        _until(then)
+        return
+    _until(lambda: os.path.exists(pid_file) and int(open(pid_file).read()) != old)
+    _until(lambda: d.api("GET", "/containers/json")[0] == 200)
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(line) for line in text.split()]
+
+
+def _hijack(d: Darsed, path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(d.sock)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: darse\r\nConnection: Upgrade\r\n"
+                 "Upgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
+    assert head.split()[1] == b"101", head
+    return sock
+
+
+def test_output_and_stop_survive_the_death_of_the_shim(busybox_rootfs: str) -> None:
+    """A container writing all the time: no output lost, no EPIPE, logs -f and a later
+    attach see what comes after, stop takes its usual time and gives the right code."""
+    d = new_daemon()
+    follow = attach = None
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        cid = _darse(d, "run", "-d", "--name", "count", "busybox", "sh", "-c", COUNTER).strip()
+        _until(lambda: len(_darse(d, "logs", "count").split()) >= 3)
+        pid = _state(d, "count")["State"]["Pid"]
+        follow = _cli(d, "logs", "-f", "count")
+        _kill_shim(d)
+        seen = len(_darse(d, "logs", "count").split())
+        attach = _cli(d, "attach", "--no-stdin", "count")
+        _until(lambda: len(_darse(d, "logs", "count").split()) >= seen + 10)
+        # Every number once, in order: nothing written while no shim read was lost.
+        numbers = _numbers(_darse(d, "logs", "count"))
+        assert numbers == list(range(len(numbers))), numbers
+        st = _state(d, "count")["State"]
+        assert (st["Running"], st["Pid"]) == (True, pid), st
+        attached = read_until(attach.stdout.fileno(), b"\n", timeout=10)
+        assert attached and _numbers(attached.decode())[0] >= seen - 1, attached
+        t0 = time.monotonic()
+        assert d.api("POST", "/containers/count/stop?t=1")[0] == 204
+        assert time.monotonic() - t0 < 5
+        st = _state(d, "count")["State"]
+        assert (st["Status"], st["ExitCode"]) == ("exited", 137), st
+        assert state.proc_stat(pid) is None  # reaped, no zombie left behind
+        # logs -f, begun before the death, followed through it to the end.
+        out, _ = follow.communicate(timeout=20)
+        final = _numbers(_darse(d, "logs", "count"))
+        assert final[:len(numbers)] == numbers and _numbers(out.decode()) == final
+        attach.wait(timeout=20)  # ended with the container
+        assert cid
+    finally:
+        for p in (follow, attach):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        d.stop()
+        assert leftover_mounts(str(d.base)) == []
+        shutil.rmtree(d.base, ignore_errors=True)
+
+
+def test_exit_codes_of_containers_ended_while_no_shim_ran(busybox_rootfs: str) -> None:
+    """Containers that end while their supervisor is stopped then killed: the exact exit
+    code (not dockerd's 255 for a lost container), no zombie left, restart policies fire;
+    one that ends after the new supervisor took it back: its code too."""
+    d = new_daemon()
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        wait_go = "until [ -e /go ]; do sleep 0.1; done; exit "
+        _darse(d, "run", "-d", "--name", "seven", "busybox", "sh", "-c", wait_go + "7")
+        _darse(d, "run", "-d", "--name", "again", "--restart", "on-failure", "busybox", "sh",
+               "-c", wait_go + "9")
+        _darse(d, "run", "-d", "--name", "later", "busybox", "sh", "-c", "sleep 4; exit 3")
+        pids = {n: _state(d, n)["State"]["Pid"] for n in ("seven", "again", "later")}
+        merged = {n: _state(d, n)["GraphDriver"]["Data"]["MergedDir"] for n in pids}
+        shim = int(open(os.path.join(d.exec_root, "shim.pid")).read())
+
+        def go() -> bool:  # once the shim cannot see it: the two end
+            if (state.proc_stat(shim) or ("T",))[0] in ("T", "t"):
+                for n in ("seven", "again"):
+                    open(os.path.join(merged[n], "go"), "w").close()
+            return all((state.proc_stat(pids[n]) or ("Z",))[0] == "Z" for n in ("seven", "again"))
+
+        # darsed held too, so no new shim comes from it for a while: the two end, and
+        # whoever is their parent then reaps them (the zombie's code gone with it).
+        d.proc.send_signal(signal.SIGSTOP)
+        try:
+            _kill_shim(d, go,
+                       then=lambda: all(state.proc_stat(pids[n]) is None
+                                        for n in ("seven", "again")))
+        finally:
+            d.proc.send_signal(signal.SIGCONT)
+        _until(lambda: d.api("GET", "/containers/json")[0] == 200)
+        _until(lambda: not _state(d, "seven")["State"]["Running"])
+        st = _state(d, "seven")["State"]
+        assert (st["Status"], st["ExitCode"]) == ("exited", 7), st
+        status = _darse(d, "ps", "-a", "--filter", "name=seven", "--format", "{{.Status}}")
+        assert status.startswith("Exited (7) "), status
+        _until(lambda: _state(d, "again")["RestartCount"] >= 1)
+        _until(lambda: not _state(d, "later")["State"]["Running"])
+        st = _state(d, "later")["State"]
+        assert (st["Status"], st["ExitCode"]) == ("exited", 3), st
+        for name in ("seven", "again", "later"):  # each reaped: no zombie left behind
+            _until(lambda n=name: state.proc_stat(pids[n]) is None, timeout=5)
+    finally:
+        d.stop()
+        assert leftover_mounts(str(d.base)) == []
+        shutil.rmtree(d.base, ignore_errors=True)
+
+
+def test_interactive_container_and_exec_survive_the_death_of_the_shim(
+        busybox_rootfs: str) -> None:
+    """-ti: the terminal stays (no hangup), a later attach types into it and reads it;
+    a detached exec that ends after the death is seen to end, with its code."""
+    d = new_daemon()
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        _darse(d, "run", "-dti", "--name", "tty", "busybox", "sh")
+        pid = _state(d, "tty")["State"]["Pid"]
+        execs = {}
+        for name, cmd in (("gap", "sleep 1; exit 4"), ("after", "sleep 4; exit 5")):
+            status, out = d.api("POST", "/containers/tty/exec", {"Cmd": ["sh", "-c", cmd]})
+            assert status == 201, out
+            execs[name] = json.loads(out)["Id"]
+            assert d.api("POST", f"/exec/{execs[name]}/start", {"Detach": True})[0] == 200
+
+        def exec_state(name: str) -> dict:
+            return json.loads(d.api("GET", f"/exec/{execs[name]}/json")[1])
+
+        gap_pid = exec_state("gap")["Pid"]
+        # `gap` ends while its shim cannot see it, `after` once a new one took it back.
+        _kill_shim(d, lambda: (state.proc_stat(gap_pid) or ("Z",))[0] == "Z")
+        for name, code in (("gap", 4), ("after", 5)):
+            _until(lambda n=name: exec_state(n)["Running"] is False)
+            assert exec_state(name)["ExitCode"] == code, exec_state(name)
+        st = _state(d, "tty")["State"]
+        assert (st["Running"], st["Pid"]) == (True, pid), st
+        sock = _hijack(d, "/containers/tty/attach?stream=1&stdin=1&stdout=1&stderr=1")
+        try:
+            sock.sendall(b"echo hi-$((40+2))\n")
+            assert b"hi-42" in read_until(sock.fileno(), b"hi-42", timeout=10)
+        finally:
+            sock.close()
+        assert d.api("POST", "/containers/tty/stop?t=1")[0] == 204
+        assert _state(d, "tty")["State"]["Status"] == "exited"
+    finally:
         d.stop()
         assert leftover_mounts(str(d.base)) == []
         shutil.rmtree(d.base, ignore_errors=True)
