@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from darse.engine import etc_files
 from darse.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from darse.network import netns
-from darse.network.manager import PREDEFINED
+from darse.network.manager import AUTO_V4, PREDEFINED
 
 if TYPE_CHECKING:
     from darse.engine.engine import Engine
@@ -53,6 +53,12 @@ def wanted_endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
     """What an EndpointSettings asks of a network (the record's INTERNAL entry), its
     addresses checked as dockerd checks them at create."""
     ipam = ep.get("IPAMConfig") or {}
+    ip4 = ipam.get("IPv4Address") or None
+    if ip4:
+        try:
+            ipaddress.IPv4Address(ip4)
+        except ValueError:
+            raise InvalidArgument(f"invalid IPv4 address: {ip4}") from None
     ip6 = ipam.get("IPv6Address") or None
     if ip6:
         try:
@@ -66,7 +72,7 @@ def wanted_endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             raise InvalidArgument(f"Invalid link-local IP address: [{' '.join(local)}]"
                                   ) from None
-    return {"Name": name, "IPv4Address": ipam.get("IPv4Address") or None,
+    return {"Name": name, "IPv4Address": ip4,
             "IPv6Address": ip6, "LinkLocalIPs": local,
             "Aliases": list(ep.get("Aliases") or []), "MacAddress": ep.get("MacAddress") or None,
             "DriverOpts": ep.get("DriverOpts")}
@@ -326,6 +332,9 @@ def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | 
     if net["Name"] == "bridge" and (w["IPv4Address"] or w["IPv6Address"]):
         raise InvalidArgument("user specified IP address is supported on user defined "
                               "networks only")
+    if w["IPv4Address"] and net.get(AUTO_V4):  # refused now, running or not, as dockerd
+        raise InvalidArgument("user specified IP address is supported only when connecting "
+                              "to networks with user configured subnets")
     wanted.append(w)
     if doc["State"]["Running"]:
         try:

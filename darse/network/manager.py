@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS networks (
 );
 """
 PREDEFINED = ("bridge", "host", "none")
+# The record's private key of a network whose IPv4 subnet darse chose (no --subnet): as
+# dockerd, no --ip there (its address could change with the pool's next choice).
+AUTO_V4 = "_auto_v4"
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 # What one network's host side can meet at start or stop (its interface taken, a kernel
 # refusal, a record left broken): logged, and the other networks go on.
@@ -357,7 +360,8 @@ class NetworkManager:
                 net = ipam.parse_subnet(subnet)
                 if ipam.overlaps(net, taken):
                     raise Conflict("Pool overlaps with other one on this address space")
-            else:
+            auto = not subnet
+            if auto:
                 net = ipam.choose_subnet(self.pools[1:] or ipam.DEFAULT_POOLS, taken)
             if gateway:
                 if ipaddress.ip_address(gateway) not in net:
@@ -371,6 +375,8 @@ class NetworkManager:
             doc = self._doc(name, driver, str(net), gateway, options, labels or {}, internal,
                             ip_range, aux, enable_ipv6, v6)
             doc[bridge.HOST] = bridge.fresh()
+            if auto:
+                doc[AUTO_V4] = True
             # Recorded before the host side is made, so that a crash midway leaves a record
             # the next start completes (or rm removes), never a bridge nobody knows of.
             self._save(doc)
@@ -448,11 +454,15 @@ class NetworkManager:
                 ep["IPAddress"] for (nid, _), ep in self.endpoints.items()
                 if nid == net["Id"]}
             if requested_ip:
+                if net.get(AUTO_V4):
+                    raise InvalidArgument("user specified IP address is supported only when "
+                                          "connecting to networks with user configured "
+                                          "subnets")
                 if ipaddress.ip_address(requested_ip) not in subnet:
-                    raise InvalidArgument(f"no configured subnet or ip-range contain the IP "
-                                          f"address {requested_ip}")
+                    raise InvalidArgument(f"Invalid address {requested_ip}: It does not "
+                                          f"belong to any of this network's subnets")
                 if requested_ip in used:
-                    raise Conflict(f"Address already in use: {requested_ip}")
+                    raise Conflict("Address already in use")  # dockerd's words, no address
                 ip = requested_ip
             else:
                 ip = ipam.first_free(subnet, used, cfg.get("IPRange"))

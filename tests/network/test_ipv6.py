@@ -359,3 +359,39 @@ def test_bad_fixed_cidr_v6_stops_darsed(tmp_path: Path) -> None:
         d.stop()
         shutil.rmtree(d.base, ignore_errors=True)
     assert not link_exists(bridge)
+
+
+@pytest.mark.parametrize("cli", ["darse", "docker"])
+def test_ipv4_address_refusals_in_dockerd_20_10s_words(darsed: Darsed, cleanup,
+                                                       cli: str) -> None:
+    """The same mistakes with IPv4 addresses, in the words of dockerd 20.10."""
+    _, bip = unique_network()
+    v4 = str(ipaddress.ip_interface(bip).network)
+    name, auto = f"v4r{cli}", f"v4auto{cli}"
+    cleanup["networks"] += [name, auto]
+    ok(darsed, "network", "create", "--subnet", v4, name)
+    ok(darsed, "network", "create", auto)
+    taken = f"{name}taken"
+    cleanup["containers"].append(taken)
+    ok(darsed, "run", "-d", "--name", taken, "--network", name, "--ip", host(v4, 9),
+       "busybox", "sleep", "600")
+    for i, (args, message) in enumerate((
+            (("--network", name, "--ip", "zzz"), "invalid IPv4 address: zzz"),
+            (("--network", name, "--ip", "10.254.254.5"),
+             "Invalid address 10.254.254.5: It does not belong to any of this network's "
+             "subnets"),
+            (("--network", name, "--ip", host(v4, 9)), "Address already in use"),
+            (("--network", auto, "--ip", "172.30.0.9"),
+             "user specified IP address is supported only when connecting to networks with "
+             "user configured subnets"))):
+        cname = f"{name}r{i}"
+        cleanup["containers"].append(cname)
+        err = _refused(darsed, cli, "run", "-d", "--name", cname, *args, "busybox", "true")
+        assert f"Error response from daemon: {message}" in err, err
+    cleanup["containers"].append(f"{name}idle")
+    ok(darsed, "create", "--name", f"{name}idle", "busybox", "sleep", "600")
+    err = _refused(darsed, cli, "network", "connect", "--ip", "172.30.0.9", auto,
+                   f"{name}idle")
+    assert "user specified IP address is supported only when connecting to networks with " \
+        "user configured subnets" in err
+    assert auto not in inspect(darsed, "inspect", f"{name}idle")["NetworkSettings"]["Networks"]
