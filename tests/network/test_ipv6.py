@@ -313,6 +313,39 @@ def test_published_port_over_ipv6(darsed: Darsed, cleanup, tmp_path: Path) -> No
     assert f"{port}" not in listing
 
 
+def _free_port() -> int:
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("cli", ["darse", "docker"])
+def test_port_published_on_one_ipv6_address(darsed: Darsed, cleanup, tmp_path: Path,
+                                            cli: str) -> None:
+    s6 = subnet6()
+    (tmp_path / "index.html").write_text("one address\n")
+    tmp_path.chmod(0o755)
+    net, web, plain = f"v6one{cli}", f"v6one{cli}web", f"v6one{cli}plain"
+    cleanup["networks"].append(net)
+    cleanup["containers"] += [web, plain]
+    ok(darsed, "network", "create", "--ipv6", "--subnet", s6, net)
+    port = _free_port()
+    run = (lambda *a: ok(darsed, *a)) if cli == "darse" else (lambda *a: docker_ok(darsed, *a))
+    run("run", "-d", "--name", web, "--network", net, "-p", f"[{host(s6, 1)}]:{port}:80", "-v",
+        f"{tmp_path}:/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    ports = inspect(darsed, "inspect", web)["NetworkSettings"]["Ports"]
+    assert ports == {"80/tcp": [{"HostIp": host(s6, 1), "HostPort": str(port)}]}
+    assert _http(f"http://[{host(s6, 1)}]:{port}/") == "one address\n"
+    table = f"darse_{darsed.config['bridge']}"
+    listing = subprocess.run(["nft", "list", "map", "ip6", table, "host_ports"],
+                             capture_output=True, text=True).stdout
+    assert f"{host(s6, 1)} . tcp . {port} : {host(s6, 2)} . 80" in listing
+    # a container with no IPv6 address: no kernel DNAT can carry it (no userland proxy)
+    err = _refused(darsed, cli, "run", "-d", "--name", plain, "-p", f"[::1]:{_free_port()}:80",
+                   "busybox", "sleep", "600")
+    assert "the container has no IPv6 address" in err and "[::1]:" in err, err
+
+
 def test_daemon_json_ipv6_default_bridge(busybox_rootfs: str) -> None:
     s6 = subnet6()
     bridge, bip = unique_network()

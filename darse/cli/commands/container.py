@@ -208,6 +208,7 @@ def parse_publish(specs: list[str]) -> tuple[set[str], dict[str, list[dict[str, 
         ip = host = ""
         if len(parts) == 3:
             ip, host, container = parts
+            ip = ip[1:-1] if ip[:1] == "[" and ip[-1:] == "]" else ip  # [::1]: ::1
         elif len(parts) == 2:
             host, container = parts
         else:
