@@ -44,14 +44,40 @@ def routes(r: Routes) -> None:
     r.add_delete(f"/images/{NAME}", delete)
 
 
+class _LateResponse(web.StreamResponse):
+    """Sent only with its first line: a failure before any progress (a registry that
+    cannot be reached, an unknown repository) is answered with an HTTP error, as dockerd
+    does, so clients print it as the daemon's error."""
+
+    def __init__(self, request: web.Request) -> None:
+        super().__init__(headers={"Content-Type": "application/json"})
+        self.request = request
+        self.failure: BaseException | None = None
+
+    async def write(self, data: bytes) -> None:  # type: ignore[override]
+        if not self.prepared:
+            if self.failure is not None:
+                return  # raised by _progress_stream instead
+            await self.prepare(self.request)
+        await super().write(data)
+
+
 async def _progress_stream(request: web.Request, work: Callable[[Callable[[dict], None]], Any]
                            ) -> web.StreamResponse:
     """Run work(emit) in a thread; its events go out as JSON lines, an error last."""
-    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await resp.prepare(request)
+    resp = _LateResponse(request)
+
+    def on_error(exc: BaseException) -> dict:
+        if isinstance(exc, DarseError):
+            resp.failure = exc
+        return _error_event(exc)
+
     await streams.from_thread(request, resp, work,
-                              lambda event: json.dumps(event).encode() + b"\r\n",
-                              _error_event)
+                              lambda event: json.dumps(event).encode() + b"\r\n", on_error)
+    if not resp.prepared:
+        if resp.failure is not None:
+            raise resp.failure
+        await resp.prepare(request)
     return resp
 
 

@@ -17,13 +17,13 @@ __all__ = ["Parser", "main", "entry"]
 # command -> (module, function)
 COMMANDS = {
     "run": ("container", "run"), "create": ("container", "create"),
-    "start": ("container", "start"), "stop": ("container", "stop"),
-    "restart": ("container", "restart"), "kill": ("container", "kill"),
-    "rm": ("container", "rm"), "ps": ("ps", "ps"), "logs": ("container", "logs"),
-    "exec": ("container", "exec_"), "wait": ("container", "wait"),
+    "start": ("lifecycle", "start"), "stop": ("lifecycle", "stop"),
+    "restart": ("lifecycle", "restart"), "kill": ("lifecycle", "kill"),
+    "rm": ("lifecycle", "rm"), "ps": ("ps", "ps"), "logs": ("container", "logs"),
+    "exec": ("container", "exec_"), "wait": ("lifecycle", "wait"),
     "attach": ("container", "attach"), "top": ("container", "top"),
-    "rename": ("container", "rename"), "pause": ("container", "pause"),
-    "unpause": ("container", "unpause"), "export": ("container", "export"),
+    "rename": ("lifecycle", "rename"), "pause": ("lifecycle", "pause"),
+    "unpause": ("lifecycle", "unpause"), "export": ("container", "export"),
     "port": ("container", "port"), "cp": ("cp", "cp"),
     "diff": ("changes", "diff"), "commit": ("changes", "commit"),
     "update": ("resources", "update"), "stats": ("resources", "stats"),
@@ -37,11 +37,11 @@ COMMANDS = {
 }
 MANAGEMENT = {
     "container": {"ls": ("ps", "ps"), "list": ("ps", "ps"), "ps": ("ps", "ps"),
-                  "prune": ("container", "prune"), "inspect": ("container", "inspect"),
+                  "prune": ("lifecycle", "prune"), "inspect": ("container", "inspect"),
                   "cp": ("cp", "cp"), "diff": ("changes", "diff"),
                   "commit": ("changes", "commit"), "update": ("resources", "update"),
                   "stats": ("resources", "stats"),
-                  **{k: v for k, v in COMMANDS.items() if v[0] == "container"}},
+                  **{k: v for k, v in COMMANDS.items() if v[0] in ("container", "lifecycle")}},
     "image": {"ls": ("image", "images"), "list": ("image", "images"),
               "prune": ("image", "prune"), "inspect": ("image", "inspect"),
               "rm": ("image", "rmi"), "build": ("build", "build"),
@@ -136,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return getattr(module, target[1])(client, argv) or 0
     except APIError as exc:
-        print(f"Error response from daemon: {exc.message}" if exc.status else exc.message,
-              file=sys.stderr)
+        print(exc.shown, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -22,10 +22,32 @@ DEFAULT_HOST = "unix:///run/darse.sock"
 class APIError(Exception):
     """An error response: the daemon's message and HTTP status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, plain: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.plain = plain  # the client's own words, not the daemon's to quote
+
+    @property
+    def shown(self) -> str:
+        """The line the docker CLI prints for it."""
+        if self.plain or not self.status:
+            return self.message
+        return f"Error response from daemon: {self.message}"
+
+
+def not_found(method: str, path: str, status: int, message: str) -> APIError:
+    """The docker client's own words for a missing object on inspect and remove (its
+    wrapResponseError), whatever the daemon said."""
+    kind, _, name = path[1:].partition("/")
+    if status == 404 and kind in ("containers", "images", "networks", "volumes") and name:
+        inspected = name.endswith("/json") if kind in ("containers", "images") else True
+        if method == "GET" and inspected:
+            name = name.removesuffix("/json") if kind in ("containers", "images") else name
+            return APIError(status, f"Error: No such {kind[:-1]}: {name}", plain=True)
+        if method == "DELETE" and (kind == "images" or "/" not in name):
+            return APIError(status, f"Error: No such {kind[:-1]}: {name}", plain=True)
+    return APIError(status, message)
 
 
 class Client:
@@ -103,7 +125,7 @@ class Client:
                     message = json.loads(raw).get("message", raw.decode())
                 except ValueError:
                     message = raw.decode(errors="replace").strip()
-                raise APIError(resp.status, message)
+                raise not_found(method, path, resp.status, message)
             return resp
 
         return response

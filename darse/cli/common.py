@@ -61,8 +61,7 @@ def each(names: list[str], call: Callable[[str], Any], echo: bool = True) -> int
             if echo:
                 print(name if result is None else result)
         except APIError as exc:  # status 0: no answer from the daemon, nothing to quote
-            print(f"Error response from daemon: {exc.message}" if exc.status else exc.message,
-                  file=sys.stderr)
+            print(exc.shown, file=sys.stderr)
             code = 1
     return code
 
@@ -70,12 +69,20 @@ def each(names: list[str], call: Callable[[str], Any], echo: bool = True) -> int
 def inspect_each(client: Client, names: list[str], path: str, fmt: str | None) -> int:
     """`... inspect`: a JSON array (indent 4), or one --format line per object."""
     found: list[Any] = []
-    code = each(names, lambda n: found.append(client.json("GET", path.format(n))),
-                echo=False)
+    errors: list[str] = []
+    for name in names:
+        try:
+            found.append(client.json("GET", path.format(name)))
+        except APIError as exc:
+            errors.append(exc.shown)
     if fmt:
         tmpl = Template(fmt)
         for obj in found:
             print(tmpl.render(obj))
+        if not found:
+            print()  # the docker CLI's template inspector never writes nothing
     else:
         print(json.dumps(found, indent=4))
-    return code
+    for line in errors:  # after the output, as the docker CLI
+        print(line, file=sys.stderr)
+    return 1 if errors else 0

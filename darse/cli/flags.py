@@ -34,6 +34,13 @@ class _Opt:
     def label(self) -> str:
         return ", ".join(self.names)
 
+    @property
+    def shown(self) -> str:
+        """How pflag names the flag in its errors: "-m, --memory", or "--memory"."""
+        short = [n for n in self.names if len(n) == 2]
+        long = max((n for n in self.names if n.startswith("--")), key=len, default="")
+        return f"{short[0]}, {long}" if short and long else long or short[0]
+
 
 class Parser:
     def __init__(self, prog: str) -> None:
@@ -75,10 +82,10 @@ class Parser:
                 value = opt.type(value)
             except ValueError as exc:
                 detail = getattr(exc, "flag_detail", "")  # the docker CLI's parser's words
-                self.error(f'invalid argument "{value}" for "{shown}" flag'
+                self.error(f'invalid argument "{value}" for "{opt.shown}" flag'
                            + (f": {detail}" if detail else ""))
         if opt.choices and value not in opt.choices:
-            self.error(f'invalid argument "{value}" for "{shown}" flag: must be one of '
+            self.error(f'invalid argument "{value}" for "{opt.shown}" flag: must be one of '
                        f"{', '.join(map(str, opt.choices))}")
         if opt.action == "append":
             getattr(ns, opt.dest).append(value)

@@ -36,7 +36,8 @@ def go_duration(text: str) -> int:
         while j < len(s) and not (s[j].isdigit() or s[j] == "."):
             j += 1
         unit, s = s[:j], s[j:]
-        if not number or number == "." or number.count(".") > 1:
+        if not number or number == "." or number.count(".") > 1 or \
+                int(number.partition(".")[0] or 0) >= 1 << 63:
             raise _bad_duration(text)
         if not unit:
             exc = _bad_duration(text)
@@ -57,23 +58,22 @@ def _bad_duration(text: str) -> ValueError:
 
 
 def _ram(text: str) -> int:
-    from darse.cli.commands.resources import ram_in_bytes
+    from darse.cli.flagtypes import ram_bytes
 
-    try:
-        return ram_in_bytes(text)
-    except ValueError as exc:
-        err = ValueError(text)
-        err.flag_detail = str(exc)
-        raise err from None
+    return ram_bytes(text)
 
 
 def add(p: Parser) -> None:
+    from darse.cli import flagtypes
+
     for flag in ("--cpu-period", "--cpu-quota", "--cpu-rt-period", "--cpu-rt-runtime",
-                 "--blkio-weight", "--oom-score-adj"):
-        p.add_argument(flag, type=int, default=0)
-    p.add_argument("--memory-swappiness", type=int, default=-1)
-    for flag in ("--memory-reservation", "--memory-swap", "--kernel-memory"):
-        p.add_argument(flag, type=_ram, default=0)
+                 "--oom-score-adj"):
+        p.add_argument(flag, type=flagtypes.int64, default=0)
+    p.add_argument("--blkio-weight", type=flagtypes.uint16, default=0)
+    p.add_argument("--memory-swappiness", type=flagtypes.int64, default=-1)
+    for flag in ("--memory-reservation", "--kernel-memory"):
+        p.add_argument(flag, type=flagtypes.ram_bytes, default=0)
+    p.add_argument("--memory-swap", type=flagtypes.ram_or_unlimited, default=0)
     for flag in ("--cpuset-cpus", "--cpuset-mems", "--cgroup-parent", "--cidfile",
                  "--volume-driver", "--log-driver", "--pid", "--ipc", "--uts", "--userns",
                  "--cgroupns", "--isolation", "--gpus", "--mac-address", "--ip6"):
@@ -84,13 +84,12 @@ def add(p: Parser) -> None:
         p.add_argument(flag, action="append", default=[])
     p.add_argument("--oom-kill-disable", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--sig-proxy", action="store_true", default=True)
     p.add_argument("--disable-content-trust", action="store_true", default=True)
     p.add_argument("--health-cmd")
     p.add_argument("--health-interval", type=go_duration, default=0)
     p.add_argument("--health-timeout", type=go_duration, default=0)
     p.add_argument("--health-start-period", type=go_duration, default=0)
-    p.add_argument("--health-retries", type=int, default=0)
+    p.add_argument("--health-retries", type=flagtypes.int64, default=0)
     p.add_argument("--no-healthcheck", action="store_true")
 
 
@@ -174,21 +173,49 @@ def _health(args: Namespace, config: dict[str, Any]) -> None:
         "StartPeriod": args.health_start_period, "Retries": args.health_retries}
 
 
-def _lines(path: str) -> list[tuple[str, str]]:
-    """KEY=VALUE lines of a --label-file (blank lines and # comments skipped)."""
+def key_value_file(path: str, from_env: bool = False) -> list[str]:
+    """KEY=VALUE lines of an --env-file or --label-file, as the docker CLI reads them:
+    leading blanks and # comments skipped, the value passed through untouched; a lone
+    KEY takes its value from our environment (env files) or stays as it is."""
+    import os
+
     try:
-        with open(path) as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as exc:
         raise RunFlagError(f"open {path}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
                            ) from None
     out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            out.append((key, value))
+    for number, data in enumerate(raw.split(b"\n"), 1):
+        data = data.removesuffix(b"\r")
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            raise RunFlagError(f"env file {path} contains invalid utf8 bytes at line "
+                               f"{number}: {list(data)}") from None
+        line = text.removeprefix("\ufeff" if number == 1 else "").lstrip()
+        if not line or line.startswith("#"):
+            continue
+        name, eq, value = line.partition("=")
+        name = name.lstrip(" \t")
+        if " " in name or "\t" in name:
+            raise RunFlagError(f"poorly formatted environment: variable '{name}' contains "
+                               "whitespaces")
+        if not name:
+            raise RunFlagError(f"poorly formatted environment: no variable name on line "
+                               f"'{line}'")
+        if eq:
+            out.append(f"{name}={value}")
+        elif from_env and line.strip() in os.environ:
+            out.append(f"{line.strip()}={os.environ[line.strip()]}")
+        else:
+            out.append(line)
     return out
+
+
+def _lines(path: str) -> list[tuple[str, str]]:
+    """KEY=VALUE pairs of a --label-file."""
+    return [(k, v) for k, _, v in (line.partition("=") for line in key_value_file(path))]
 
 
 def _device_rate(text: str, flag: str, size: bool) -> dict[str, Any]:
@@ -289,6 +316,10 @@ def _gpus(text: str) -> dict[str, Any]:
         if not eq:
             value, key = key, "count"
         if key == "count":
+            if value != "all" and not value.lstrip("+-").isdigit():
+                raise RunFlagError(f'invalid argument "{text}" for "--gpus" flag: count must '
+                                   f'be an integer: strconv.Atoi: parsing "{value}": invalid '
+                                   "syntax")
             request["Count"] = -1 if value == "all" else int(value)
         elif key == "device":
             request["DeviceIDs"] = value.split(",")

@@ -76,7 +76,7 @@ def sysctl(text: str) -> tuple[str, str]:
     key, eq, value = text.partition("=")
     if not eq or not (key in _IPC_SYSCTLS or key.startswith(_SYSCTL_PREFIXES)):
         raise FlagValueError(f'invalid argument "{text}" for "--sysctl" flag: '
-                             f"sysctl '{text}' is not allowed")
+                             f"sysctl '{text}' is not whitelisted")  # docker 20.10's word
     return key, value
 
 
@@ -85,3 +85,30 @@ def host_config(devices: list[str], rules: list[str], sysctls: list[str]) -> dic
     return {"Devices": [device(d) for d in devices],
             "DeviceCgroupRules": [cgroup_rule(r) for r in rules],
             "Sysctls": dict(sysctl(s) for s in sysctls)}
+
+
+def security_opts(opts: list[str]) -> list[str]:
+    """--security-opt as the docker CLI passes it: key=value (or the older key:value, or
+    no-new-privileges alone), and seccomp=FILE read here and sent as its JSON."""
+    import json
+
+    out = []
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep and opt != "no-new-privileges":
+            if ":" not in opt:
+                raise FlagValueError(f'Invalid --security-opt: "{opt}"')
+            key, _, value = opt.partition(":")
+        if key == "seccomp" and value != "unconfined":
+            try:
+                with open(value, "rb") as f:
+                    profile = json.loads(f.read())
+            except OSError as exc:
+                raise FlagValueError(f"opening seccomp profile ({value}) failed: open {value}: "
+                                     f"{exc.strerror[:1].lower()}{exc.strerror[1:]}") from None
+            except ValueError as exc:
+                raise FlagValueError(f"compacting json for seccomp profile ({value}) failed: "
+                                     f"{exc}") from None
+            opt = "seccomp=" + json.dumps(profile, separators=(",", ":"))
+        out.append(opt)
+    return out

@@ -116,8 +116,10 @@ def pull(store: ImageStore, ref: Reference, platform: str | None = None,
 
 def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str | None,
           emit: Progress, made: undo.Made) -> str:
-    emit({"status": f"Pulling from {ref.path}", "id": ref.tag or ref.digest})
     raw, media, top_digest = registry.get_manifest(ref.path, ref.digest or ref.tag)
+    # After the manifest, as dockerd: a pull that cannot start fails before any output,
+    # and the API answers it with an HTTP error.
+    emit({"status": f"Pulling from {ref.path}", "id": ref.tag or ref.digest})
     index_raw = None
     if manifests.is_index(raw, media):
         want = manifests.parse_platform(platform) if platform else None

@@ -9,22 +9,23 @@ from tests.api.test_security import host_value, set_host_value
 from tests.cli.test_cli import darse, ok
 from tests.daemon import Darsed
 
-# (flags, the docker CLI's message) for values it refuses before calling the daemon.
+# (flags, the docker CLI's message) for values it refuses before calling the daemon
+# (docker 20.10's words; the ones found after parsing start with the program's name).
 REFUSED = [
-    (["--device", ":/x"], "bad format for path: :/x"),
-    (["--device", "a:b:c:d"], "bad format for path: a:b:c:d"),
-    (["--device", "/dev/null:rel"], "rel is not an absolute path"),
-    (["--device", "/dev/null:/x:rwx"], "bad mode specified: rwx"),
+    (["--device", ":/x"], "darse: bad format for path: :/x."),
+    (["--device", "a:b:c:d"], "darse: bad format for path: a:b:c:d."),
+    (["--device", "/dev/null:rel"], "darse: rel is not an absolute path."),
+    (["--device", "/dev/null:/x:rwx"], "darse: bad mode specified: rwx."),
     (["--device-cgroup-rule", "c 1:3 rwx"], 'invalid argument "c 1:3 rwx" for '
      "\"--device-cgroup-rule\" flag: invalid device cgroup format 'c 1:3 rwx'"),
     (["--device-cgroup-rule", "a"], 'invalid argument "a" for "--device-cgroup-rule" flag: '
      "invalid device cgroup format 'a'"),
     (["--sysctl", "fs.lease-break-time=44"], 'invalid argument "fs.lease-break-time=44" for '
-     "\"--sysctl\" flag: sysctl 'fs.lease-break-time=44' is not allowed"),
+     "\"--sysctl\" flag: sysctl 'fs.lease-break-time=44' is not whitelisted"),
     (["--sysctl", "kernel.hostname=x"], 'invalid argument "kernel.hostname=x" for '
-     "\"--sysctl\" flag: sysctl 'kernel.hostname=x' is not allowed"),
+     "\"--sysctl\" flag: sysctl 'kernel.hostname=x' is not whitelisted"),
     (["--sysctl", "net.ipv4.ip_forward"], 'invalid argument "net.ipv4.ip_forward" for '
-     "\"--sysctl\" flag: sysctl 'net.ipv4.ip_forward' is not allowed"),
+     "\"--sysctl\" flag: sysctl 'net.ipv4.ip_forward' is not whitelisted"),
 ]
 
 

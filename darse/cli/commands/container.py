@@ -8,9 +8,8 @@ import os
 import select
 import sys
 
-from darse.cli import Parser, run_flags, security_flags
+from darse.cli import Parser, flagtypes, run_flags, security_flags
 from darse.cli.client import APIError, Client
-from darse.cli.common import confirm, done, each, filters_query, print_pruned
 from darse.cli.flags import REMAINDER, Namespace
 from darse.cli.stream import Demuxer
 
@@ -25,18 +24,21 @@ if TYPE_CHECKING:
 
 def _create_parser(prog: str) -> Parser:
     p = Parser(prog=prog)
-    p.add_argument("-d", "--detach", action="store_true")
+    if prog == "darse run":  # docker create has none of these
+        p.add_argument("-d", "--detach", action="store_true")
+        p.add_argument("--detach-keys")
+        p.add_argument("--sig-proxy", action="store_true", default=True)
     p.add_argument("-i", "--interactive", action="store_true")
     p.add_argument("-t", "--tty", action="store_true")
     p.add_argument("--rm", action="store_true")
     p.add_argument("--name")
     p.add_argument("-h", "--hostname")
     p.add_argument("--domainname")
-    p.add_argument("--dns", action="append", default=[])
-    p.add_argument("--dns-search", action="append", default=[])
+    p.add_argument("--dns", action="append", default=[], type=flagtypes.ip_address)
+    p.add_argument("--dns-search", action="append", default=[], type=flagtypes.dns_search)
     p.add_argument("--dns-option", action="append", default=[])
-    p.add_argument("--add-host", action="append", default=[])
-    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("--add-host", action="append", default=[], type=flagtypes.add_host)
+    p.add_argument("-e", "--env", action="append", default=[], type=flagtypes.env)
     p.add_argument("--env-file", action="append", default=[])
     p.add_argument("-w", "--workdir")
     p.add_argument("-u", "--user")
@@ -45,7 +47,7 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--init", action="store_true")
     p.add_argument("-l", "--label", action="append", default=[])
     p.add_argument("--stop-signal")
-    p.add_argument("--stop-timeout", type=int)
+    p.add_argument("--stop-timeout", type=flagtypes.int64)
     p.add_argument("--read-only", action="store_true")
     p.add_argument("--privileged", action="store_true")
     p.add_argument("--cap-add", action="append", default=[])
@@ -54,15 +56,14 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--pull", default="missing", choices=("always", "missing", "never"))
     p.add_argument("--platform")
     p.add_argument("--runtime")
-    p.add_argument("-a", "--attach", action="append", default=[])
-    p.add_argument("--detach-keys")
+    p.add_argument("-a", "--attach", action="append", default=[], type=flagtypes.attach_stream)
     p.add_argument("--network", "--net", default="")
     p.add_argument("--restart", default="no")
-    p.add_argument("-m", "--memory")
-    p.add_argument("--cpus", type=float)
-    p.add_argument("--cpu-shares", "-c", type=int)
-    p.add_argument("--pids-limit", type=int)
-    p.add_argument("--shm-size")
+    p.add_argument("-m", "--memory", type=flagtypes.ram_bytes)
+    p.add_argument("--cpus", type=flagtypes.nano_cpus)
+    p.add_argument("-c", "--cpu-shares", type=flagtypes.int64)
+    p.add_argument("--pids-limit", type=flagtypes.int64)
+    p.add_argument("--shm-size", type=flagtypes.ram_bytes)
     p.add_argument("--log-opt", action="append", default=[])
     p.add_argument("--sysctl", action="append", default=[])
     p.add_argument("--device", action="append", default=[])
@@ -93,8 +94,7 @@ def _size(text: str | None) -> int | None:
 def _env(args: Namespace) -> list[str]:
     env = []
     for path in args.env_file:
-        with open(path) as f:
-            env += [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        _checked(lambda p: env.extend(run_flags.key_value_file(p, from_env=True)), path)
     for item in args.env:
         env.append(item if "=" in item or item not in os.environ else
                    f"{item}={os.environ[item]}")
@@ -123,8 +123,7 @@ def _body(args: Namespace) -> dict[str, Any]:
     if args.entrypoint is not None:
         config["Entrypoint"] = [args.entrypoint] if args.entrypoint else []
     exposed, bindings = parse_publish(args.publish)
-    for port in args.expose:
-        exposed.add(port if "/" in port else f"{port}/tcp")
+    exposed.update(_expose(args.expose))
     if exposed:
         config["ExposedPorts"] = {p: {} for p in sorted(exposed)}
     # -v /path is an anonymous volume (Config.Volumes); any other -v goes to Binds.
@@ -135,12 +134,12 @@ def _body(args: Namespace) -> dict[str, Any]:
         "AutoRemove": args.rm, "Dns": args.dns, "DnsSearch": args.dns_search,
         "DnsOptions": args.dns_option, "ExtraHosts": args.add_host,
         "Privileged": args.privileged, "CapAdd": args.cap_add, "CapDrop": args.cap_drop,
-        "SecurityOpt": args.security_opt, "ReadonlyRootfs": args.read_only,
+        "ReadonlyRootfs": args.read_only,
         "NetworkMode": args.network or "default", "Init": args.init or None,
         "GroupAdd": args.group_add or None,
         "RestartPolicy": {"Name": restart, "MaximumRetryCount": int(retries or 0)},
         "LogConfig": {"Type": "json-file",
-                      "Config": dict(o.split("=", 1) for o in args.log_opt)},
+                      "Config": dict((o.split("=", 1) + [""])[:2] for o in args.log_opt)},
         "Binds": [v for v in args.volume if ":" in v],
         "Mounts": [parse_mount(m) for m in args.mount],
         "Tmpfs": dict((t.split(":", 1) + [""])[:2] for t in args.tmpfs),
@@ -150,6 +149,7 @@ def _body(args: Namespace) -> dict[str, Any]:
     try:
         host.update(security_flags.host_config(args.device, args.device_cgroup_rule,
                                                args.sysctl))
+        host["SecurityOpt"] = security_flags.security_opts(args.security_opt)
     except security_flags.FlagValueError as exc:
         raise FlagError(str(exc)) from None
     if args.ip or args.network_alias:
@@ -159,15 +159,15 @@ def _body(args: Namespace) -> dict[str, Any]:
             ep["IPAMConfig"] = {"IPv4Address": args.ip}
         config["NetworkingConfig"] = {"EndpointsConfig": {net: ep}}
     if args.memory:
-        host["Memory"] = _size(args.memory)
+        host["Memory"] = args.memory
     if args.cpus:
-        host["NanoCpus"] = int(args.cpus * 1e9)
+        host["NanoCpus"] = args.cpus
     if args.cpu_shares:
         host["CpuShares"] = args.cpu_shares
     if args.pids_limit:
         host["PidsLimit"] = args.pids_limit
     if args.shm_size:
-        host["ShmSize"] = _size(args.shm_size)
+        host["ShmSize"] = args.shm_size
     if args.runtime:
         host["Runtime"] = args.runtime
     try:
@@ -185,14 +185,34 @@ class FlagError(Exception):
 def _port_range(text: str, what: str, spec: str) -> list[int]:
     try:
         if "-" in text:
-            lo, hi = (int(x) for x in text.split("-", 1))
+            lo, hi = (flagtypes.uint16(x, base=10) for x in text.split("-", 1))
             if lo > hi:
                 raise ValueError
             return list(range(lo, hi + 1))
-        return [int(text)]
+        return [flagtypes.uint16(text, base=10)]
     except ValueError:
-        raise FlagError(f"invalid {what}: {text}" if text else f"invalid port specification: "
+        raise FlagError(f"Invalid {what}: {text}" if text else f"invalid port specification: "
                         f"\"{spec}\"") from None
+
+
+def _expose(specs: list[str]) -> set[str]:
+    """--expose PORT[-END][/PROTO]: each port of the range, as the docker CLI."""
+    out = set()
+    for spec in specs:
+        if ":" in spec:
+            raise FlagError(f"invalid port format for --expose: {spec}")
+        port, _, proto = spec.partition("/")
+        bounds = port.split("-", 1)
+        try:
+            start, end = (flagtypes.uint16(b, base=10) for b in (bounds * 2)[:2])
+        except ValueError as exc:
+            raise FlagError(f"invalid range format for --expose: {spec}, error: "
+                            f"{exc.flag_detail}") from None
+        if end < start:
+            raise FlagError(f"invalid range format for --expose: {spec}, error: Invalid "
+                            f"range specified for the Port: {port}")
+        out.update(f"{p}/{proto or 'tcp'}" for p in range(start, end + 1))
+    return out
 
 
 def parse_publish(specs: list[str]) -> tuple[set[str], dict[str, list[dict[str, str]]]]:
@@ -203,7 +223,7 @@ def parse_publish(specs: list[str]) -> tuple[set[str], dict[str, list[dict[str, 
         body, _, proto = spec.partition("/")
         proto = proto or "tcp"
         if proto not in ("tcp", "udp", "sctp"):
-            raise FlagError(f"invalid proto: {proto}")
+            raise FlagError(f"Invalid proto: {proto}")
         parts = body.rsplit(":", 2) if body.count(":") >= 2 else body.split(":")
         ip = host = ""
         if len(parts) == 3:
@@ -216,7 +236,8 @@ def parse_publish(specs: list[str]) -> tuple[set[str], dict[str, list[dict[str, 
         cports = _port_range(container, "containerPort", spec)
         hports = _port_range(host, "hostPort", spec) if host else [None] * len(cports)
         if len(hports) != len(cports):
-            raise FlagError(f"invalid ranges specified for container and host Ports: {spec}")
+            raise FlagError(f"Invalid ranges specified for container and host Ports: "
+                            f"{container} and {host}")
         for cp, hp in zip(cports, hports, strict=True):
             key = f"{cp}/{proto}"
             exposed.add(key)
@@ -273,17 +294,32 @@ def parse_mount(text: str) -> dict[str, Any]:
     return m
 
 
+def _flag_error(prog: str, message: str) -> int:
+    """The flag parser's own errors as they are; a value refused after parsing as the
+    docker CLI reports it ("darse: ...")."""
+    if message.startswith(("invalid argument ", "unknown flag", "unknown shorthand")):
+        print(f"{message}\nSee '{prog} --help'.", file=sys.stderr)
+        return 125
+    return _fail125(prog, message)
+
+
 def _fail125(prog: str, message: str) -> int:
+    message = message.removesuffix(".") + "."  # the docker CLI's reportError
     print(f"darse: {message}\nSee '{prog} --help'.", file=sys.stderr)
     return 125
 
 
 def _create(client: Client, args: Namespace, prog: str) -> str:
+    if args.platform and (problem := flagtypes.platform_problem(args.platform)):
+        raise APIError(0, problem)
     body = _body(args)
     query = {"name": args.name} if args.name else {}
     if args.platform:
         query["platform"] = args.platform
-    _checked(run_flags.check_cidfile, args)
+    try:
+        run_flags.check_cidfile(args)
+    except run_flags.RunFlagError as exc:  # found after parsing: docker's bare words
+        raise APIError(0, str(exc)) from None
     if args.pull == "always":
         _pull(client, args.image, args.platform, quiet=args.quiet, out=sys.stderr)
     try:
@@ -320,18 +356,19 @@ def _familiar(image: str) -> str:
 def _pull(client: Client, image: str, platform: str | None, quiet: bool, out: Any) -> None:
     from darse.cli.commands.image import pull_stream
 
-    pull_stream(client, image, platform, quiet, out)
+    pull_stream(client, image, platform, quiet, out, implicit=True)
 
 
 def create(client: Client, argv: list[str]) -> int:
     args = _create_parser("darse create").parse_args(argv)
+    args.detach, args.detach_keys, args.sig_proxy = False, None, True
     try:
         print(_create(client, args, "darse create"))
     except FlagError as exc:
-        print(f"{exc}\nSee 'darse create --help'.", file=sys.stderr)
-        return 125
-    except APIError as exc:
-        return _fail125("darse create", f"Error response from daemon: {exc.message}")
+        return _flag_error("darse create", str(exc))
+    except APIError as exc:  # docker create: the daemon's error, status 1
+        print(exc.shown, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -340,10 +377,9 @@ def run(client: Client, argv: list[str]) -> int:
     try:
         cid = _create(client, args, "darse run")
     except FlagError as exc:
-        print(f"{exc}\nSee 'darse run --help'.", file=sys.stderr)
-        return 125
+        return _flag_error("darse run", str(exc))
     except APIError as exc:
-        return _fail125("darse run", f"Error response from daemon: {exc.message}")
+        return _fail125("darse run", exc.shown)
     if args.detach:
         try:
             client.request("POST", f"/containers/{cid}/start").read()
@@ -461,107 +497,6 @@ def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool
         sock.close()
 
 
-# --- simple verbs ---------------------------------------------------------------------
-
-
-def _each(client: Client, names: list[str], method: str, path: str,
-          query: dict[str, Any] | None = None) -> int:
-    return each(names, lambda name: done(client.request(method, path.format(name), query)))
-
-
-def start(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse start")
-    p.add_argument("-a", "--attach", action="store_true")
-    p.add_argument("-i", "--interactive", action="store_true")
-    p.add_argument("containers", nargs="+")
-    args = p.parse_args(argv)
-    if not args.attach:
-        return _each(client, args.containers, "POST", "/containers/{}/start")
-    info = client.json("GET", f"/containers/{args.containers[0]}/json")
-    cid, tty = info["Id"], info["Config"]["Tty"]
-    sock = client.hijack(f"/containers/{cid}/attach", {"stream": True, "stdout": True,
-                                                       "stderr": True,
-                                                       "stdin": args.interactive})
-    wait = client.send("POST", f"/containers/{cid}/wait", {"condition": "next-exit"})
-    client.request("POST", f"/containers/{cid}/start").read()
-    stream(client, sock, cid, tty, args.interactive, None)
-    return _answer(wait).get("StatusCode", 0)
-
-
-def stop(client: Client, argv: list[str], path: str = "stop") -> int:
-    p = Parser(prog=f"darse {path}")
-    p.add_argument("-t", "--time", "--timeout", type=int, dest="time")
-    p.add_argument("-s", "--signal")
-    p.add_argument("containers", nargs="+")
-    args = p.parse_args(argv)
-    query = {"t": args.time, "signal": args.signal}
-    return _each(client, args.containers, "POST", "/containers/{}/" + path, query)
-
-
-def restart(client: Client, argv: list[str]) -> int:
-    return stop(client, argv, "restart")
-
-
-def kill(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse kill")
-    p.add_argument("-s", "--signal", default="KILL")
-    p.add_argument("containers", nargs="+")
-    args = p.parse_args(argv)
-    return _each(client, args.containers, "POST", "/containers/{}/kill",
-                 {"signal": args.signal})
-
-
-def rm(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse rm")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("-v", "--volumes", action="store_true")
-    p.add_argument("containers", nargs="+")
-    args = p.parse_args(argv)
-    return _each(client, args.containers, "DELETE", "/containers/{}",
-                 {"force": args.force, "v": args.volumes})
-
-
-def pause(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse pause")
-    p.add_argument("containers", nargs="+")
-    return _each(client, p.parse_args(argv).containers, "POST", "/containers/{}/pause")
-
-
-def unpause(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse unpause")
-    p.add_argument("containers", nargs="+")
-    return _each(client, p.parse_args(argv).containers, "POST", "/containers/{}/unpause")
-
-
-def rename(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse rename")
-    p.add_argument("container")
-    p.add_argument("name")
-    args = p.parse_args(argv)
-    client.request("POST", f"/containers/{args.container}/rename", {"name": args.name}).read()
-    return 0
-
-
-def wait(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse wait")
-    p.add_argument("containers", nargs="+")
-    return each(p.parse_args(argv).containers,
-                lambda name: client.json("POST", f"/containers/{name}/wait")["StatusCode"])
-
-
-def prune(client: Client, argv: list[str]) -> int:
-    p = Parser(prog="darse container prune")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("--filter", action="append", default=[])
-    args = p.parse_args(argv)
-    if not args.force and not confirm("This will remove all stopped containers."):
-        return 0
-    out = client.json("POST", "/containers/prune", {"filters": filters_query(args.filter)})
-    print_pruned("Containers", out.get("ContainersDeleted") or [],
-                 out.get("SpaceReclaimed", 0))
-    return 0
-
-
 def top(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse top")
     p.add_argument("container")
@@ -632,7 +567,8 @@ def exec_(client: Client, argv: list[str]) -> int:
     p.add_argument("-d", "--detach", action="store_true")
     p.add_argument("-i", "--interactive", action="store_true")
     p.add_argument("-t", "--tty", action="store_true")
-    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-e", "--env", action="append", default=[], type=flagtypes.env)
+    p.add_argument("--env-file", action="append", default=[])
     p.add_argument("-w", "--workdir")
     p.add_argument("-u", "--user")
     p.add_argument("--privileged", action="store_true")
@@ -643,12 +579,23 @@ def exec_(client: Client, argv: list[str]) -> int:
     if not args.command:
         print('"darse exec" requires at least 2 arguments.', file=sys.stderr)
         return 125
-    body = {"Cmd": args.command, "Env": args.env, "Tty": args.tty,
+    try:
+        env = _env(args)
+    except FlagError as exc:  # docker exec: the bare error, status 1
+        print(exc, file=sys.stderr)
+        return 1
+    body = {"Cmd": args.command, "Env": env, "Tty": args.tty,
             "AttachStdin": args.interactive and not args.detach,
             "AttachStdout": not args.detach, "AttachStderr": not args.detach,
             "Privileged": args.privileged, "User": args.user or "",
             "WorkingDir": args.workdir or "", "DetachKeys": args.detach_keys or ""}
-    exec_id = client.json("POST", f"/containers/{args.container}/exec", body=body)["Id"]
+    try:
+        exec_id = client.json("POST", f"/containers/{args.container}/exec", body=body)["Id"]
+    except APIError as exc:  # the docker CLI inspects first: its own words for a missing one
+        if exc.status == 404 and "No such container" in exc.message:
+            raise APIError(404, f"Error: No such container: {args.container}", plain=True) \
+                from None
+        raise
     if args.detach:
         client.request("POST", f"/exec/{exec_id}/start", body={"Detach": True,
                                                                "Tty": args.tty}).read()

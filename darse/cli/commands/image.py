@@ -30,7 +30,7 @@ def _auth_header(client: Client, image: str) -> dict[str, str]:
 
 
 def pull_stream(client: Client, image: str, platform: str | None, quiet: bool,
-                out: Any = None, all_tags: bool = False) -> bool:
+                out: Any = None, all_tags: bool = False, implicit: bool = False) -> bool:
     """Pull with docker's messages; an error is raised as an APIError."""
     out = out or sys.stdout
     name, tag = image, None
@@ -38,7 +38,7 @@ def pull_stream(client: Client, image: str, platform: str | None, quiet: bool,
     if all_tags:
         tag = ""
     elif "@" not in image and ":" not in last:
-        if not quiet:
+        if not quiet and not implicit:  # run and create do not say it
             print("Using default tag: latest", file=out)
         tag = "latest"
     elif "@" not in image:
@@ -171,7 +171,7 @@ def rmi(client: Client, argv: list[str]) -> int:
                 for k, v in item.items():
                     print(f"{k}: {v}")
         except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            print(exc.shown, file=sys.stderr)
             code = 1
     return code
 

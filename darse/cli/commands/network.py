@@ -119,7 +119,7 @@ def rm(client: Client, argv: list[str]) -> int:
             print(name)
         except APIError as exc:
             if not (args.force and exc.status == 404):
-                print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+                print(exc.shown, file=sys.stderr)
                 code = 1
     return code
 

@@ -14,47 +14,31 @@ if TYPE_CHECKING:
 _UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
-def ram_in_bytes(text: str) -> int:
-    """go-units' RAMInBytes: '50m', '1.5g', '1024', '-1' (binary units)."""
-    t = text.strip().lower()
-    if t == "-1":
-        return -1
-    if t.endswith("b") and len(t) > 1 and t[-2] in _UNITS:
-        t = t[:-1]
-    try:
-        if t and t[-1] in _UNITS:
-            return int(float(t[:-1]) * _UNITS[t[-1]])
-        return int(t)
-    except ValueError:
-        raise ValueError(f"invalid size: '{text}'") from None
-
-
 def update(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse update")
-    for flag in ("--blkio-weight", "--cpu-period", "--cpu-quota", "--cpu-rt-period",
-                 "--cpu-rt-runtime", "--pids-limit"):
-        p.add_argument(flag, type=int)
-    p.add_argument("-c", "--cpu-shares", type=int)
-    p.add_argument("--cpus", type=float)
+    from darse.cli import flagtypes
+
+    for flag in ("--cpu-period", "--cpu-quota", "--cpu-rt-period", "--cpu-rt-runtime",
+                 "--pids-limit"):
+        p.add_argument(flag, type=flagtypes.int64)
+    p.add_argument("--blkio-weight", type=flagtypes.uint16)
+    p.add_argument("-c", "--cpu-shares", type=flagtypes.int64)
+    p.add_argument("--cpus", type=flagtypes.nano_cpus)
     p.add_argument("--cpuset-cpus")
     p.add_argument("--cpuset-mems")
-    for flag in ("--kernel-memory", "--memory-reservation", "--memory-swap"):
-        p.add_argument(flag)
-    p.add_argument("-m", "--memory")
+    for flag in ("--kernel-memory", "--memory-reservation"):
+        p.add_argument(flag, type=flagtypes.ram_bytes)
+    p.add_argument("--memory-swap", type=flagtypes.ram_or_unlimited)
+    p.add_argument("-m", "--memory", type=flagtypes.ram_bytes)
     p.add_argument("--restart")
     p.add_argument("containers", nargs="+")
     args = p.parse_args(argv)
     body: dict[str, Any] = {}
-    for key, value, label in (("Memory", args.memory, "-m, --memory"),
-                              ("MemorySwap", args.memory_swap, "--memory-swap"),
-                              ("MemoryReservation", args.memory_reservation,
-                               "--memory-reservation"),
-                              ("KernelMemory", args.kernel_memory, "--kernel-memory")):
+    for key, value in (("Memory", args.memory), ("MemorySwap", args.memory_swap),
+                       ("MemoryReservation", args.memory_reservation),
+                       ("KernelMemory", args.kernel_memory)):
         if value is not None:
-            try:
-                body[key] = ram_in_bytes(value)
-            except ValueError as exc:
-                p.error(f'invalid argument "{value}" for "{label}" flag: {exc}')
+            body[key] = value
     for key, value in (("BlkioWeight", args.blkio_weight), ("CpuPeriod", args.cpu_period),
                        ("CpuQuota", args.cpu_quota), ("CpuRealtimePeriod", args.cpu_rt_period),
                        ("CpuRealtimeRuntime", args.cpu_rt_runtime),
@@ -63,7 +47,7 @@ def update(client: Client, argv: list[str]) -> int:
         if value is not None:
             body[key] = value
     if args.cpus is not None:
-        body["NanoCpus"] = int(args.cpus * 1e9)
+        body["NanoCpus"] = args.cpus
     if args.restart is not None:
         name, _, retries = args.restart.partition(":")
         body["RestartPolicy"] = {"Name": name, "MaximumRetryCount": int(retries or 0)}
@@ -76,7 +60,7 @@ def update(client: Client, argv: list[str]) -> int:
             client.json("POST", f"/containers/{name}/update", body=body)
             print(name)
         except APIError as exc:
-            print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+            print(exc.shown, file=sys.stderr)
             code = 1
     return code
 
@@ -199,7 +183,7 @@ def stats(client: Client, argv: list[str]) -> int:
                 try:
                     rows.append(row_of(future.result(), args.no_trunc))
                 except APIError as exc:
-                    print(f"Error response from daemon: {exc.message}", file=sys.stderr)
+                    print(exc.shown, file=sys.stderr)
                     code = 1
         if code == 0:  # as docker: an error, and no table
             sys.stdout.write(_render(rows, args.format))

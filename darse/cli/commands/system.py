@@ -160,38 +160,49 @@ def info(client: Client, argv: list[str]) -> int:
     return 0
 
 
+_INSPECT_PATHS = {"container": "/containers/{}/json", "image": "/images/{}/json",
+                  "network": "/networks/{}", "volume": "/volumes/{}"}
+
+
 def inspect_objects(client: Client, argv: list[str], kind: str | None, prog: str) -> int:
     p = Parser(prog=prog)
     p.add_argument("-f", "--format")
     p.add_argument("-s", "--size", action="store_true")
-    p.add_argument("--type", choices=("container", "image"), default=kind)
+    p.add_argument("--type", default=kind)
     p.add_argument("names", nargs="+")
     args = p.parse_args(argv)
-    results, code = [], 0
+    if args.type and args.type not in _INSPECT_PATHS:
+        print(f'"{args.type}" is not a valid value for --type', file=sys.stderr)
+        return 1
+    if args.size and args.type not in (None, "container"):
+        print(f"WARNING: --size ignored for {args.type}", file=sys.stderr)
+    results, errors = [], []
     for name in args.names:
         found = None
-        for t in ([args.type] if args.type else ["container", "image"]):
-            path = f"/containers/{name}/json" if t == "container" else f"/images/{name}/json"
+        for t in [args.type] if args.type else list(_INSPECT_PATHS):
             try:
-                found = client.json("GET", path, {"size": True} if args.size and
-                                    t == "container" else None)
+                found = client.json("GET", _INSPECT_PATHS[t].format(name),
+                                    {"size": True} if args.size and t == "container" else None)
                 break
             except APIError as exc:
                 if exc.status != 404:
                     raise
+                missing = exc
         if found is None:
-            print(f"Error: No such object: {name}" if not args.type else
-                  f"Error response from daemon: No such {args.type}: {name}", file=sys.stderr)
-            code = 1
+            errors.append(missing.shown if args.type else f"Error: No such object: {name}")
             continue
         results.append(found)
     if args.format:
         tmpl = Template(args.format)
         for r in results:
             print(tmpl.render(r))
+        if not results:
+            print()  # the docker CLI's template inspector never writes nothing
     else:
         print(json.dumps(results, indent=4))
-    return code
+    for line in errors:  # after the output, as the docker CLI
+        print(line, file=sys.stderr)
+    return 1 if errors else 0
 
 
 def inspect(client: Client, argv: list[str]) -> int:
@@ -215,10 +226,16 @@ def events(client: Client, argv: list[str]) -> int:
         elif tmpl:
             print(tmpl.render(e), flush=True)
         else:
-            ts = datetime.datetime.fromtimestamp(e["timeNano"] / 1e9).astimezone()
-            attrs = ", ".join(f"{k}={v}" for k, v in sorted(e["Actor"]["Attributes"].items()))
-            print(f"{ts.isoformat(timespec='microseconds')} {e['Type']} {e['Action']} "
-                  f"{e['Actor']['ID']} ({attrs})", flush=True)
+            # Go's RFC3339NanoFixed in local time, as the docker CLI prints it.
+            nano = int(e.get("timeNano") or e.get("time", 0) * 10**9)
+            ts = datetime.datetime.fromtimestamp(nano // 10**9).astimezone()
+            zone = ts.strftime("%z")
+            zone = "Z" if zone in ("+0000", "") else f"{zone[:3]}:{zone[3:]}"
+            attrs = ", ".join(f"{k}={v}" for k, v in sorted(
+                (e["Actor"].get("Attributes") or {}).items()))
+            print(f"{ts.strftime('%Y-%m-%dT%H:%M:%S')}.{nano % 10**9:09d}{zone} {e['Type']} "
+                  f"{e['Action']} {e['Actor']['ID']}" + (f" ({attrs})" if attrs else ""),
+                  flush=True)
     return 0
 
 
