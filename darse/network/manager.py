@@ -24,7 +24,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from darse.db import Database
 from darse.errors import Conflict, DarseError, InvalidArgument, NotFound, SystemFailure
-from darse.network import bridge, ipam, netns, nftables
+from darse.network import bridge, ipam, netns, nftables, proxy
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS networks (
@@ -110,6 +110,7 @@ class NetworkManager:
         # cid -> its DNAT elements, and the bindings they stand for
         self.published: dict[str, tuple[list[nftables.Port], list[tuple[str, int, str, int]]]
                              ] = {}
+        self.proxies: dict[str, list[proxy.Proxy]] = {}  # cid -> its [::1] ports
         # Refused before anything starts (the shim, the table): a default bridge name that
         # names an interface which is not a bridge, a table of someone else's.
         try:
@@ -558,6 +559,9 @@ class NetworkManager:
                 del self.endpoints[key]
         with self.lock:
             entry = self.published.pop(container_id, None)
+            proxies = self.proxies.pop(container_id, [])
+        for p in proxies:
+            p.close()
         if entry:
             nftables.remove_ports(entry[0])
         netns.delete(self.netns_path(container_id))
@@ -592,12 +596,20 @@ class NetworkManager:
                                         f"is already allocated")
                 bound.append((host_ip, proto, host_port))
             keys = nftables.add_ports(ip, v4) if v4 else []
+            proxies: list[proxy.Proxy] = []
             try:
                 keys += nftables.add_ports(ip6, v6) if v6 else []
+                for host_ip, host_port, proto, port in v6:
+                    if host_ip in ("::", proxy.LOOPBACK) and proto == "tcp":
+                        proxies.append(proxy.Proxy(host_port, ip6, port))
             except BaseException:
+                for p in proxies:
+                    p.close()
                 nftables.remove_ports(keys)
                 raise
             self.published[container_id] = (keys, bindings)
+            if proxies:
+                self.proxies[container_id] = proxies
 
     def users(self, net_id: str) -> list[str]:
         return [cid for nid, cid in self.endpoints if nid == net_id]

@@ -1,7 +1,8 @@
 """darse's own nftables tables (`ip darse`; `ip6 darse` for IPv6 networks), through
 libnftables — never another program's rules. Masquerade for each bridge network's
 subnet, isolation between them, no way out for --internal ones, and DNAT for published
-ports (the traffic stays in the kernel: no userland proxy)."""
+ports (the traffic stays in the kernel: no userland proxy, but for [::1], which the
+kernel cannot DNAT out of lo; see darse.network.proxy)."""
 
 from __future__ import annotations
 
@@ -86,11 +87,11 @@ def check() -> None:
 
 
 def _table(family: str) -> str:
-    """One family's table. IPv6 (ip6) holds only the networks with IPv6 enabled; its
-    loopback source is ::1, which no route_localnet lets out: masqueraded as 127.0.0.1
-    is, it leaves for the bridge with the bridge's address."""
+    """One family's table. IPv6 (ip6) holds only the networks with IPv6 enabled."""
     addr, l3, loopback = ("ipv4_addr", "ip", "127.0.0.0/8") if family == "ip" else \
         ("ipv6_addr", "ip6", "::1")
+    # [::1] is darse.network.proxy's: a DNAT of it would be dropped by the kernel
+    own_loopback = "" if family == "ip" else "ip6 daddr != ::1 "
     return f"""
 table {family} {TABLE}
 delete table {family} {TABLE}
@@ -105,7 +106,7 @@ table {family} {TABLE} {{
     chain prerouting {{ type nat hook prerouting priority -100; policy accept;
         fib daddr type local jump publish; }}
     chain output {{ type nat hook output priority -100; policy accept;
-        fib daddr type local jump publish; }}
+        fib daddr type local {own_loopback}jump publish; }}
     map ports {{ type inet_proto . inet_service : {addr} . inet_service; }}
     map host_ports {{ type {addr} . inet_proto . inet_service : {addr} . inet_service; }}
     chain publish {{

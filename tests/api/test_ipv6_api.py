@@ -136,6 +136,7 @@ def test_ipv6_endpoints_outlive_darsed(busybox_rootfs: str, tmp_path: Path) -> N
         doc = json.loads(d.docker("inspect", "web6").stdout)[0]["NetworkSettings"]
         assert doc["Networks"]["keep6"]["GlobalIPv6Address"] == host(s6, 2)
         assert _get(f"http://[{host(s6, 1)}]:{port}/") == "v6 after restart\n"
+        assert _get(f"http://[::1]:{port}/") == "v6 after restart\n"  # the new proxy
         out = d.docker("exec", "asker", "nslookup", "-type=AAAA", "web6").stdout
         assert f"Address: {host(s6, 2)}" in out, out
         # a new container is not given the address the re-adopted one holds

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
+import socket
 import subprocess
 import time
 import urllib.request
@@ -287,7 +288,7 @@ def test_published_port_over_ipv6(darsed: Darsed, cleanup, tmp_path: Path) -> No
     cleanup["networks"].append("v6pub")
     cleanup["containers"].append("v6web")
     ok(darsed, "network", "create", "--ipv6", "--subnet", s6, "v6pub")
-    with __import__("socket").socket() as s:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ok(darsed, "run", "-d", "--name", "v6web", "--network", "v6pub", "-p", f"{port}:80", "-v",
@@ -297,8 +298,10 @@ def test_published_port_over_ipv6(darsed: Darsed, cleanup, tmp_path: Path) -> No
                                 {"HostIp": "::", "HostPort": str(port)}]}
     assert docker_ok(darsed, "port", "v6web").splitlines() == [
         f"80/tcp -> 0.0.0.0:{port}", f"80/tcp -> :::{port}"]
-    # over IPv6 to the host's addresses (the bridge's gateway, the host's own), and IPv4
+    # over IPv6 to the host's addresses (the bridge's gateway, the host's own, ::1 as
+    # dockerd's userland proxy serves it), and IPv4
     assert _http(f"http://[{host(s6, 1)}]:{port}/") == "hello over ipv6\n"
+    assert _http(f"http://[::1]:{port}/") == "hello over ipv6\n"
     own = _host_v6()
     if own:
         assert _http(f"http://[{own}]:{port}/") == "hello over ipv6\n"
@@ -311,10 +314,12 @@ def test_published_port_over_ipv6(darsed: Darsed, cleanup, tmp_path: Path) -> No
     listing = subprocess.run(["nft", "list", "map", "ip6", table, "ports"],
                              capture_output=True, text=True).stdout
     assert f"{port}" not in listing
+    with pytest.raises(OSError):  # no one listens on [::1]:port any more
+        socket.create_connection(("::1", port), timeout=2).close()
 
 
 def _free_port() -> int:
-    with __import__("socket").socket() as s:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -428,3 +433,26 @@ def test_ipv4_address_refusals_in_dockerd_20_10s_words(darsed: Darsed, cleanup,
     assert "user specified IP address is supported only when connecting to networks with " \
         "user configured subnets" in err
     assert auto not in inspect(darsed, "inspect", f"{name}idle")["NetworkSettings"]["Networks"]
+
+
+def test_loopback_port_taken_refused_in_dockerds_words(darsed: Darsed, cleanup) -> None:
+    """[::1]:PORT is served by a listening socket, as dockerd's proxy: a port someone
+    else listens on there refuses the start in dockerd's words, and leaves nothing."""
+    s6 = subnet6()
+    cleanup["networks"].append("v6busy")
+    cleanup["containers"].append("v6busyc")
+    ok(darsed, "network", "create", "--ipv6", "--subnet", s6, "v6busy")
+    with socket.socket(socket.AF_INET6) as other:
+        other.bind(("::1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        err = _refused(darsed, "darse", "run", "-d", "--name", "v6busyc", "--network",
+                       "v6busy", "-p", f"{port}:80", "busybox", "sleep", "600")
+        assert f"Error starting userland proxy: listen tcp6 [::1]:{port}: bind: address " \
+            "already in use" in err, err
+    table = f"darse_{darsed.config['bridge']}"
+    for family in ("ip", "ip6"):
+        listing = subprocess.run(["nft", "list", "map", family, table, "ports"],
+                                 capture_output=True, text=True).stdout
+        assert f" {port} :" not in listing
+    assert inspect(darsed, "inspect", "v6busyc")["State"]["Running"] is False
