@@ -82,10 +82,21 @@ def _child(chan: Channel, ns_paths: dict[str, str], proc: dict[str, Any],
         path = process.find_executable(proc)
         chan.send("ready")
         chan.close()
-        process.exec_process(proc, path, profile, preserve_fds)
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
         try:
             message = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
             chan.send("error", message=message)
         finally:
             os._exit(1)
+    try:
+        process.exec_process(proc, path, profile, preserve_fds)
+    except BaseException as exc:  # noqa: BLE001 - the parent has gone on: the process's stderr
+        # says it, and the code is a shell's (126 found but not runnable, 127 not found).
+        if isinstance(exc, OSError):
+            message = f'exec: "{path}": {(exc.strerror or str(exc)).lower()}'
+        else:
+            message = str(exc)
+        try:
+            os.write(2, f"darse-runtime: {message}\n".encode())
+        finally:
+            os._exit(127 if isinstance(exc, FileNotFoundError) else 126)

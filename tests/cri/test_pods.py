@@ -91,6 +91,22 @@ def test_exec_sync_exit_code_stderr_and_timeout(pods: Cri) -> None:
     assert time.monotonic() - began < 10
 
 
+def test_exec_sync_of_what_cannot_run_says_why(pods: Cri) -> None:
+    """A file found but not runnable (a masked path is /dev/null): the reason on stderr
+    and a shell's 126, not a silent exit 1."""
+    pod = run_pod(pods, "noexec")
+    cc = container_config("c", "sleep", "1000")
+    cc.linux.security_context.masked_paths.append("/etc/group")
+    cid = pods.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cc)).container_id
+    pods.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    for path in ("/etc/passwd", "/etc/group"):
+        r = pods.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=[path],
+                                                     timeout=10))
+        assert r.exit_code == 126, r
+        assert f'exec: "{path}": permission denied'.encode() in r.stderr, r
+
+
 def test_dns_config_and_env(pods: Cri) -> None:
     config = pod_config("dns")
     config.dns_config.CopyFrom(pb.DNSConfig(servers=["10.96.0.10"], searches=[
