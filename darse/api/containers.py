@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from darse.api import models
+from darse.api import models, shimstream
 from darse.api.hijack import docker_frame, hijack
 from darse.api.server import (
     Routes,
@@ -277,9 +277,14 @@ async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool], 
     raw = tty if raw is None else raw
     reader, writer = await asyncio.open_unix_connection(engine.shim.path)
     writer.write((json.dumps(request) + "\n").encode())
-    reply = json.loads(await reader.readline())
+    shim = {"reader": reader, "writer": writer}
+    try:
+        reply = json.loads(await reader.readline())
+    except (ConnectionError, ValueError):  # the shim died: an attach goes to the next
+        reply = {"ok": await shimstream.reattach(engine, request, shim, again=False),
+                 "kind": "Unavailable", "error": "darse-shim closed the connection"}
     if not reply.get("ok"):
-        writer.close()
+        shim["writer"].close()
         from darse.shim.client import check
 
         check(reply)
@@ -289,11 +294,13 @@ async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool], 
         nonlocal exit_record
         while True:
             try:
-                header = await reader.readexactly(_SHIM_HEADER.size)
+                header = await shim["reader"].readexactly(_SHIM_HEADER.size)
+                stream, length = _SHIM_HEADER.unpack(header)
+                data = await shim["reader"].readexactly(length)
             except (asyncio.IncompleteReadError, ConnectionError):
+                if await shimstream.reattach(engine, request, shim):
+                    continue
                 return
-            stream, length = _SHIM_HEADER.unpack(header)
-            data = await reader.readexactly(length)
             if stream == 3:
                 exit_record = json.loads(data)
                 return
@@ -307,8 +314,8 @@ async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool], 
         while True:
             data = await conn.read()
             if not data:
-                writer.write(_SHIM_HEADER.pack(0, 0))
-                await writer.drain()
+                shim["writer"].write(_SHIM_HEADER.pack(0, 0))
+                await shim["writer"].drain()
                 await asyncio.Event().wait()
             if tty and detach:
                 for b in data:  # the detach sequence ends the attach, not the container
@@ -316,8 +323,11 @@ async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool], 
                                                                          else 0)
                     if matched == len(detach):
                         return
-            writer.write(_SHIM_HEADER.pack(0, len(data)) + data)
-            await writer.drain()
+            try:
+                shim["writer"].write(_SHIM_HEADER.pack(0, len(data)) + data)
+                await shim["writer"].drain()
+            except ConnectionError:
+                pass  # typed while no shim ran: lost (output() takes the next one up)
 
     out_task = asyncio.ensure_future(output())
     in_task = asyncio.ensure_future(stdin())
@@ -326,7 +336,7 @@ async def bridge(engine, conn, request: dict, tty: bool, want: dict[int, bool], 
     finally:
         for t in (out_task, in_task):
             t.cancel()
-        writer.close()
+        shim["writer"].close()
     return exit_record
 
 

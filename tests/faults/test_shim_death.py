@@ -151,7 +151,7 @@ def test_output_and_stop_survive_the_death_of_the_shim(busybox_rootfs: str) -> N
     """A container writing all the time: no output lost, no EPIPE, logs -f and a later
     attach see what comes after, stop takes its usual time and gives the right code."""
     d = new_daemon()
-    follow = attach = None
+    follow = attach = through = None
     try:
         d.start()
         d.import_busybox(busybox_rootfs)
@@ -159,8 +159,13 @@ def test_output_and_stop_survive_the_death_of_the_shim(busybox_rootfs: str) -> N
         _until(lambda: len(_darse(d, "logs", "count").split()) >= 3)
         pid = _state(d, "count")["State"]["Pid"]
         follow = _cli(d, "logs", "-f", "count")
+        through = _cli(d, "attach", "--no-stdin", "count")
+        read_until(through.stdout.fileno(), b"\n", timeout=10)
         _kill_shim(d)
         seen = len(_darse(d, "logs", "count").split())
+        # An attach begun before the death goes on with the next shim.
+        assert b"\n%d\n" % (seen + 5) in read_until(through.stdout.fileno(),
+                                                    b"\n%d\n" % (seen + 5), timeout=15)
         attach = _cli(d, "attach", "--no-stdin", "count")
         _until(lambda: len(_darse(d, "logs", "count").split()) >= seen + 10)
         # Every number once, in order: nothing written while no shim read was lost.
@@ -180,10 +185,11 @@ def test_output_and_stop_survive_the_death_of_the_shim(busybox_rootfs: str) -> N
         out, _ = follow.communicate(timeout=20)
         final = _numbers(_darse(d, "logs", "count"))
         assert final[:len(numbers)] == numbers and _numbers(out.decode()) == final
-        attach.wait(timeout=20)  # ended with the container
+        for p in (attach, through):
+            p.wait(timeout=20)  # ended with the container
         assert cid
     finally:
-        for p in (follow, attach):
+        for p in (follow, attach, through):
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
@@ -263,8 +269,21 @@ def test_interactive_container_and_exec_survive_the_death_of_the_shim(
             return json.loads(d.api("GET", f"/exec/{execs[name]}/json")[1])
 
         gap_pid = exec_state("gap")["Pid"]
+        before = _hijack(d, "/containers/tty/attach?stream=1&stdin=1&stdout=1&stderr=1")
+        before.sendall(b"echo hi-$((40+0))\n")
+        assert b"hi-40" in read_until(before.fileno(), b"hi-40", timeout=10)
         # `gap` ends while its shim cannot see it, `after` once a new one took it back.
         _kill_shim(d, lambda: (state.proc_stat(gap_pid) or ("Z",))[0] == "Z")
+        try:  # the attach begun before goes on: what is typed once it is back is run
+            seen = b""
+            for _ in range(20):
+                before.sendall(b"echo hi-$((40+1))\n")
+                seen += read_until(before.fileno(), b"hi-41", timeout=1)
+                if b"hi-41" in seen:
+                    break
+            assert b"hi-41" in seen, seen
+        finally:
+            before.close()
         for name, code in (("gap", 4), ("after", 5)):
             _until(lambda n=name: exec_state(n)["Running"] is False)
             assert exec_state(name)["ExitCode"] == code, exec_state(name)
