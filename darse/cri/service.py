@@ -12,7 +12,7 @@ import grpc
 from google.protobuf import json_format
 
 from darse import __version__, errors
-from darse.cri import containers, execsync, images, resources, sandboxes, stats
+from darse.cri import containers, execsync, images, metrics, resources, sandboxes, stats
 from darse.cri.node import Node, now_ns
 from darse.cri.proto import api_pb2 as pb
 from darse.cri.proto import api_pb2_grpc as pb_grpc
@@ -217,6 +217,19 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
         flt = as_dict(request.filter) if request.HasField("filter") else {}
         return pb.ListPodSandboxStatsResponse(stats=[
             as_message(s, pb.PodSandboxStats) for s in stats.pod_listing(self.node, flt)])
+
+
+    @rpc
+    def ListMetricDescriptors(self, request: pb.ListMetricDescriptorsRequest
+                              ) -> pb.ListMetricDescriptorsResponse:
+        return pb.ListMetricDescriptorsResponse(descriptors=[
+            as_message(d, pb.MetricDescriptor) for d in metrics.descriptors()])
+
+    @rpc
+    def ListPodSandboxMetrics(self, request: pb.ListPodSandboxMetricsRequest
+                              ) -> pb.ListPodSandboxMetricsResponse:
+        return pb.ListPodSandboxMetricsResponse(pod_metrics=[
+            as_message(m, pb.PodSandboxMetrics) for m in metrics.pod_metrics(self.node)])
 
 
 class ImageService(pb_grpc.ImageServiceServicer):

@@ -14,7 +14,7 @@ from darse.errors import DarseError
 from darse.runtime import state
 
 
-def _read(directory: str | None, name: str) -> str:
+def read_file(directory: str | None, name: str) -> str:
     if not directory:
         return ""
     try:
@@ -36,19 +36,19 @@ def _usage(paths: dict[str, str]) -> tuple[int, int, int]:
     """(cpu nanoseconds, memory usage bytes, working set bytes)."""
     if "" in paths:  # cgroup v2
         d = paths[""]
-        cpu = _stat_field(_read(d, "cpu.stat"), "usage_usec") * 1000
-        usage = int(_read(d, "memory.current").strip() or 0)
-        inactive = _stat_field(_read(d, "memory.stat"), "inactive_file")
+        cpu = _stat_field(read_file(d, "cpu.stat"), "usage_usec") * 1000
+        usage = int(read_file(d, "memory.current").strip() or 0)
+        inactive = _stat_field(read_file(d, "memory.stat"), "inactive_file")
     else:
         cpu_dir = paths.get("cpuacct") or paths.get("cpu,cpuacct")
-        cpu = int(_read(cpu_dir, "cpuacct.usage").strip() or 0)
+        cpu = int(read_file(cpu_dir, "cpuacct.usage").strip() or 0)
         mem = paths.get("memory")
-        usage = int(_read(mem, "memory.usage_in_bytes").strip() or 0)
-        inactive = _stat_field(_read(mem, "memory.stat"), "total_inactive_file")
+        usage = int(read_file(mem, "memory.usage_in_bytes").strip() or 0)
+        inactive = _stat_field(read_file(mem, "memory.stat"), "total_inactive_file")
     return cpu, usage, max(usage - inactive, 0)
 
 
-def _disk_usage(path: str) -> tuple[int, int]:
+def disk_usage(path: str) -> tuple[int, int]:
     size = inodes = 0
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
@@ -69,7 +69,7 @@ def of(node: Node, doc: dict[str, Any]) -> dict[str, Any]:
         "id": doc["id"], "metadata": config.get("metadata") or {},
         "labels": config.get("labels") or {}, "annotations": config.get("annotations") or {}}}
     upper = os.path.join(node.container_dir(doc["id"]), "upper")
-    size, inodes = _disk_usage(upper)
+    size, inodes = disk_usage(upper)
     out["writable_layer"] = {"timestamp": now, "fs_id": {"mountpoint": upper},
                              "used_bytes": {"value": str(size)},
                              "inodes_used": {"value": str(inodes)}}
@@ -104,9 +104,9 @@ def listing(node: Node, flt: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _net_dev(netns: str) -> dict[str, tuple[int, int, int, int]]:
-    """{interface: (rx bytes, rx errors, tx bytes, tx errors)} of a network namespace,
-    read by a thread inside it (/proc/thread-self/net follows the thread's namespace)."""
+def net_dev_text(netns: str) -> str:
+    """/proc/net/dev of a network namespace ('' if it cannot be read), read by a thread
+    inside it (/proc/thread-self/net follows the thread's namespace)."""
     from darse import syscalls
     from darse.network import netns as threads
 
@@ -121,11 +121,15 @@ def _net_dev(netns: str) -> dict[str, tuple[int, int, int, int]]:
             return f.read()
 
     try:
-        text = threads.in_thread(read)
+        return threads.in_thread(read)
     except OSError:
-        return {}
+        return ""
+
+
+def _net_dev(netns: str) -> dict[str, tuple[int, int, int, int]]:
+    """{interface: (rx bytes, rx errors, tx bytes, tx errors)} of a network namespace."""
     out = {}
-    for line in text.splitlines()[2:]:
+    for line in net_dev_text(netns).splitlines()[2:]:
         name, _, rest = line.partition(":")
         fields = rest.split()
         if len(fields) >= 11:

@@ -59,6 +59,11 @@ class ContainerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONTAINER_RUNNING: _ClassVar[ContainerState]
     CONTAINER_EXITED: _ClassVar[ContainerState]
     CONTAINER_UNKNOWN: _ClassVar[ContainerState]
+
+class MetricType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COUNTER: _ClassVar[MetricType]
+    GAUGE: _ClassVar[MetricType]
 SYSTEMD: CgroupDriver
 CGROUPFS: CgroupDriver
 TCP: Protocol
@@ -88,6 +93,8 @@ CONTAINER_CREATED: ContainerState
 CONTAINER_RUNNING: ContainerState
 CONTAINER_EXITED: ContainerState
 CONTAINER_UNKNOWN: ContainerState
+COUNTER: MetricType
+GAUGE: MetricType
 
 class Int64Value(_message.Message):
     __slots__ = ("value",)
@@ -1500,3 +1507,65 @@ class ImageFsInfoResponse(_message.Message):
     image_filesystems: _containers.RepeatedCompositeFieldContainer[FilesystemUsage]
     container_filesystems: _containers.RepeatedCompositeFieldContainer[FilesystemUsage]
     def __init__(self, image_filesystems: _Optional[_Iterable[_Union[FilesystemUsage, _Mapping]]] = ..., container_filesystems: _Optional[_Iterable[_Union[FilesystemUsage, _Mapping]]] = ...) -> None: ...
+
+class ListMetricDescriptorsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListMetricDescriptorsResponse(_message.Message):
+    __slots__ = ("descriptors",)
+    DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
+    descriptors: _containers.RepeatedCompositeFieldContainer[MetricDescriptor]
+    def __init__(self, descriptors: _Optional[_Iterable[_Union[MetricDescriptor, _Mapping]]] = ...) -> None: ...
+
+class MetricDescriptor(_message.Message):
+    __slots__ = ("name", "help", "label_keys")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HELP_FIELD_NUMBER: _ClassVar[int]
+    LABEL_KEYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    help: str
+    label_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., help: _Optional[str] = ..., label_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListPodSandboxMetricsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPodSandboxMetricsResponse(_message.Message):
+    __slots__ = ("pod_metrics",)
+    POD_METRICS_FIELD_NUMBER: _ClassVar[int]
+    pod_metrics: _containers.RepeatedCompositeFieldContainer[PodSandboxMetrics]
+    def __init__(self, pod_metrics: _Optional[_Iterable[_Union[PodSandboxMetrics, _Mapping]]] = ...) -> None: ...
+
+class PodSandboxMetrics(_message.Message):
+    __slots__ = ("pod_sandbox_id", "metrics", "container_metrics")
+    POD_SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_METRICS_FIELD_NUMBER: _ClassVar[int]
+    pod_sandbox_id: str
+    metrics: _containers.RepeatedCompositeFieldContainer[Metric]
+    container_metrics: _containers.RepeatedCompositeFieldContainer[ContainerMetrics]
+    def __init__(self, pod_sandbox_id: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., container_metrics: _Optional[_Iterable[_Union[ContainerMetrics, _Mapping]]] = ...) -> None: ...
+
+class ContainerMetrics(_message.Message):
+    __slots__ = ("container_id", "metrics")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    metrics: _containers.RepeatedCompositeFieldContainer[Metric]
+    def __init__(self, container_id: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ...) -> None: ...
+
+class Metric(_message.Message):
+    __slots__ = ("name", "timestamp", "metric_type", "label_values", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    METRIC_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_VALUES_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    timestamp: int
+    metric_type: MetricType
+    label_values: _containers.RepeatedScalarFieldContainer[str]
+    value: UInt64Value
+    def __init__(self, name: _Optional[str] = ..., timestamp: _Optional[int] = ..., metric_type: _Optional[_Union[MetricType, str]] = ..., label_values: _Optional[_Iterable[str]] = ..., value: _Optional[_Union[UInt64Value, _Mapping]] = ...) -> None: ...

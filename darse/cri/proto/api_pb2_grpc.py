@@ -146,6 +146,16 @@ class RuntimeServiceStub:
                 request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsRequest.SerializeToString,
                 response_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsResponse.FromString,
                 _registered_method=True)
+        self.ListMetricDescriptors = channel.unary_unary(
+                '/runtime.v1.RuntimeService/ListMetricDescriptors',
+                request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListMetricDescriptorsRequest.SerializeToString,
+                response_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListMetricDescriptorsResponse.FromString,
+                _registered_method=True)
+        self.ListPodSandboxMetrics = channel.unary_unary(
+                '/runtime.v1.RuntimeService/ListPodSandboxMetrics',
+                request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxMetricsRequest.SerializeToString,
+                response_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxMetricsResponse.FromString,
+                _registered_method=True)
         self.UpdateRuntimeConfig = channel.unary_unary(
                 '/runtime.v1.RuntimeService/UpdateRuntimeConfig',
                 request_serializer=darse_dot_cri_dot_proto_dot_api__pb2.UpdateRuntimeConfigRequest.SerializeToString,
@@ -300,6 +310,18 @@ class RuntimeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMetricDescriptors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPodSandboxMetrics(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateRuntimeConfig(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -430,6 +452,16 @@ def add_RuntimeServiceServicer_to_server(servicer, server):
                     servicer.ListPodSandboxStats,
                     request_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsRequest.FromString,
                     response_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsResponse.SerializeToString,
+            ),
+            'ListMetricDescriptors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMetricDescriptors,
+                    request_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListMetricDescriptorsRequest.FromString,
+                    response_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListMetricDescriptorsResponse.SerializeToString,
+            ),
+            'ListPodSandboxMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPodSandboxMetrics,
+                    request_deserializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxMetricsRequest.FromString,
+                    response_serializer=darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxMetricsResponse.SerializeToString,
             ),
             'UpdateRuntimeConfig': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateRuntimeConfig,
@@ -1043,6 +1075,60 @@ class RuntimeService:
             '/runtime.v1.RuntimeService/ListPodSandboxStats',
             darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsRequest.SerializeToString,
             darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMetricDescriptors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.RuntimeService/ListMetricDescriptors',
+            darse_dot_cri_dot_proto_dot_api__pb2.ListMetricDescriptorsRequest.SerializeToString,
+            darse_dot_cri_dot_proto_dot_api__pb2.ListMetricDescriptorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPodSandboxMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.RuntimeService/ListPodSandboxMetrics',
+            darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxMetricsRequest.SerializeToString,
+            darse_dot_cri_dot_proto_dot_api__pb2.ListPodSandboxMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,
