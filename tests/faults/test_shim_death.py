@@ -129,6 +129,15 @@ def _kill_shim(d: Darsed, stop_first: Callable[[], bool] | None = None,
     _until(lambda: d.api("GET", "/containers/json")[0] == 200)
 
 
+def _stop(d: Darsed) -> None:
+    """d.stop(), and its shim's keeper goes with the shim (nothing left running)."""
+    path = os.path.join(d.exec_root, "keeper.pid")
+    keeper = int(open(path).read()) if os.path.exists(path) else 0
+    d.stop()
+    if keeper:
+        _until(lambda: (state.proc_stat(keeper) or ("Z",))[0] == "Z", timeout=10)
+
+
 def _numbers(text: str) -> list[int]:
     return [int(line) for line in text.split()]
 
@@ -193,7 +202,7 @@ def test_output_and_stop_survive_the_death_of_the_shim(busybox_rootfs: str) -> N
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
-        d.stop()
+        _stop(d)
         assert leftover_mounts(str(d.base)) == []
         shutil.rmtree(d.base, ignore_errors=True)
 
@@ -243,7 +252,7 @@ def test_exit_codes_of_containers_ended_while_no_shim_ran(busybox_rootfs: str) -
         for name in ("seven", "again", "later"):  # each reaped: no zombie left behind
             _until(lambda n=name: state.proc_stat(pids[n]) is None, timeout=5)
     finally:
-        d.stop()
+        _stop(d)
         assert leftover_mounts(str(d.base)) == []
         shutil.rmtree(d.base, ignore_errors=True)
 
@@ -274,6 +283,9 @@ def test_interactive_container_and_exec_survive_the_death_of_the_shim(
         assert b"hi-40" in read_until(before.fileno(), b"hi-40", timeout=10)
         # `gap` ends while its shim cannot see it, `after` once a new one took it back.
         _kill_shim(d, lambda: (state.proc_stat(gap_pid) or ("Z",))[0] == "Z")
+        # Both attaches stay open until the end: darsed ends a tty's input when its client
+        # goes, which would end this shell.
+        sock = None
         try:  # the attach begun before goes on: what is typed once it is back is run
             seen = b""
             for _ in range(20):
@@ -282,22 +294,54 @@ def test_interactive_container_and_exec_survive_the_death_of_the_shim(
                 if b"hi-41" in seen:
                     break
             assert b"hi-41" in seen, seen
-        finally:
-            before.close()
-        for name, code in (("gap", 4), ("after", 5)):
-            _until(lambda n=name: exec_state(n)["Running"] is False)
-            assert exec_state(name)["ExitCode"] == code, exec_state(name)
-        st = _state(d, "tty")["State"]
-        assert (st["Running"], st["Pid"]) == (True, pid), st
-        sock = _hijack(d, "/containers/tty/attach?stream=1&stdin=1&stdout=1&stderr=1")
-        try:
+            for name, code in (("gap", 4), ("after", 5)):
+                _until(lambda n=name: exec_state(n)["Running"] is False)
+                assert exec_state(name)["ExitCode"] == code, exec_state(name)
+            st = _state(d, "tty")["State"]
+            assert (st["Running"], st["Pid"]) == (True, pid), st
+            sock = _hijack(d, "/containers/tty/attach?stream=1&stdin=1&stdout=1&stderr=1")
             sock.sendall(b"echo hi-$((40+2))\n")
             assert b"hi-42" in read_until(sock.fileno(), b"hi-42", timeout=10)
+            assert d.api("POST", "/containers/tty/stop?t=1")[0] == 204
         finally:
-            sock.close()
-        assert d.api("POST", "/containers/tty/stop?t=1")[0] == 204
+            before.close()
+            if sock is not None:
+                sock.close()
         assert _state(d, "tty")["State"]["Status"] == "exited"
     finally:
-        d.stop()
+        _stop(d)
+        assert leftover_mounts(str(d.base)) == []
+        shutil.rmtree(d.base, ignore_errors=True)
+
+
+def test_the_keepers_own_death_leaves_its_shim_running(busybox_rootfs: str) -> None:
+    """kill -9 of darse-keeper: its shim runs on (containers logged, stopped with their
+    codes); when that shim dies too, darsed starts a keeper and a shim again, which take
+    the container back as a shim without a keeper did (pidfd), and stop works."""
+    d = new_daemon()
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        _darse(d, "run", "-d", "--name", "count", "busybox", "sh", "-c", COUNTER)
+        _darse(d, "run", "-d", "--name", "quiet", "busybox", "sleep", "1000")
+        keeper = int(open(os.path.join(d.exec_root, "keeper.pid")).read())
+        shim = int(open(os.path.join(d.exec_root, "shim.pid")).read())
+        os.kill(keeper, signal.SIGKILL)
+        seen = len(_darse(d, "logs", "count").split())
+        _until(lambda: len(_darse(d, "logs", "count").split()) >= seen + 5)
+        assert (state.proc_stat(shim) or ("X",))[0] not in ("Z", "X")
+        assert d.api("POST", "/containers/count/stop?t=1")[0] == 204
+        st = _state(d, "count")["State"]
+        assert (st["Status"], st["ExitCode"]) == ("exited", 137), st
+        _kill_shim(d)
+        assert int(open(os.path.join(d.exec_root, "keeper.pid")).read()) != keeper
+        assert _state(d, "quiet")["State"]["Running"]
+        t0 = time.monotonic()
+        assert d.api("POST", "/containers/quiet/stop?t=1")[0] == 204
+        assert time.monotonic() - t0 < 5
+        st = _state(d, "quiet")["State"]
+        assert (st["Status"], st["ExitCode"]) == ("exited", 137), st
+    finally:
+        _stop(d)
         assert leftover_mounts(str(d.base)) == []
         shutil.rmtree(d.base, ignore_errors=True)
