@@ -48,12 +48,13 @@ async def version(request: web.Request) -> web.Response:
     return json_response({
         "Platform": {"Name": "darse"},
         "Components": [{"Name": "Engine", "Version": __version__, "Details": {
-            "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
-            "Arch": arch, "KernelVersion": _kernel(), "GoVersion": "python" +
-            platform.python_version()}}],
+            # a map in dockerd's types: its keys in order
+            "ApiVersion": API_VERSION, "Arch": arch, "BuildTime": "", "Experimental": "false",
+            "GitCommit": "", "GoVersion": "python" + platform.python_version(),
+            "KernelVersion": _kernel(), "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}}],
         "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
         "GitCommit": "", "GoVersion": "python" + platform.python_version(), "Os": "linux",
-        "Arch": arch, "KernelVersion": _kernel(), "BuildTime": "",
+        "Arch": arch, "KernelVersion": _kernel(),  # BuildTime: omitted when empty
     })
 
 

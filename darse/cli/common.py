@@ -66,7 +66,24 @@ def each(names: list[str], call: Callable[[str], Any], echo: bool = True) -> int
     return code
 
 
-def inspect_each(client: Client, names: list[str], path: str, fmt: str | None) -> int:
+def render_each(tmpl: Template, items: list[tuple[Any, str | None]]) -> bool:
+    """Each inspected object through --format; a template that fails on one prints
+    nothing but the docker CLI's empty line and its error."""
+    from darse.errors import InvalidArgument
+
+    try:
+        lines = [tmpl.render(obj, root) for obj, root in items]
+    except InvalidArgument as exc:
+        print()
+        print(f"template parsing error: {exc}", file=sys.stderr)
+        return False
+    for line in lines:
+        print(line)
+    return True
+
+
+def inspect_each(client: Client, names: list[str], path: str, fmt: str | None,
+                 root: str | None = None) -> int:
     """`... inspect`: a JSON array (indent 4), or one --format line per object."""
     found: list[Any] = []
     errors: list[str] = []
@@ -75,14 +92,13 @@ def inspect_each(client: Client, names: list[str], path: str, fmt: str | None) -
             found.append(client.json("GET", path.format(name)))
         except APIError as exc:
             errors.append(exc.shown)
+    rendered = True
     if fmt:
-        tmpl = Template(fmt)
-        for obj in found:
-            print(tmpl.render(obj))
-        if not found:
+        rendered = render_each(Template(fmt), [(obj, root) for obj in found])
+        if rendered and not found:
             print()  # the docker CLI's template inspector never writes nothing
     else:
         print(json.dumps(found, indent=4))
     for line in errors:  # after the output, as the docker CLI
         print(line, file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if errors or not rendered else 0

@@ -22,13 +22,13 @@ def short(id_: str) -> str:
     return id_.split(":", 1)[-1][:12]
 
 
-def table(rows: list[list[str]], out: Any = None) -> None:
-    """text/tabwriter as docker's formatter sets it (min width 10, padding 3): every
-    column but the last is padded."""
+def table(rows: list[list[str]], out: Any = None, min_width: int = 10) -> None:
+    """text/tabwriter as docker's formatter sets it (min width 10, padding 3; `top` asks
+    for 20): every column but the last is padded."""
     out = out or sys.stdout
     if not rows:
         return
-    widths = [max(max(len(r[i]) for r in rows if i < len(r)) + 3, 10)
+    widths = [max(max(len(r[i]) for r in rows if i < len(r)) + 3, min_width)
               for i in range(len(rows[0]))]
     for r in rows:
         cells = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]

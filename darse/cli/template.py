@@ -73,7 +73,9 @@ def _tokens(action: str) -> list[str]:
             end = i + 1
             while end < n and not action[end].isspace() and action[end] not in "()|":
                 end += 1
-        out.append(action[i:end])
+        # (x).Field: the field of the parenthesised value, marked so by a leading NUL
+        glued = c == "." and out and out[-1] == ")" and i > 0 and action[i - 1] == ")"
+        out.append(("\0" if glued else "") + action[i:end])
         i = end
     return out
 
@@ -170,6 +172,18 @@ def _struct_fields(value: dict) -> tuple[str, ...] | None:
 def go_format(value: Any, top: bool = True) -> str:
     if value is None:
         return "<no value>" if top else "<nil>"
+    kind = type(value).__name__
+    if kind == "Nil":
+        return "<nil>"
+    if kind in ("GoTime", "GoDuration"):
+        return value.go()
+    if kind == "GoStruct" and value.complete:
+        if value.pointer and not top:
+            return "0xc000010000"  # Go prints a nested pointer's address
+        # text/template prints the value a top-level pointer points to
+        return "{" + " ".join(go_format(v, False) for v in value.values_in_order()) + "}"
+    if kind == "GoMap" and value.set_of_empty:
+        return "map[" + " ".join(f"{k}:{{}}" for k in sorted(value)) + "]"
     if value is True:
         return "true"
     if value is False:
@@ -193,11 +207,37 @@ class _Scope:
         self.dot, self.vars = dot, variables
 
 
+# Go field names whose JSON names differ (the template sees the Go struct's names).
+_GO_NAMES = {"APIVersion": "ApiVersion"}
+
+
+class MissingKey(InvalidArgument):
+    """A key the raw JSON lacks, in the docker CLI's raw fallback (missingkey=error)."""
+
+    def __init__(self, chain: str, name: str) -> None:
+        super().__init__(name)
+        self.chain, self.name = chain, name
+
+
+_STRICT = [False]  # set while a template runs on raw JSON in inspect's fallback
+
+
 def _field(value: Any, chain: str) -> Any:
     for name in filter(None, chain.split(".")):
-        if isinstance(value, dict):
+        kind = type(value).__name__
+        if kind == "GoStruct":
+            value = value.field(name)
+        elif kind == "Nil":  # a field of a nil pointer: the typed run fails
+            from darse.cli.gotypes import NoField
+
+            raise NoField(name)
+        elif isinstance(value, dict):
             if name not in value:
-                return None
+                name = _GO_NAMES.get(name, name)
+                if name not in value:
+                    if _STRICT[0] and kind != "GoMap":
+                        raise MissingKey(chain, name)
+                    return None
             value = value[name]
         else:
             return None
@@ -229,7 +269,10 @@ def _arg(tokens: list[str], scope: _Scope) -> tuple[Any, list[str]]:
             if depth == 0:
                 break
             end += 1
-        return _pipeline(tokens[1:end], scope), tokens[end + 1:]
+        value, rest = _pipeline(tokens[1:end], scope), tokens[end + 1:]
+        if rest and rest[0].startswith("\0"):
+            value, rest = _field(value, rest[0][1:]), rest[1:]
+        return value, rest
     if t.startswith('"'):
         return json.loads(t), tokens[1:]
     if t.startswith("`"):
@@ -252,14 +295,21 @@ def _arg(tokens: list[str], scope: _Scope) -> tuple[Any, list[str]]:
 
 def _call(name: str, args: list[Any]) -> Any:
     if name == "json":
+        if type(args[0]).__name__ == "Nil":
+            return "null"
         return json.dumps(args[0], separators=(",", ":"))
     if name == "join":
         return args[1].join(go_format(v, False) for v in args[0] or [])
     if name == "index":
         value = args[0]
         for key in args[1:]:
+            elem = getattr(value, "elem", None)  # a typed map: its element's zero value
             value = value.get(key) if isinstance(value, dict) else (
                 value[key] if isinstance(value, list) and key < len(value) else None)
+            if value is None and elem is not None:
+                from darse.cli.gotypes import zero
+
+                value = zero(elem)
         return value
     if name in ("upper", "lower", "title"):
         return getattr(go_format(args[0], False), name)()
@@ -347,7 +397,7 @@ def _render(tree: list, scope: _Scope, out: list[str]) -> None:
         elif node.kind == "print":
             value = _eval_action(node.arg, scope)
             if not (node.arg.split() and node.arg.split()[0].startswith("$") and ":=" in node.arg):
-                out.append(value if isinstance(value, str) else go_format(value))
+                out.append(value if type(value) is str else go_format(value))
         elif node.kind == "if":
             branch = node.body if _truthy(_eval_action(node.arg, scope)) else node.else_body
             _render(branch, scope, out)
@@ -383,7 +433,29 @@ class Template:
         self.text = text
         self.tree = parse(text)
 
-    def render(self, data: Any) -> str:
+    def render(self, data: Any, root: str | None = None) -> str:
+        """root: the Engine API type data is (gotypes.ROOTS), read as the docker CLI
+        reads it; a field that type lacks sends the template to the raw JSON."""
+        if root is None:
+            return self._render(data)
+        from darse.cli import gotypes
+
+        try:
+            return self._render(gotypes.typed(data, gotypes.ROOTS[root]))
+        except gotypes.NoField:
+            pass
+        _STRICT[0] = True
+        try:
+            return self._render(data)
+        except MissingKey as exc:
+            failing = exc.chain[:exc.chain.find("." + exc.name) + 1 + len(exc.name)]
+            col = self.text.find(exc.chain) + len(failing) - len(exc.name) - 1
+            raise InvalidArgument(f'template: :1:{col}: executing "" at <{exc.chain}>: map '
+                                  f'has no entry for key "{exc.name}"') from None
+        finally:
+            _STRICT[0] = False
+
+    def _render(self, data: Any) -> str:
         out: list[str] = []
         _render(self.tree, _Scope(data, {"$": data}), out)
         return "".join(out)

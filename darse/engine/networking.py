@@ -106,15 +106,23 @@ def check_mac(mac: str) -> None:
         raise InvalidArgument(f"invalid MAC address: {mac} is a multicast address")
 
 
-def _free_port(proto: str) -> int:
+def _free_port(engine: Engine, proto: str, chosen: set[tuple[str, int]]) -> int:
+    """A port of the ephemeral range no socket of the host holds, that darse has not
+    published (its ports are the kernel's DNAT: no socket holds them) and that this
+    container has not just been given."""
+    taken = set(chosen) | {(b[2], b[1]) for _, bs in engine.networks.published.values()
+                           for b in bs}
     for port in EPHEMERAL:
+        if (proto, port) in taken:
+            continue
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         with socket.socket(socket.AF_INET, kind) as s:
             try:
                 s.bind(("0.0.0.0", port))
-                return port
             except OSError:
                 continue
+        chosen.add((proto, port))
+        return port
     raise Conflict("no free port in the ephemeral range")
 
 
@@ -125,20 +133,21 @@ def port_map(engine: Engine, doc: dict[str, Any], ipv6: bool = False
     is bound on IPv6's too, shown as dockerd 20.10 shows it (HostIp "::")."""
     hc, cfg = doc["HostConfig"], doc["Config"]
     ports: dict[str, list[dict[str, str]] | None] = {}
+    chosen: set[tuple[str, int]] = set()
     for key in cfg.get("ExposedPorts") or {}:
         ports[key] = None
     for key, bindings in (hc.get("PortBindings") or {}).items():
         key = key if "/" in key else f"{key}/tcp"
         out = []
         for b in bindings or []:
-            host_port = b.get("HostPort") or str(_free_port(key.split("/")[1]))
+            host_port = b.get("HostPort") or str(_free_port(engine, key.split("/")[1], chosen))
             out.append({"HostIp": b.get("HostIp") or "0.0.0.0", "HostPort": host_port})
         ports[key] = out
     if hc.get("PublishAllPorts"):
         for key, value in ports.items():
             if value is None:
                 ports[key] = [{"HostIp": "0.0.0.0", "HostPort": str(_free_port(
-                    key.split("/")[1]))}]
+                    engine, key.split("/")[1], chosen))}]
     if ipv6:
         for key, value in ports.items():
             if value:

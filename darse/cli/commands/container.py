@@ -506,7 +506,7 @@ def top(client: Client, argv: list[str]) -> int:
                       {"ps_args": " ".join(args.ps_args) or None})
     from darse.cli.output import table
 
-    table([out["Titles"], *out["Processes"]])
+    table([out["Titles"], *out["Processes"]], min_width=20)
     return 0
 
 

@@ -39,7 +39,7 @@ def inspect(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--format")
     p.add_argument("networks", nargs="+")
     args = p.parse_args(argv)
-    return inspect_each(client, args.networks, "/networks/{}", args.format)
+    return inspect_each(client, args.networks, "/networks/{}", args.format, "network")
 
 
 def create(client: Client, argv: list[str]) -> int:

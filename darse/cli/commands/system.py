@@ -105,8 +105,12 @@ def version(client: Client, argv: list[str]) -> int:
     args = p.parse_args(argv)
     from darse import __version__
 
-    client_info = {"Version": __version__, "ApiVersion": "1.47", "Os": "linux",
-                   "Arch": os.uname().machine}
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine,
+                                                      os.uname().machine)
+    client_info = {"Platform": {"Name": ""}, "Version": __version__, "ApiVersion": "1.47",
+                   "DefaultAPIVersion": "1.47", "GitCommit": "", "GoVersion": "python" +
+                   sys.version.split()[0], "Os": "linux", "Arch": arch,
+                   "Context": "default"}
     try:
         server = client.json("GET", "/version")
     except APIError as exc:
@@ -114,17 +118,31 @@ def version(client: Client, argv: list[str]) -> int:
         error = exc.message
     data = {"Client": client_info, "Server": server}
     if args.format:
-        print(Template(args.format).render(data))
+        print(Template(args.format).render(data, "version"))
         return 0 if server else 1
-    print(f"Client:\n Version:      {__version__}\n API version:  1.47\n OS/Arch:      "
-          f"linux/{os.uname().machine}\n")
+    print(f"Client:\n Version:           {__version__}\n API version:       1.47\n"
+          f" Go version:        {client_info['GoVersion']}\n Git commit:        \n"
+          f" Built:             \n OS/Arch:           linux/{arch}\n"
+          " Context:           default\n Experimental:      true")
     if server is None:
         print(error, file=sys.stderr)
         return 1
-    print(f"Server: {server.get('Platform', {}).get('Name', '')}\n Engine:\n  Version:      "
-          f"{server['Version']}\n  API version:  {server['ApiVersion']} (minimum version "
-          f"{server.get('MinAPIVersion', '')})\n  OS/Arch:      {server['Os']}/"
-          f"{server['Arch']}\n  Kernel:       {server.get('KernelVersion', '')}")
+    print(f"\nServer: {server.get('Platform', {}).get('Name', '')}")
+    for part in server.get("Components") or []:
+        details = part.get("Details") or {}
+        if part.get("Name") == "Engine":
+            print(f" Engine:\n  Version:          {part.get('Version', '')}\n"
+                  f"  API version:      {details.get('ApiVersion', '')} (minimum version "
+                  f"{details.get('MinAPIVersion', '')})\n"
+                  f"  Go version:       {details.get('GoVersion', '')}\n"
+                  f"  Git commit:       {details.get('GitCommit', '')}\n"
+                  f"  Built:            {details.get('BuildTime', '')}\n"
+                  f"  OS/Arch:          {details.get('Os', '')}/{details.get('Arch', '')}\n"
+                  f"  Experimental:     {details.get('Experimental', '')}")
+        else:
+            print(f" {part.get('Name', '')}:\n  Version:          {part.get('Version', '')}")
+            for key, value in sorted(details.items()):
+                print(f"  {key}:{' ' * max(1, 17 - len(key))}{value}")
     return 0
 
 
@@ -191,18 +209,19 @@ def inspect_objects(client: Client, argv: list[str], kind: str | None, prog: str
         if found is None:
             errors.append(missing.shown if args.type else f"Error: No such object: {name}")
             continue
-        results.append(found)
+        results.append((found, t))
+    rendered = True
     if args.format:
-        tmpl = Template(args.format)
-        for r in results:
-            print(tmpl.render(r))
-        if not results:
+        from darse.cli.common import render_each
+
+        rendered = render_each(Template(args.format), results)
+        if rendered and not results:
             print()  # the docker CLI's template inspector never writes nothing
     else:
-        print(json.dumps(results, indent=4))
+        print(json.dumps([r for r, _ in results], indent=4))
     for line in errors:  # after the output, as the docker CLI
         print(line, file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if errors or not rendered else 0
 
 
 def inspect(client: Client, argv: list[str]) -> int:

@@ -64,7 +64,7 @@ def inspect(client: Client, argv: list[str]) -> int:
     p.add_argument("-f", "--format")
     p.add_argument("volumes", nargs="+")
     args = p.parse_args(argv)
-    return inspect_each(client, args.volumes, "/volumes/{}", args.format)
+    return inspect_each(client, args.volumes, "/volumes/{}", args.format, "volume")
 
 
 def rm(client: Client, argv: list[str]) -> int:
