@@ -169,6 +169,7 @@ def start(engine: Engine, doc: dict[str, Any]) -> str | None:
     settings = doc["NetworkSettings"]
     settings["Networks"] = {}
     try:
+        netns.ipv6_off(path)
         for i, w in enumerate(wanted):
             net = engine.networks.find(w["Name"])
             # Config.MacAddress (docker run --mac-address) is the first network's.

@@ -138,6 +138,13 @@ class NetworkManager:
     def all(self) -> list[dict[str, Any]]:
         return [json.loads(r["doc"]) for r in self.db.execute("SELECT doc FROM networks")]
 
+    def annotate(self, net_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Record fields that change nothing on the host (Attachable, IPAM Options)."""
+        doc = self.find(net_id)
+        doc.update(fields)
+        self._save(doc)
+        return doc
+
     def find(self, ref: str) -> dict[str, Any]:
         row = self.db.execute("SELECT doc FROM networks WHERE name=? OR id=?",
                               (ref, ref)).fetchone()
@@ -485,6 +492,8 @@ class NetworkManager:
                 os.close(fd)
             with netns.Inside(path, (peer, "lo")) as inside:
                 idx = inside.link_up(peer, rename=f"eth{index}")
+                if ip6 or any(":" in a for a in link_local or ()):
+                    netns.ipv6_on(path, f"eth{index}")  # (made with IPv6 off: see ipv6_off)
                 inside.link_up("lo")
                 inside.addr(idx, ip, subnet.prefixlen)
                 if ip6:

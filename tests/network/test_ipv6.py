@@ -456,3 +456,25 @@ def test_loopback_port_taken_refused_in_dockerds_words(darsed: Darsed, cleanup) 
                                  capture_output=True, text=True).stdout
         assert f" {port} :" not in listing
     assert inspect(darsed, "inspect", "v6busyc")["State"]["Running"] is False
+
+
+def test_ipv6_off_in_containers_without_an_ipv6_network(darsed: Darsed, cleanup) -> None:
+    """As dockerd 20.10: a container's namespace has IPv6 off (no ::1 on lo) unless one
+    of its networks is IPv6; an IPv6 network connected later turns its interface and lo
+    on."""
+    s6 = subnet6()
+    cleanup["networks"] += ["v4only", "v6late"]
+    cleanup["containers"] += ["off6", "on6"]
+    ok(darsed, "network", "create", "v4only")
+    ok(darsed, "network", "create", "--ipv6", "--subnet", s6, "v6late")
+    probe = ("for i in all default lo eth0; do echo $i $(cat /proc/sys/net/ipv6/conf/$i/"
+             "disable_ipv6); done; ip -6 addr show lo")
+    out = ok(darsed, "run", "--rm", "busybox", "sh", "-c", probe)
+    assert out.splitlines()[:4] == ["all 1", "default 1", "lo 1", "eth0 1"] and "::1" not in out
+    out = ok(darsed, "run", "--rm", "--network", "v6late", "busybox", "sh", "-c", probe)
+    assert out.splitlines()[:4] == ["all 1", "default 1", "lo 0", "eth0 0"] and "::1/128" in out
+    ok(darsed, "run", "-d", "--name", "off6", "--network", "v4only", "busybox", "sleep", "600")
+    ok(darsed, "network", "connect", "v6late", "off6")
+    out = ok(darsed, "exec", "off6", "sh", "-c", probe + "; ip -6 addr show eth1")
+    assert out.splitlines()[2:4] == ["lo 0", "eth0 1"], out
+    assert "::1/128" in out and f"{host(s6, 2)}/64" in out
