@@ -37,6 +37,7 @@ def ls(client: Client, argv: list[str]) -> int:
 def inspect(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse network inspect")
     p.add_argument("-f", "--format")
+    p.add_argument("-v", "--verbose", action="store_true")  # swarm services' details only
     p.add_argument("networks", nargs="+")
     args = p.parse_args(argv)
     return inspect_each(client, args.networks, "/networks/{}", args.format, "network")
@@ -49,6 +50,13 @@ def create(client: Client, argv: list[str]) -> int:
         p.add_argument(flag, action="append", default=[])
     p.add_argument("--ipv6", action="store_true")
     p.add_argument("--internal", action="store_true")
+    p.add_argument("--attachable", action="store_true")
+    p.add_argument("--ingress", action="store_true")
+    p.add_argument("--config-only", action="store_true")
+    p.add_argument("--config-from")
+    p.add_argument("--scope")
+    p.add_argument("--ipam-driver", default="default")
+    p.add_argument("--ipam-opt", action="append", default=[])
     p.add_argument("--label", action="append", default=[])
     p.add_argument("-o", "--opt", action="append", default=[])
     p.add_argument("name")
@@ -59,10 +67,15 @@ def create(client: Client, argv: list[str]) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 1
-    out = client.json("POST", "/networks/create", body={
-        "Name": args.name, "Driver": args.driver, "Internal": args.internal,
-        "EnableIPv6": args.ipv6, "IPAM": {"Driver": "default", "Config": configs},
-        "Options": _pairs(args.opt), "Labels": _pairs(args.label)})
+    body = {"Name": args.name, "Driver": args.driver, "Internal": args.internal,
+            "EnableIPv6": args.ipv6, "Attachable": args.attachable, "Ingress": args.ingress,
+            "ConfigOnly": args.config_only, "Scope": args.scope or "",
+            "IPAM": {"Driver": args.ipam_driver, "Config": configs,
+                     "Options": _pairs(args.ipam_opt)},
+            "Options": _pairs(args.opt), "Labels": _pairs(args.label)}
+    if args.config_from:
+        body["ConfigFrom"] = {"Network": args.config_from}
+    out = client.json("POST", "/networks/create", body=body)
     print(out["Id"])
     return 0
 
@@ -131,10 +144,11 @@ def connect(client: Client, argv: list[str]) -> int:
     p.add_argument("--link-local-ip", action="append", default=[])
     p.add_argument("--driver-opt", action="append", default=[])
     p.add_argument("--alias", action="append", default=[])
+    p.add_argument("--link", action="append", default=[])
     p.add_argument("network")
     p.add_argument("container")
     args = p.parse_args(argv)
-    ep = {"Aliases": args.alias, "DriverOpts": _pairs(args.driver_opt)}
+    ep = {"Aliases": args.alias, "DriverOpts": _pairs(args.driver_opt), "Links": args.link}
     if args.ip or args.ip6 or args.link_local_ip:
         ep["IPAMConfig"] = {"IPv4Address": args.ip or "", "IPv6Address": args.ip6 or "",
                             "LinkLocalIPs": args.link_local_ip}
