@@ -177,7 +177,9 @@ def stats(client: Client, argv: list[str]) -> int:
             return client.json("GET", f"/containers/{ref}/stats", {"stream": False})
 
         code, rows = 0, []
-        with concurrent.futures.ThreadPoolExecutor(max(1, min(64, len(refs)))) as pool:
+        # All at once: each answer waits the daemon's window between its two readings, so
+        # 64 at a time made 1000 containers take 16 windows instead of one.
+        with concurrent.futures.ThreadPoolExecutor(max(1, _connections(len(refs)))) as pool:
             futures = [pool.submit(one, ref) for ref in refs]
             for future in futures:
                 try:
@@ -189,6 +191,18 @@ def stats(client: Client, argv: list[str]) -> int:
             sys.stdout.write(_render(rows, args.format))
         return code
     return _live(client, refs, args, listed if not args.containers else None)
+
+
+def _connections(wanted: int) -> int:
+    """How many requests may be in flight: one a container, within the open files this
+    process may have (raised to the hard limit: root's default soft one is 1024)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted + 64:
+        soft = wanted + 64 if hard == resource.RLIM_INFINITY else min(hard, wanted + 64)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return min(wanted, soft - 64, 4096)
 
 
 def _live(client: Client, refs: list[str], args: Any, listed: Any) -> int:
