@@ -478,3 +478,26 @@ def test_ipv6_off_in_containers_without_an_ipv6_network(darsed: Darsed, cleanup)
     out = ok(darsed, "exec", "off6", "sh", "-c", probe + "; ip -6 addr show eth1")
     assert out.splitlines()[2:4] == ["lo 0", "eth0 1"], out
     assert "::1/128" in out and f"{host(s6, 2)}/64" in out
+
+
+def test_ipv6_networks_are_isolated_and_internal_has_no_way_out(darsed: Darsed,
+                                                                cleanup) -> None:
+    """The ip6 table does for IPv6 what the ip one does for IPv4: no traffic between two
+    networks' bridges, none in or out of an --internal one (and no default route)."""
+    sa, sb, si = subnet6(), subnet6(), subnet6()
+    cleanup["networks"] += ["v6isoa", "v6isob", "v6int"]
+    cleanup["containers"] += ["isoa", "isob", "isoi"]
+    ok(darsed, "network", "create", "--ipv6", "--subnet", sa, "v6isoa")
+    ok(darsed, "network", "create", "--ipv6", "--subnet", sb, "v6isob")
+    ok(darsed, "network", "create", "--ipv6", "--internal", "--subnet", si, "v6int")
+    for name, net in (("isoa", "v6isoa"), ("isob", "v6isob"), ("isoi", "v6int")):
+        ok(darsed, "run", "-d", "--name", name, "--network", net, "busybox", "sleep", "600")
+    ping = "ping6 -c1 -W1 {} >/dev/null && echo reached || echo blocked"
+    assert ok(darsed, "exec", "isoa", "sh", "-c", ping.format(host(sa, 1))) == "reached\n"
+    assert ok(darsed, "exec", "isoa", "sh", "-c", ping.format(host(sb, 2))) == "blocked\n"
+    assert ok(darsed, "exec", "isob", "sh", "-c", ping.format(host(sa, 2))) == "blocked\n"
+    out = ok(darsed, "exec", "isoi", "ip", "-6", "route")
+    assert "default" not in out and f"{si.split('/')[0]}/64 dev eth0" in out
+    # the other way in: from a network's container to the internal one's (routed by the
+    # host once it has a route)
+    assert ok(darsed, "exec", "isoa", "sh", "-c", ping.format(host(si, 2))) == "blocked\n"
