@@ -156,6 +156,13 @@ def test_gateway_ip6_link_local_and_driver_opts(darsed: Darsed, cleanup) -> None
     assert ep["GlobalIPv6Address"] == host(s6b, 0x55)
     assert f"inet6 {host(s6b, 0x55)}/64" in ok(darsed, "exec", "ll2", "ip", "-o", "addr",
                                                   "show", "eth1")
+    # and darse's CLI the same
+    ok(darsed, "network", "connect", "--ip6", host(s6b, 0x56), "--link-local-ip",
+       "169.254.5.6", "--driver-opt", "com.example.x=z", "v6other", "ll1")
+    ep = inspect(darsed, "inspect", "ll1")["NetworkSettings"]["Networks"]["v6other"]
+    assert ep["IPAMConfig"] == {"IPv6Address": host(s6b, 0x56), "LinkLocalIPs": ["169.254.5.6"]}
+    assert (ep["DriverOpts"], ep["GlobalIPv6Address"]) == ({"com.example.x": "z"},
+                                                           host(s6b, 0x56))
 
     # DriverOpts of a create's EndpointsConfig
     status, out = darsed.api("POST", "/containers/create?name=dopts", {
