@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from darse.errors import DarseError, InvalidArgument
+from darse.errors import Conflict, DarseError, InvalidArgument
 from darse.image import changes as config_changes
 from darse.image import layer as layers
 from darse.image import reference as refs
@@ -67,8 +67,11 @@ def commit(engine: Engine, ref: str, repo: str | None = None, tag: str | None = 
         entry["author"] = author
     paused_here = False
     if pause and doc["State"]["Running"] and not doc["State"]["Paused"]:
-        engine.pause(doc["Id"], True)
-        paused_here = True
+        try:
+            engine.pause(doc["Id"], True)
+            paused_here = True
+        except Conflict:
+            pass  # it ended meanwhile: its files are still, nothing to pause
     try:
         diff_id = _layer(engine, doc, config)
     finally:

@@ -42,6 +42,7 @@ from darse.errors import (
     Conflict,
     DarseError,
     InvalidArgument,
+    NotFound,
     SystemFailure,
 )
 from darse.image.registry import RegistryConfig
@@ -541,7 +542,11 @@ class Engine:
             raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
         if sig in (9, 15):
             self._stopping.add(doc["Id"])
-        self.shim.call("kill", id=doc["Id"], signal=sig)
+        try:
+            self.shim.call("kill", id=doc["Id"], signal=sig)
+        except (NotFound, Conflict):  # it ended before the shim's report of it came in
+            raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not "
+                           "running") from None
         self._event(doc, "kill", signal=str(sig))
         if sig == 9:  # as dockerd: back once it is dead (a frozen one thawed to die)
             if doc["State"]["Paused"]:
@@ -605,7 +610,10 @@ class Engine:
             raise Conflict(f"Container {doc['Id']} is already paused")
         if not pause and not doc["State"]["Paused"]:
             raise Conflict(f"Container {doc['Id']} is not paused")
-        self.shim.call("pause", id=doc["Id"], pause=pause)
+        try:
+            self.shim.call("pause", id=doc["Id"], pause=pause)
+        except (NotFound, Conflict):  # it ended before the shim's report of it came in
+            raise Conflict(f"Container {doc['Id']} is not running") from None
         doc["State"].update(Paused=pause, Status="paused" if pause else "running")
         self.containers.save(doc)
         self._event(doc, "pause" if pause else "unpause")
