@@ -24,7 +24,7 @@ from darse.api.server import (
 )
 from darse.engine import logdrivers, stopping, waits
 from darse.engine import logs as logfiles
-from darse.errors import InvalidArgument
+from darse.errors import InvalidArgument, NotFound
 
 _SHIM_HEADER = struct.Struct(">BI")
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q
@@ -41,6 +41,7 @@ def routes(r: Routes) -> None:
     r.add_post("/containers/{id}/kill", kill)
     r.add_post("/containers/{id}/wait", wait)
     r.add_delete("/containers/{id}", delete)
+    r.add_delete("/containers/{id}/{alias}", delete)  # rm --link PARENT/ALIAS
     r.add_get("/containers/{id}/logs", logs)
     r.add_post("/containers/{id}/attach", attach)
     r.add_post("/containers/{id}/resize", resize)
@@ -116,8 +117,18 @@ async def wait(request: web.Request) -> web.StreamResponse:
 
 
 async def delete(request: web.Request) -> web.Response:
-    await call(engine_of(request).remove, request.match_info["id"],
-               query_bool(request, "force"), query_bool(request, "v"))
+    name = request.match_info["id"]
+    if "alias" in request.match_info:
+        name += "/" + request.match_info["alias"]
+        if not query_bool(request, "link"):
+            raise NotFound(f"No such container: {name}")
+    if query_bool(request, "link"):
+        from darse.engine import links
+
+        await call(links.remove, engine_of(request), name)
+        return web.Response(status=204)
+    await call(engine_of(request).remove, name, query_bool(request, "force"),
+               query_bool(request, "v"))
     return web.Response(status=204)
 
 

@@ -45,7 +45,7 @@ def not_found(method: str, path: str, status: int, message: str) -> APIError:
         if method == "GET" and inspected:
             name = name.removesuffix("/json") if kind in ("containers", "images") else name
             return APIError(status, f"Error: No such {kind[:-1]}: {name}", plain=True)
-        if method == "DELETE" and (kind == "images" or "/" not in name):
+        if method == "DELETE" and (kind in ("images", "containers") or "/" not in name):
             return APIError(status, f"Error: No such {kind[:-1]}: {name}", plain=True)
     return APIError(status, message)
 

@@ -231,11 +231,12 @@ def _flat(name: str) -> list[tuple[str, str, Any]]:
 
 class GoMap(dict):
     set_of_empty = False
+    nil = False  # absent or null in the JSON: prints map[], encodes as null
     elem: Any = None  # the values' Go type
 
 
 class GoList(list):
-    pass
+    nil = False  # absent or null in the JSON: prints [], encodes as null
 
 
 class GoTime(str):
@@ -304,8 +305,11 @@ def zero(kind: Any) -> Any:
     if kind[0] == "ptr":
         return NIL
     if kind[0] == "list":
-        return GoList()
+        out_list = GoList()
+        out_list.nil = True
+        return out_list
     out = GoMap()
+    out.nil = True
     out.set_of_empty = kind[0] == "set"
     out.elem = kind[1] if kind[0] == "map" else None
     return out

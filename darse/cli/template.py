@@ -295,7 +295,7 @@ def _arg(tokens: list[str], scope: _Scope) -> tuple[Any, list[str]]:
 
 def _call(name: str, args: list[Any]) -> Any:
     if name == "json":
-        if type(args[0]).__name__ == "Nil":
+        if type(args[0]).__name__ == "Nil" or getattr(args[0], "nil", False):
             return "null"
         return json.dumps(args[0], separators=(",", ":"))
     if name == "join":

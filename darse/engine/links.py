@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from darse.errors import Conflict, InvalidArgument, NotFound
+from darse.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 
 if TYPE_CHECKING:
     from darse.engine.engine import Engine
@@ -119,3 +119,25 @@ def add_environment(engine: Engine, oci: dict[str, Any], doc: dict[str, Any]) ->
     own = {item.partition("=")[0] for item in env}
     oci["process"]["env"] = [e for e in environment(engine, doc)
                              if e.partition("=")[0] not in own] + env
+
+
+def remove(engine: Engine, name: str) -> None:
+    """docker rm --link PARENT/ALIAS: the parent forgets that link (dockerd's rmLink);
+    neither container is touched otherwise."""
+    parent_ref, sep, alias = name.strip("/").rpartition("/")
+    if not sep:
+        raise SystemFailure("Conflict, cannot remove the default link name of the container")
+    try:
+        parent = engine.containers.find(parent_ref)
+    except NotFound:
+        raise NotFound(f"No such container: {name}") from None
+    link_name = f"{parent['Name']}/{alias}"
+    links = parent["HostConfig"].get("Links") or []
+    kept = [link for link in links if link.partition(":")[2] != link_name]
+    if len(kept) == len(links):
+        raise NotFound(f"No such container: {name}")
+    with engine._clocks.hold(parent["Id"]):  # noqa: SLF001 - the engine package's own
+        parent = engine.containers.find(parent["Id"])
+        parent["HostConfig"]["Links"] = [link for link in parent["HostConfig"].get("Links")
+                                         or [] if link.partition(":")[2] != link_name] or None
+        engine.containers.save(parent)

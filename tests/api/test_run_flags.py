@@ -221,6 +221,17 @@ def test_legacy_links(docker: Darsed, cli: str) -> None:
         alias = db.upper().replace("-", "_")
         assert f"{alias}_NAME=/{web}-2/{db}" in exec_env
         assert f"{alias}_ENV_SECRET=s3" in exec_env
+        # rm --link PARENT/ALIAS: the parent forgets it; both containers stay.
+        assert ok(docker, cli, "rm", "--link", f"{web}-2/{db}").strip() == f"{web}-2/{db}"
+        assert ok(docker, cli, "inspect", "-f", "{{json .HostConfig.Links}}",
+                  f"{web}-2").strip() == "null"
+        for gone in (f"{web}-2/{db}", f"{web}-2/nope", "nope/x"):
+            done = run(docker, cli, "rm", "--link", gone)
+            assert (done.returncode, done.stderr) == (1, f"Error: No such container: {gone}\n")
+        done = run(docker, cli, "rm", "--link", db)
+        assert "cannot remove the default link name of the container" in done.stderr
+        assert ok(docker, cli, "inspect", "-f", "{{.State.Running}}", db, f"{web}-2") == \
+            "true\ntrue\n"
         run(docker, cli, "rm", "-f", f"{web}-2")
         done = run(docker, cli, "run", "--rm", "--link", "nope:x", "busybox", "true")
         assert done.returncode == 125

@@ -610,6 +610,7 @@ def attach(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse attach")
     p.add_argument("--no-stdin", action="store_true")
     p.add_argument("--detach-keys")
+    p.add_argument("--sig-proxy", action="store_true", default=True)
     p.add_argument("container")
     args = p.parse_args(argv)
     info = client.json("GET", f"/containers/{args.container}/json")

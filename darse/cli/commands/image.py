@@ -59,6 +59,8 @@ def pull(client: Client, argv: list[str]) -> int:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-a", "--all-tags", action="store_true")
     p.add_argument("--platform")
+    # docker's default (true) skips image signing, which darse does not do either
+    p.add_argument("--disable-content-trust", action="store_true", default=True)
     p.add_argument("image")
     args = p.parse_args(argv)
     if args.all_tags and (":" in args.image.rsplit("/", 1)[-1] or "@" in args.image):
@@ -72,6 +74,7 @@ def push(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse push")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-a", "--all-tags", action="store_true")
+    p.add_argument("--disable-content-trust", action="store_true", default=True)
     p.add_argument("image")
     args = p.parse_args(argv)
     name, tag = args.image, None

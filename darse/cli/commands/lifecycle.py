@@ -77,10 +77,11 @@ def rm(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse rm")
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("-v", "--volumes", action="store_true")
+    p.add_argument("-l", "--link", action="store_true")
     p.add_argument("containers", nargs="+")
     args = p.parse_args(argv)
     return _each(client, args.containers, "DELETE", "/containers/{}",
-                 {"force": args.force, "v": args.volumes})
+                 {"force": args.force, "v": args.volumes, "link": args.link or None})
 
 
 def pause(client: Client, argv: list[str]) -> int:
