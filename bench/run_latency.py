@@ -52,20 +52,22 @@ PHASES = ["cli start", "create", "attach", "start → running", "running → exi
           "exit → removed", "removed → wait", "api total", "whole command"]
 
 
-def start_darsed(base: Path, installed: bool, tree: str, wait: bool = True
+def start_darsed(base: Path, installed: bool, tree: str, wait: bool = True,
+                 bridge: str = "dzbenchrun0", bip: str = "10.248.0.1/24"
                  ) -> tuple[str, subprocess.Popen]:
     base.mkdir(parents=True, exist_ok=True)
     (base / "none.json").write_text("{}")
     sock = base / "darse.sock"
     args = ["-H", f"unix://{sock}", "--data-root", str(base / "data"), "--exec-root",
             str(base / "exec"), "--config-file", str(base / "none.json"), "--bridge",
-            "dzbenchrun0", "--bip", "10.248.0.1/24", "--cleanup"]
+            bridge, "--bip", bip, "--cleanup"]
     if installed:
         argv, env = [f"{VENV_BIN}/darsed", *args], None
     else:
         argv, env = [sys.executable, "-m", "darse.daemon", *args], dict(os.environ,
                                                                          PYTHONPATH=tree)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+    # In the tree: `python -m` puts the working directory first on sys.path.
+    proc = subprocess.Popen(argv, env=env, cwd=tree, stdout=subprocess.DEVNULL,
                             stderr=open(base / "darsed.log", "ab"))  # noqa: SIM115
     if wait:
         _wait_socket(sock)

@@ -150,12 +150,12 @@ def measure(e: Engine, n: int, restart: callable) -> dict[str, float]:
     return r
 
 
-def restart_darse(base: Path, installed: bool, tree: str) -> callable:
+def restart_darse(base: Path, installed: bool, tree: str, **darsed: str) -> callable:
     def restart(e: Engine, n: int) -> float:
         e.proc.send_signal(signal.SIGTERM)
         e.proc.wait(timeout=60)
         t0 = time.perf_counter()
-        _, e.proc = start_darsed(base, installed, tree, wait=False)
+        _, e.proc = start_darsed(base, installed, tree, wait=False, **darsed)
         return _until_running(e, n, t0)
     return restart
 
