@@ -352,13 +352,8 @@ class Engine:
         return out
 
     def _network_settings(self, mode: str, nets: list[dict[str, Any]]) -> dict[str, Any]:
-        names_ = [n["Name"] for n in nets] or ([mode] if mode in ("host", "none") else [])
-        networks = {name: {
-            "IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
-            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "DriverOpts": None, "DNSNames": None}
-            for name in names_}
+        wanted = nets or ([{"Name": mode}] if mode in ("host", "none") else [])
+        networks = {w["Name"]: networking.created_settings(w) for w in wanted}
         return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
                 "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
                 "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,

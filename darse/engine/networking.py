@@ -75,7 +75,29 @@ def wanted_endpoint(name: str, ep: dict[str, Any]) -> dict[str, Any]:
     return {"Name": name, "IPv4Address": ip4,
             "IPv6Address": ip6, "LinkLocalIPs": local,
             "Aliases": list(ep.get("Aliases") or []), "MacAddress": ep.get("MacAddress") or None,
-            "DriverOpts": ep.get("DriverOpts")}
+            "DriverOpts": ep.get("DriverOpts"), "Links": list(ep.get("Links") or [])}
+
+
+def created_settings(wanted: dict[str, Any]) -> dict[str, Any]:
+    """EndpointSettings of a network the container has not joined yet (created, or
+    connected while stopped): what was asked, as dockerd shows it before the start."""
+    return {"IPAMConfig": _ipam_config(wanted), "Links": wanted.get("Links") or None,
+            "Aliases": list(wanted.get("Aliases") or []) or None,
+            "MacAddress": wanted.get("MacAddress") or "", "DriverOpts": wanted.get("DriverOpts"),
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "DNSNames": None}
+
+
+def link_target(doc: dict[str, Any], name: str) -> str:
+    """DNS on a user-defined network: an endpoint's link alias (EndpointSettings.Links,
+    "name:alias") stands for the linked container's name, for the linking one only."""
+    for w in doc.get(INTERNAL) or []:
+        for link in w.get("Links") or []:
+            target, _, alias = link.partition(":")
+            if (alias or target).lower() == name:
+                return target.lstrip("/").lower()
+    return name
 
 
 def _ipam_config(wanted: dict[str, Any]) -> dict[str, Any] | None:
@@ -206,7 +228,8 @@ def _endpoint_settings(doc: dict[str, Any], net: dict[str, Any], ep: dict[str, A
     user_defined = net["Name"] not in PREDEFINED
     aliases = list(wanted.get("Aliases") or [])
     dns_names = [doc["Name"].lstrip("/"), doc["Id"][:12], *aliases] if user_defined else None
-    return {"IPAMConfig": _ipam_config(wanted), "Links": None, "Aliases": aliases or None,
+    return {"IPAMConfig": _ipam_config(wanted), "Links": wanted.get("Links") or None,
+            "Aliases": aliases or None,
             "MacAddress": ep["MacAddress"], "DriverOpts": wanted.get("DriverOpts"),
             "NetworkID": net["Id"], "EndpointID": ep["EndpointID"],
             "Gateway": ep["Gateway"], "IPAddress": ep["IPAddress"],
@@ -297,6 +320,7 @@ def lookup(engine: Engine, asker: str, name: str, key: str = "IPAddress") -> str
         from darse.engine import links
 
         name = links.resolve_alias(doc, name)
+    name = link_target(doc, name)
     for other in engine.containers.shared():
         if not other["State"]["Running"]:
             continue
@@ -338,6 +362,8 @@ def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | 
         raise Conflict("container cannot be disconnected from host network or connected to "
                        "host network")
     w = wanted_endpoint(net["Name"], endpoint or {})
+    if w["MacAddress"]:
+        check_mac(w["MacAddress"])
     w.update(IPv4Address=ip or w["IPv4Address"], Aliases=list(aliases or w["Aliases"]))
     if net["Name"] == "bridge" and (w["IPv4Address"] or w["IPv6Address"]):
         raise InvalidArgument("user specified IP address is supported on user defined "
@@ -366,8 +392,8 @@ def connect(engine: Engine, doc: dict[str, Any], net: dict[str, Any], ip: str | 
     else:
         # as dockerd: a container not running shows the network now, joined at its start
         doc["NetworkSettings"].setdefault("Networks", {})[net["Name"]] = {
-            "IPAMConfig": _ipam_config(w) or {}, "Links": None,
-            "Aliases": list(w["Aliases"]) or None, "MacAddress": "",
+            "IPAMConfig": _ipam_config(w) or {}, "Links": w["Links"] or None,
+            "Aliases": list(w["Aliases"]) or None, "MacAddress": w["MacAddress"] or "",
             "DriverOpts": w["DriverOpts"] if w["DriverOpts"] is not None else {},
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
