@@ -95,13 +95,20 @@ class NetworkManager:
         # daemon.json's "ipv6" and "fixed-cidr-v6": the default bridge's IPv6
         self.ipv6 = bool(ipv6)
         self.fixed_cidr_v6 = ""
-        if fixed_cidr_v6:
+        if fixed_cidr_v6:  # (dockerd checks it whether or not "ipv6" is on)
             net = ipaddress.ip_network(fixed_cidr_v6, strict=False) \
                 if _is_cidr(fixed_cidr_v6) else None
-            if net is None or net.version != 6:
-                raise InvalidArgument(f"invalid fixed-cidr-v6: {fixed_cidr_v6}: it should be "
-                                      f"an IPv6 subnet (fd00:1::/64)")
+            if net is None:
+                raise InvalidArgument(f"Error initializing network controller: invalid CIDR "
+                                      f"address: {fixed_cidr_v6}")
+            if net.version != 6:
+                raise InvalidArgument(f"Error initializing network controller: fixed-cidr-v6 "
+                                      f"{fixed_cidr_v6} is not an IPv6 subnet")
             self.fixed_cidr_v6 = str(net)
+        if self.ipv6 and not self.fixed_cidr_v6:
+            raise InvalidArgument("Error initializing network controller: IPv6 is enabled for "
+                                  "the default bridge, but no subnet is configured. Specify "
+                                  "an IPv6 subnet using --fixed-cidr-v6")
         # One table per daemon: a test daemon must not touch the system's darse table.
         nftables.TABLE = "darse" if default_bridge == "darse0" else f"darse_{default_bridge}"
         self.lock = threading.RLock()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -392,13 +393,20 @@ def test_daemon_json_ipv6_default_bridge(busybox_rootfs: str) -> None:
     assert f"darse_{bridge}" not in tables
 
 
-def test_bad_fixed_cidr_v6_stops_darsed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("conf, message", [
+    ({"ipv6": True, "fixed-cidr-v6": "zzz"},
+     "Error initializing network controller: invalid CIDR address: zzz"),
+    ({"ipv6": True}, "Error initializing network controller: IPv6 is enabled for the default "
+                     "bridge, but no subnet is configured. Specify an IPv6 subnet using "
+                     "--fixed-cidr-v6"),
+    ({"ipv6": True, "fixed-cidr-v6": "10.1.0.0/16"}, "is not an IPv6 subnet")])
+def test_bad_ipv6_daemon_config_stops_darsed(conf: dict, message: str) -> None:
+    """As dockerd 20.10 refuses to start (its words), before anything is made."""
     bridge, bip = unique_network()
     d = new_daemon()
-    (d.base / "daemon.json").write_text(json.dumps({"bridge": bridge, "bip": bip,
-                                                     "ipv6": True, "fixed-cidr-v6": "zzz"}))
+    (d.base / "daemon.json").write_text(json.dumps({"bridge": bridge, "bip": bip, **conf}))
     try:
-        with pytest.raises(RuntimeError, match="invalid fixed-cidr-v6: zzz"):
+        with pytest.raises(RuntimeError, match=re.escape(message)):
             d.start()
     finally:
         d.stop()
