@@ -133,7 +133,10 @@ class Builder:
             self.say(f"Successfully tagged {ref.familiar()}")
         return image_id
 
-    def _cache_sources(self) -> list[str]:
+    def _cache_sources(self) -> list[str] | None:
+        """--cache-from's images (None without the option: the local cache)."""
+        if not self.options.cache_from:
+            return None
         out = []
         for name in self.options.cache_from:
             try:
@@ -338,7 +341,7 @@ class Builder:
             "HostConfig": {"NetworkMode": extra.network or opts.network_mode or "bridge",
                            "ExtraHosts": opts.extra_hosts or None,
                            "ShmSize": opts.shm_size or 0, "Binds": extra.binds or None,
-                           "Tmpfs": extra.tmpfs or None}})
+                           "Tmpfs": extra.tmpfs or None, **opts.resources}})
         cid = created["Id"]
         self.say(f" ---> Running in {cid[:12]}")
         doc = self.engine.inspect(cid)

@@ -81,12 +81,14 @@ def _tree(root: Root | TarContext, top: Parts, rel: str, h: Any) -> None:
 
 
 def lookup(images: ImageStore, parent: str, step_key: str, created_by: str,
-           sources: list[str], make: Any = None) -> str | None:
-    """The image this step made before, if any. sources are --cache-from's image ids;
+           sources: list[str] | None, make: Any = None) -> str | None:
+    """The image this step made before, if any. sources are --cache-from's image ids
+    (None without --cache-from: every local image is a source; with it, only those named,
+    so a build whose named ones are all missing has no cache, as docker's);
     make(parent_config_layers, history) registers a restored image when a source has the
     step in the middle of its history."""
     local = images.cached_child(parent, step_key)
-    if not sources:
+    if sources is None:
         return local
     if local and any(_descends(images, s, local) for s in sources):
         return local

@@ -15,6 +15,7 @@ from typing import Any
 
 from darse.db import Database
 from darse.errors import Conflict, InvalidArgument, NotFound
+from darse.image import configview
 from darse.image import reference as refs
 from darse.image.content import ContentStore
 from darse.image.reference import Reference
@@ -327,9 +328,9 @@ class ImageStore:
                              if h.get("comment")), ""),
             "Created": config.get("created") or row["created"],
             "Container": config.get("container", ""),  # a commit's container
-            "ContainerConfig": config.get("container_config") or {},
+            "ContainerConfig": configview.shown(config.get("container_config")),
             "DockerVersion": config.get("docker_version", ""),
-            "Author": config.get("author", ""), "Config": config.get("config") or {},
+            "Author": config.get("author", ""), "Config": configview.shown(config.get("config")),
             "Architecture": config.get("architecture", ""), "Os": config.get("os", ""),
             "Size": row["size"], "VirtualSize": row["size"],
             "GraphDriver": {"Name": "overlay2", "Data": {

@@ -121,6 +121,43 @@ def test_cache_from(engines, tmp_path: Path) -> None:
     darse.rmi("source:1", other)
 
 
+
+def test_cache_from_of_missing_images_is_no_cache(engines, tmp_path: Path) -> None:
+    """--cache-from names the only images a build may take its steps from: one that is
+    not here is no cache at all, the local images' included, as docker's classic builder
+    (docker-py's test_build_with_cache_from)."""
+    ctx = context(tmp_path)
+    (ctx / "Dockerfile").write_text(SIX.replace("ARG V=1", "ARG V=missing-source"))
+    for engine in filter(None, engines):
+        _, first = build(engine, ctx, "-t", "cfm:1")
+        out, again = build(engine, ctx)
+        assert hits(out) == 5 and again == first, (engine.name, out)
+        out, _ = build(engine, ctx, "--cache-from", "cfm:1")
+        assert hits(out) == 5, (engine.name, out)
+        out, other = build(engine, ctx, "--cache-from", "nosuchimage:1")
+        assert hits(out) == 0, (engine.name, out)
+        engine.rmi("cfm:1", other)
+
+
+def test_image_config_has_dockerds_fields(engines, tmp_path: Path) -> None:
+    """image inspect's Config and ContainerConfig carry every field dockerd always
+    writes (OnBuild null when the image has none, docker-py's
+    test_build_container_with_target reads it)."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nENV A=1\n")
+    shown = {}
+    for engine in filter(None, engines):
+        image = build(engine, ctx, "--no-cache")[1]
+        doc = engine.inspect(image)
+        shown[engine.name] = {key: (sorted(doc[key]), doc[key]["OnBuild"])
+                              for key in ("Config", "ContainerConfig")}
+        assert doc["Config"]["OnBuild"] is None and doc["Config"]["Labels"] is None
+        assert "Hostname" in doc["Config"] and "Volumes" in doc["ContainerConfig"]
+        engine.rmi(image)
+    if "docker" in shown:
+        assert shown["darse"] == shown["docker"]
+
 def test_image_prune_takes_an_untagged_build_and_its_parents(engines, tmp_path: Path) -> None:
     darse, docker = engines
     ctx = context(tmp_path)
