@@ -20,7 +20,7 @@ from darse.api.server import (
     spool_body,
 )
 from darse.errors import DarseError, InvalidArgument
-from darse.image import archive
+from darse.image import archive, distribution
 from darse.image import reference as refs
 from darse.image.importer import import_image
 from darse.image.pull import pull, pull_all_tags
@@ -42,6 +42,7 @@ def routes(r: Routes) -> None:
     r.add_post(f"/images/{NAME}/tag", tag)
     r.add_post(f"/images/{NAME}/push", push_)
     r.add_delete(f"/images/{NAME}", delete)
+    r.add_get(f"/distribution/{NAME}/json", distribution_inspect)
 
 
 class _LateResponse(web.StreamResponse):
@@ -144,6 +145,13 @@ async def list_(request: web.Request) -> web.Response:
 async def inspect(request: web.Request) -> web.Response:
     return json_response(await call(engine_of(request).images.inspect,
                                         request.match_info["name"]))
+
+
+async def distribution_inspect(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    ref = refs.parse(request.match_info["name"])
+    return json_response(await call(distribution.inspect, engine.images.registry_config, ref,
+                                    _credentials(request)))
 
 
 async def history(request: web.Request) -> web.Response:
