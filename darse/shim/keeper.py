@@ -165,14 +165,14 @@ class Keeper:
         if pid == 0:
             code = 1
             try:
+                signal.set_wakeup_fd(-1)
+                for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+                    signal.signal(sig, signal.SIG_DFL)
                 # Nothing of the keeper's stays open in the shim: a copy of a held stdin
                 # would keep a container from ever seeing its end of input.
                 keep = theirs.fileno()
                 os.closerange(3, keep)
                 os.closerange(keep + 1, 1 << 20)
-                signal.set_wakeup_fd(-1)
-                for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-                    signal.signal(sig, signal.SIG_DFL)
                 # SIGPIPE stays ignored, as Python has it: a client gone is an EPIPE.
                 from darse.shim import server
 
