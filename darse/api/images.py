@@ -63,10 +63,14 @@ class _LateResponse(web.StreamResponse):
         await super().write(data)
 
 
-async def _progress_stream(request: web.Request, work: Callable[[Callable[[dict], None]], Any]
-                           ) -> web.StreamResponse:
-    """Run work(emit) in a thread; its events go out as JSON lines, an error last."""
+async def _progress_stream(request: web.Request, work: Callable[[Callable[[dict], None]], Any],
+                           always_streamed: bool = False) -> web.StreamResponse:
+    """Run work(emit) in a thread; its events go out as JSON lines, an error last.
+    always_streamed: even an error before any event is a line of a 200 stream (dockerd
+    20.10's load), not an HTTP error."""
     resp = _LateResponse(request)
+    if always_streamed:
+        await resp.prepare(request)
 
     def on_error(exc: BaseException) -> dict:
         if isinstance(exc, DarseError):
@@ -233,7 +237,8 @@ async def load(request: web.Request) -> web.StreamResponse:
         with tmp:
             archive.load(engine.images, tmp, emit)
 
-    return await _progress_stream(request, work)
+    # docker-py's images.load raises ImageLoadError only for an error line of the stream.
+    return await _progress_stream(request, work, always_streamed=True)
 
 
 async def prune(request: web.Request) -> web.Response:
