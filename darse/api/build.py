@@ -27,11 +27,57 @@ def routes(r: Routes) -> None:
 async def prune(request: web.Request) -> web.Response:
     """docker builder prune: the builder's own cache, RUN --mount=type=cache's folders
     (the classic builder's step cache is made of images: image prune's)."""
-    from darse.api.server import json_response
-    from darse.build.mounts import prune_caches
+    import time
 
-    deleted, reclaimed = await call(prune_caches, engine_of(request).images.root)
+    from darse.api.server import filters_of, json_response
+    from darse.build.mounts import prune_caches
+    from darse.errors import InvalidArgument
+
+    filters = filters_of(request)
+    for key in filters:
+        if key not in _PRUNE_FILTERS:
+            raise InvalidArgument(f"failed to prune build cache: Invalid filter '{key}'")
+    older_than = None
+    for value in (filters.get("until") or []) + (filters.get("unused-for") or []):
+        try:
+            older_than = time.time() - _seconds(value)
+        except ValueError:
+            raise InvalidArgument(f"failed to prune build cache: \"until\" filter expects a "
+                                  f"duration (e.g., '24h'): time: invalid duration "
+                                  f'"{value}"') from None
+    keep = request.query.get("keep-storage", "0")
+    if not keep.isdigit():
+        raise InvalidArgument(f"invalid keep-storage: {keep}")
+    deleted, reclaimed = await call(prune_caches, engine_of(request).images.root, older_than,
+                                    int(keep))
     return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+
+
+# BuildKit's filters in dockerd 20.10 (darse's cache folders have no parents or types:
+# those select nothing more than all).
+_PRUNE_FILTERS = ("id", "parent", "type", "description", "inuse", "shared", "private",
+                  "until", "unused-for")
+
+
+def _seconds(text: str) -> float:
+    """A Go duration ("24h", "1h30m", "90s") in seconds."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    total, number, unit, rest = 0.0, "", "", text
+    if not rest or rest == "0":
+        if rest == "0":
+            return 0.0
+        raise ValueError(text)
+    while rest:
+        number = ""
+        while rest and (rest[0].isdigit() or rest[0] == "."):
+            number, rest = number + rest[0], rest[1:]
+        unit = ""
+        while rest and not (rest[0].isdigit() or rest[0] == "."):
+            unit, rest = unit + rest[0], rest[1:]
+        if not number or unit not in units:
+            raise ValueError(text)
+        total += float(number) * units[unit]
+    return total
 
 
 def _prepare(engine: Any, tar: Any, query: Any) -> tuple[Any, Any, Any]:

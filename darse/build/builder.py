@@ -341,7 +341,7 @@ class Builder:
             "HostConfig": {"NetworkMode": extra.network or opts.network_mode or "bridge",
                            "ExtraHosts": opts.extra_hosts or None,
                            "ShmSize": opts.shm_size or 0, "Binds": extra.binds or None,
-                           "Tmpfs": extra.tmpfs or None}})
+                           "Tmpfs": extra.tmpfs or None, **opts.resources}})
         cid = created["Id"]
         self.say(f" ---> Running in {cid[:12]}")
         doc = self.engine.inspect(cid)

@@ -101,21 +101,36 @@ def prepare(builder: Builder, ins: Instruction, state: State, plan: Plan,
     return out
 
 
-def prune_caches(data_root: str) -> tuple[list[str], int]:
-    """Every RUN --mount=type=cache folder goes: (their names, the bytes they held)."""
+def prune_caches(data_root: str, older_than: float | None = None,
+                 keep_storage: int = 0) -> tuple[list[str], int]:
+    """RUN --mount=type=cache folders go, oldest first: those last used before
+    older_than (all, when None), while more than keep_storage bytes are held.
+    (their names, the bytes they held)."""
     import shutil
 
     top = os.path.join(data_root, "build-cache")
-    deleted, size = [], 0
-    for name in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+    folders = []
+    for name in os.listdir(top) if os.path.isdir(top) else []:
         path = os.path.join(top, name)
+        size = 0
         for where, _dirs, files in os.walk(path):
             for f in files:
                 with contextlib.suppress(OSError):
                     size += os.lstat(os.path.join(where, f)).st_size
+        with contextlib.suppress(OSError):
+            folders.append((os.stat(path).st_mtime, name, path, size))
+    held = sum(f[3] for f in folders)
+    deleted, freed = [], 0
+    for mtime, name, path, size in sorted(folders):
+        if held <= keep_storage and keep_storage:
+            break
+        if older_than is not None and mtime >= older_than:
+            continue
         shutil.rmtree(path, ignore_errors=True)
         deleted.append(name)
-    return deleted, size
+        freed += size
+        held -= size
+    return sorted(deleted), freed
 
 
 def _cache_dir(builder: Builder, m: Mount) -> str:

@@ -28,6 +28,36 @@ class Options:
     quiet: bool = False
     platform: str = ""
     remote: str = ""
+    # HostConfig limits of every RUN's container (build --memory, --cpu-shares, ...)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+# query parameter -> HostConfig key, integers
+_RESOURCES = {"cpushares": "CpuShares", "cpuperiod": "CpuPeriod", "cpuquota": "CpuQuota",
+              "memory": "Memory", "memswap": "MemorySwap"}
+
+
+def _resources(query: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, key in _RESOURCES.items():
+        value = query.get(name)
+        if value:
+            try:
+                out[key] = int(value)
+            except ValueError:
+                raise InvalidArgument(f"invalid {name}: {value}") from None
+    for name, key in (("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems"),
+                      ("cgroupparent", "CgroupParent")):
+        if query.get(name):
+            out[key] = query[name]
+    ulimits = _json(query, "ulimits", list)
+    if ulimits:
+        out["Ulimits"] = ulimits
+    isolation = query.get("isolation") or ""
+    if isolation not in ("", "default"):
+        raise InvalidArgument(f'Invalid isolation: "{isolation}" - Linux only supports '
+                              "'default'")
+    return out
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -44,6 +74,8 @@ def _json(query: Mapping[str, str], name: str, kind: type) -> Any:
         value = json.loads(text)
     except ValueError:
         raise InvalidArgument(f"invalid {name}: not JSON") from None
+    if value is None:  # the docker CLI sends null for an empty list
+        return kind()
     if not isinstance(value, kind):
         raise InvalidArgument(f"invalid {name}: not a JSON {kind.__name__}")
     return value
@@ -78,4 +110,5 @@ def from_query(query: Any, experimental: bool = False) -> Options:
         labels={str(k): str(v) for k, v in labels.items()},
         network_mode="" if mode == "default" else mode, extra_hosts=hosts, shm_size=shm,
         rm=_bool(query.get("rm"), True), force_rm=_bool(query.get("forcerm")),
-        quiet=_bool(query.get("q")), platform=platform, remote=query.get("remote") or "")
+        quiet=_bool(query.get("q")), platform=platform, remote=query.get("remote") or "",
+        resources=_resources(query))

@@ -57,6 +57,7 @@ MANAGEMENT = {
                "inspect": ("volume", "inspect"), "rm": ("volume", "rm"),
                "remove": ("volume", "rm"), "prune": ("volume", "prune")},
     "registry": {"serve": ("registry", "serve"), "gc": ("registry", "gc")},
+    "builder": {"prune": ("builder", "prune"), "build": ("build", "build")},
 }
 USAGE = """Usage:  darse [OPTIONS] COMMAND
 
@@ -76,15 +77,17 @@ Common Commands:
   info        Display system-wide information
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
   network     Manage networks
+  system      Manage darse
   volume      Manage volumes
   registry    Serve a registry (OCI distribution spec), collect its garbage
 
 Commands:
-  attach commit cp create diff export history import inspect kill load logs pause rename restart
-  rm rmi save start stats stop tag top unpause update wait events
+  attach commit cp create diff events export history import inspect kill load logs pause port
+  rename restart rm rmi save start stats stop tag top unpause update wait
 
 Global Options:
   -H, --host string   Daemon socket to connect to (default unix:///run/darse.sock)

@@ -236,7 +236,7 @@ def _device_rate(text: str, flag: str, size: bool) -> dict[str, Any]:
     return {"Path": path, "Rate": rate}
 
 
-def _ulimit(text: str) -> dict[str, Any]:
+def ulimit(text: str) -> dict[str, Any]:
     name, eq, limits = text.partition("=")
     if not eq:
         raise RunFlagError(f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit '
@@ -287,7 +287,7 @@ def _resources(args: Namespace, host: dict[str, Any]) -> None:
             ("BlkioDeviceReadIOps", "--device-read-iops", args.device_read_iops, False),
             ("BlkioDeviceWriteIOps", "--device-write-iops", args.device_write_iops, False)):
         host[key] = [_device_rate(v, flag, size) for v in values]
-    host["Ulimits"] = [_ulimit(u) for u in args.ulimit] or None
+    host["Ulimits"] = [ulimit(u) for u in args.ulimit] or None
 
 
 def _modes(args: Namespace, host: dict[str, Any]) -> None:

@@ -4,6 +4,9 @@ dockerd 20.10's answers on a node outside a swarm, nothing made when refused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from tests.cli.test_cli import darse
@@ -54,7 +57,7 @@ def test_ls_filters(docker: Darsed) -> None:
     docker.docker("run", "-d", "--name", "lsc", "--network", "lsnet2", "busybox", "sleep", "60")
     try:
         for tool in (docker.docker, lambda *a: darse(docker, *a)):
-            def ls(*filters: str) -> list[str]:
+            def ls(*filters: str, tool: Callable[..., Any] = tool) -> list[str]:
                 args = [x for f in filters for x in ("--filter", f)]
                 done = tool("network", "ls", *args, "--format", "{{.Name}}")
                 assert done.returncode == 0, done.stderr

@@ -46,6 +46,22 @@ def _parser() -> Parser:
     p.add_argument("--squash", action="store_true")
     p.add_argument("--platform")
     p.add_argument("--iidfile")
+    # the limits of every RUN's container, as docker run's flags of the same names
+    from darse.cli import flagtypes
+
+    p.add_argument("--cgroup-parent")
+    p.add_argument("--cpu-period", type=flagtypes.int64)
+    p.add_argument("--cpu-quota", type=flagtypes.int64)
+    p.add_argument("-c", "--cpu-shares", type=flagtypes.int64)
+    p.add_argument("--cpuset-cpus")
+    p.add_argument("--cpuset-mems")
+    p.add_argument("-m", "--memory", type=flagtypes.ram_bytes)
+    p.add_argument("--memory-swap", type=flagtypes.ram_or_unlimited)
+    p.add_argument("--ulimit", action="append", default=[])
+    p.add_argument("--isolation")
+    p.add_argument("--security-opt", action="append", default=[])
+    p.add_argument("--compress", action="store_true")  # the context goes over a local socket
+    p.add_argument("--disable-content-trust", action="store_true", default=True)
     p.add_argument("path")
     return p
 
@@ -84,6 +100,7 @@ def _context_tar(path: str, dockerfile: str | None, out: IO[bytes]) -> str:
         else:
             name = rel.replace(os.sep, "/")
     keep = (name, ignore.IGNORE_FILE)
+    start = out.tell()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tf:
         tf.copybufsize = 1 << 20
         links: dict[tuple[int, int], str] = {}
@@ -97,6 +114,10 @@ def _context_tar(path: str, dockerfile: str | None, out: IO[bytes]) -> str:
             # A .dockerignore made here lists itself too: the image never sees it.
             base = ignore_text if os.path.isfile(ignore_path) else ignore.IGNORE_FILE
             _add_bytes(tf, ignore.IGNORE_FILE, f"{base.rstrip()}\n{name}\n".encode())
+    # Without tarfile's padding to 10 KiB records, as Go's archive/tar (the size that
+    # "Sending build context" reports is docker's).
+    out.truncate(start + tf.offset)
+    out.seek(start + tf.offset)
     return name
 
 
@@ -222,9 +243,22 @@ def build(client: Client, argv: list[str]) -> int:
         "networkmode": args.network, "extrahosts": ",".join(args.add_host) or None,
         "shmsize": _bytes(args.shm_size) if args.shm_size else None,
         "rm": args.rm, "forcerm": args.force_rm or None, "squash": args.squash or None,
-        "platform": args.platform, "remote": remote}
+        "platform": args.platform, "remote": remote,
+        "cgroupparent": args.cgroup_parent, "cpuperiod": args.cpu_period,
+        "cpuquota": args.cpu_quota, "cpushares": args.cpu_shares,
+        "cpusetcpus": args.cpuset_cpus, "cpusetmems": args.cpuset_mems,
+        "memory": args.memory, "memswap": args.memory_swap, "isolation": args.isolation}
+    if args.ulimit:
+        from darse.cli import run_flags
+
+        try:
+            query["ulimits"] = json.dumps([run_flags.ulimit(u) for u in args.ulimit])
+        except run_flags.RunFlagError as exc:
+            print(f"{exc}\nSee 'darse build --help'.", file=sys.stderr)
+            return 125
     if not args.quiet:
-        print(f"Sending build context to Docker daemon  {_size(size)}\n", flush=True)
+        sys.stdout.write(f"Sending build context to Docker daemon  {_size(size)}\r\r\n")
+        sys.stdout.flush()
     image_id = ""
     progress = _Progress()
     for event in client.lines("POST", "/build", query, body=body):
