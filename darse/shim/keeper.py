@@ -83,6 +83,14 @@ def recv(sock: socket.socket) -> tuple[bytes, list[int]]:
     return data, fds
 
 
+def write_pid(path: str) -> None:
+    """The pid file, whole or not there: one read while it is rewritten (a new shim) is
+    never empty."""
+    with open(path + ".new", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(path + ".new", path)
+
+
 def close_all(fds: list[int]) -> None:
     for fd in fds:
         try:
@@ -312,8 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < min(hard, 1 << 20):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 1 << 20), hard))
-    with open(os.path.join(exec_root, "keeper.pid"), "w") as f:
-        f.write(str(os.getpid()))
+    write_pid(os.path.join(exec_root, "keeper.pid"))
     Keeper(exec_root).run()
 
 

@@ -41,7 +41,7 @@ from darse.runtime.create import create as runtime_create
 from darse.runtime.delete import delete as runtime_delete
 from darse.runtime.exec import exec_in
 from darse.runtime.start import start as runtime_start
-from darse.shim.keeper import start_time
+from darse.shim.keeper import start_time, write_pid
 from darse.shim.keeperlink import STDIN as HELD_STDIN
 from darse.shim.keeperlink import KeeperLink
 from darse.shim.logger import CriLogger, JsonFileLogger
@@ -683,8 +683,7 @@ def serve(exec_root: str, keeper: socket.socket | None) -> None:
         pass
     server = loop.run_until_complete(asyncio.start_unix_server(shim.handle, sock_path))
     os.chmod(sock_path, 0o600)
-    with open(os.path.join(exec_root, "shim.pid"), "w") as f:
-        f.write(str(os.getpid()))
+    write_pid(os.path.join(exec_root, "shim.pid"))
     print(f"darse-shim {os.getpid()} ready at {time.strftime('%H:%M:%S')}", file=sys.stderr)
     try:
         loop.run_forever()

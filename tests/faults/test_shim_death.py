@@ -111,6 +111,15 @@ def _darse(d: Darsed, *args: str) -> str:
     return out.decode()
 
 
+def _pid_in(path: str) -> int:
+    """The pid a pid file holds, 0 while there is none (or it is being written)."""
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
+
+
 def _kill_shim(d: Darsed, stop_first: Callable[[], bool] | None = None,
                then: Callable[[], bool] | None = None) -> None:
     """kill -9 of darse-shim (after it was stopped until stop_first() holds, so that what
@@ -125,7 +134,7 @@ def _kill_shim(d: Darsed, stop_first: Callable[[], bool] | None = None,
     if then is not None:
         _until(then)
         return
-    _until(lambda: os.path.exists(pid_file) and int(open(pid_file).read()) != old)
+    _until(lambda: _pid_in(pid_file) not in (0, old))
     _until(lambda: d.api("GET", "/containers/json")[0] == 200)
 
 
