@@ -215,9 +215,12 @@ class NetworkManager:
         self._default_address(doc)
         self._default_ipv6(doc)
         self._save(doc)
-        for name in ("host", "none"):
+        # dockerd's drivers: "host" and "null" (an older darse wrote "none": mended)
+        for name, driver in (("host", "host"), ("none", "null")):
             if name not in existing:
-                self._save(self._doc(name, name, None, None, {}, {}, False))
+                self._save(self._doc(name, driver, None, None, {}, {}, False))
+            elif existing[name]["Driver"] != driver:
+                self._save({**existing[name], "Driver": driver})
         for doc in self.all():
             if doc["Driver"] != "bridge":
                 continue
