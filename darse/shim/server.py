@@ -481,6 +481,8 @@ class Shim:
                 try:
                     if op == "attach":
                         proc = self.procs.get(req["id"])
+                        if proc is None and req.get("known"):  # no waiting for its create
+                            raise KeyError(req["id"])
                         if proc is None or (proc.done.is_set() and req.get("wait_start")):
                             # `docker run` attaches before it starts the container.
                             fut = self.loop.create_future()

@@ -120,6 +120,18 @@ def _pid_in(path: str) -> int:
         return 0
 
 
+def _typed(sock: socket.socket, command: bytes, answer: bytes) -> bytes:
+    """Type a command until its answer comes: what is typed while an attach is taken up
+    again on a new shim is lost."""
+    seen = b""
+    for _ in range(20):
+        sock.sendall(command)
+        seen += read_until(sock.fileno(), answer, timeout=1)
+        if answer in seen:
+            break
+    return seen
+
+
 def _kill_shim(d: Darsed, stop_first: Callable[[], bool] | None = None,
                then: Callable[[], bool] | None = None) -> None:
     """kill -9 of darse-shim (after it was stopped until stop_first() holds, so that what
@@ -151,11 +163,13 @@ def _numbers(text: str) -> list[int]:
     return [int(line) for line in text.split()]
 
 
-def _hijack(d: Darsed, path: str) -> socket.socket:
+def _hijack(d: Darsed, path: str, body: dict | None = None) -> socket.socket:
+    data = json.dumps(body).encode() if body is not None else b""
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(d.sock)
     sock.sendall(f"POST {path} HTTP/1.1\r\nHost: darse\r\nConnection: Upgrade\r\n"
-                 "Upgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+                 f"Upgrade: tcp\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)
@@ -290,19 +304,28 @@ def test_interactive_container_and_exec_survive_the_death_of_the_shim(
         before = _hijack(d, "/containers/tty/attach?stream=1&stdin=1&stdout=1&stderr=1")
         before.sendall(b"echo hi-$((40+0))\n")
         assert b"hi-40" in read_until(before.fileno(), b"hi-40", timeout=10)
+        status, out = d.api("POST", "/containers/tty/exec", {
+            "Cmd": ["sh"], "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
+            "Tty": True})
+        execs["shell"] = json.loads(out)["Id"]
+        shell = _hijack(d, f"/exec/{execs['shell']}/start", {"Detach": False, "Tty": True})
+        shell.sendall(b"echo ex-$((1+1))\n")
+        assert b"ex-2" in read_until(shell.fileno(), b"ex-2", timeout=10)
         # `gap` ends while its shim cannot see it, `after` once a new one took it back.
         _kill_shim(d, lambda: (state.proc_stat(gap_pid) or ("Z",))[0] == "Z")
         # Both attaches stay open until the end: darsed ends a tty's input when its client
         # goes, which would end this shell.
         sock = None
         try:  # the attach begun before goes on: what is typed once it is back is run
-            seen = b""
-            for _ in range(20):
-                before.sendall(b"echo hi-$((40+1))\n")
-                seen += read_until(before.fileno(), b"hi-41", timeout=1)
-                if b"hi-41" in seen:
-                    break
+            seen = _typed(before, b"echo hi-$((40+1))\n", b"hi-41")
             assert b"hi-41" in seen, seen
+            # So does an attached exec's (docker exec -ti), to its end and code.
+            seen = _typed(shell, b"echo ex-$((1+2))\n", b"ex-3")
+            assert b"ex-3" in seen, seen
+            shell.sendall(b"exit 6\n")
+            assert read_until(shell.fileno(), None, timeout=10) is not None
+            _until(lambda: exec_state("shell")["Running"] is False)
+            assert exec_state("shell")["ExitCode"] == 6, exec_state("shell")
             for name, code in (("gap", 4), ("after", 5)):
                 _until(lambda n=name: exec_state(n)["Running"] is False)
                 assert exec_state(name)["ExitCode"] == code, exec_state(name)
@@ -314,6 +337,7 @@ def test_interactive_container_and_exec_survive_the_death_of_the_shim(
             assert d.api("POST", "/containers/tty/stop?t=1")[0] == 204
         finally:
             before.close()
+            shell.close()
             if sock is not None:
                 sock.close()
         assert _state(d, "tty")["State"]["Status"] == "exited"
