@@ -63,6 +63,12 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
         chan.expect("userns-mapped")
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
+    elif "user" in joined:
+        # A user namespace joined by path (a pod's) leaves our ids the host's root, which
+        # it does not map: files made in the filesystems it owns (the /dev tmpfs) would
+        # fail with EOVERFLOW. Its root is who makes the container.
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
     namespaces.unshare(new - {"user"})
     if "pid" in new or "pid" in joined or "time" in new:
         fork_reporting_pid(chan)
