@@ -14,7 +14,7 @@ KNOWN_KEYS = {"bip", "default-address-pools", "insecure-registries", "registry-m
               "log-driver", "log-opts", "live-restore", "default-runtime", "runtimes",
               "hosts", "debug", "group", "storage-driver", "max-concurrent-downloads",
               "bridge", "registry", "init", "registry-mirrors-by-host", "ipv6",
-              "fixed-cidr-v6"}
+              "fixed-cidr-v6", "cri-sandbox-image"}
 
 
 @dataclass
@@ -36,6 +36,7 @@ class DaemonConfig:
     userns_remap: str = ""
     live_restore: bool = True
     init: bool = False  # --init for containers that do not say
+    cri_sandbox_image: str = ""  # a pause image for pod sandboxes (darse.cri.infra)
     debug: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
