@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from darse import syscalls
-from darse.cri import imagevolumes, ocispec, sandboxes
+from darse.cri import imagevolumes, ocispec, sandboxes, userns
 from darse.cri.node import Node, now_ns
 from darse.cri.sandboxes import READY
 from darse.engine import dataroot
@@ -64,8 +64,15 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
             os.mkdir(os.path.join(cdir, sub), mode)
             os.chmod(os.path.join(cdir, sub), mode)
         chain = node.images.chain(image_id)
-        node.images.snapshots.mount(chain, rootfs, os.path.join(cdir, "upper"),
-                                    os.path.join(cdir, "work"))
+        owner = userns.root_ids(sandbox)
+        if owner is None:
+            node.images.snapshots.mount(chain, rootfs, os.path.join(cdir, "upper"),
+                                        os.path.join(cdir, "work"))
+        else:
+            os.chmod(cdir, 0o711)  # its root, an unprivileged host id, walks to rootfs
+            userns.mount_rootfs(node.images.snapshots, chain, rootfs,
+                                os.path.join(cdir, "upper"), os.path.join(cdir, "work"),
+                                sandbox["namespaces"]["user"], owner)
         workdir = config.get("working_dir") or image_config.get("WorkingDir")
         if workdir:
             from darse.fs.root import Root

@@ -13,7 +13,7 @@ from darse import syscalls
 from darse.network import netns
 
 KINDS = {"net": syscalls.CLONE_NEWNET, "ipc": syscalls.CLONE_NEWIPC,
-         "uts": syscalls.CLONE_NEWUTS}
+         "uts": syscalls.CLONE_NEWUTS, "user": syscalls.CLONE_NEWUSER}
 
 
 def pin(folder: str, kinds: tuple[str, ...], hostname: str) -> dict[str, str]:
@@ -58,3 +58,22 @@ def unpin(folder: str) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+def pin_process(folder: str, pid: int, kinds: tuple[str, ...]) -> dict[str, str]:
+    """The namespaces of kinds a running process made (a pod's sandbox container), pinned
+    at folder/KIND as pin() pins its own; {kind: path}. Nothing is left pinned if one
+    fails."""
+    os.makedirs(folder, mode=0o711, exist_ok=True)
+    paths = {kind: os.path.join(folder, kind) for kind in kinds}
+    try:
+        for kind, path in paths.items():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
+            syscalls.mount(f"/proc/{pid}/ns/{kind}", path, None, syscalls.MS_BIND)
+        if "net" in paths:
+            with netns.Inside(paths["net"]) as inside:
+                inside.link_up("lo")
+    except BaseException:
+        unpin(folder)
+        raise
+    return paths

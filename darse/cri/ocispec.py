@@ -199,6 +199,10 @@ def build(*, container_id: str, config: dict[str, Any], sandbox: dict[str, Any],
             elif mode == "TARGET" and target_pid_ns:
                 ns = {"type": "pid", "path": target_pid_ns}
         kept.append(ns)
+    if namespaces.get("user"):
+        # The pod's user namespace (userns mode POD), made with its mappings by its
+        # sandbox container: joined, so no mappings of the container's own.
+        kept.append({"type": "user", "path": namespaces["user"]})
     linux["namespaces"] = kept
     if not any(ns["type"] == "uts" and "path" not in ns for ns in kept):
         spec.pop("hostname", None)  # the pod's (or the host's) UTS namespace has it

@@ -12,7 +12,7 @@ import socket
 import time
 from typing import Any
 
-from darse.cri import cni, files
+from darse.cri import cni, files, infra, userns
 from darse.cri import namespaces as pins
 from darse.cri.node import Node, now_ns
 from darse.errors import InvalidArgument, NotFound
@@ -42,23 +42,32 @@ def run(node: Node, config: dict[str, Any], runtime_handler: str = "") -> str:
     if runtime_handler not in ("", "darse", "runc"):
         raise InvalidArgument(f"no runtime for {runtime_handler!r} is configured")
     opts = ns_options(config)
+    maps = userns.mappings(config)
     host_network = opts["network"] == "NODE"
     sid = secrets.token_hex(32)
     doc = {"id": sid, "name": sandbox_name(config), "config": config,
            "runtime_handler": runtime_handler, "created_at": now_ns(), "state": READY,
-           "namespaces": {}, "ip": ""}
+           "namespaces": {}, "ip": "", "ns_options": opts, "userns": maps}
     node.store.add_sandbox(doc)  # reserves the name before anything is made
     folder = node.sandbox_dir(sid)
     try:
         hostname = socket.gethostname() if host_network else \
             (config.get("hostname") or sid[:12])
+        doc["hostname"] = hostname
         files.write(folder, hostname, config.get("dns_config") or {}, host_network)
         kinds = tuple(k for k, mode in (("net", opts["network"]), ("ipc", opts["ipc"]),
                                         ("uts", opts["network"])) if mode != "NODE")
-        made = pins.pin(node.sandbox_ns_dir(sid), kinds, hostname)
+        if infra.wanted(node, maps):
+            if maps is not None:
+                node.open_walk()  # its root walks to its rootfs and /etc files
+                kinds += ("user",)
+            made = infra.start(node, doc, kinds)
+        else:
+            made = pins.pin(node.sandbox_ns_dir(sid), kinds, hostname)
         doc["namespaces"] = {k: made.get(k, "host") for k in ("net", "ipc", "uts")}
-        doc["hostname"] = hostname
-        if opts["pid"] == "POD":
+        if "user" in made:
+            doc["namespaces"]["user"] = made["user"]
+        if opts["pid"] == "POD" and not doc.get("infra"):
             doc["pod_init"] = _start_pod_init(node)
         node.store.save_sandbox(doc)
         net = node.cni.network() if not host_network else None
@@ -70,7 +79,9 @@ def run(node: Node, config: dict[str, Any], runtime_handler: str = "") -> str:
         node.store.save_sandbox(doc)
     except BaseException:
         _kill_pod_init(doc.get("pod_init"))
+        infra.stop(node, doc)
         pins.unpin(node.sandbox_ns_dir(sid))
+        infra.release(doc)
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(os.path.dirname(node.sandbox_ns_dir(sid)), ignore_errors=True)
         node.store.remove_sandbox(sid)
@@ -88,7 +99,9 @@ def _start_pod_init(node: Node) -> dict[str, int]:
 def pod_pid_ns(doc: dict[str, Any]) -> str | None:
     """/proc/PID/ns/pid of the pod's init while it is the one started for this pod."""
     init = doc.get("pod_init")
-    if not init:
+    if not init and ns_options(doc["config"])["pid"] == "POD":
+        init = doc.get("infra")  # pid 1 of the PID namespace it made
+    if not init or not init.get("pid"):
         return None
     path = f"/proc/{init['pid']}/ns/pid"
     try:
@@ -141,6 +154,8 @@ def stop(node: Node, ref: str) -> None:
         node.store.save_sandbox(doc)
     pins.unpin(node.sandbox_ns_dir(doc["id"]))
     _kill_pod_init(doc.get("pod_init"))
+    infra.stop(node, doc)
+    infra.release(doc)
     if doc["state"] != NOTREADY:
         doc["state"] = NOTREADY
         node.store.save_sandbox(doc)
@@ -170,7 +185,8 @@ def status(node: Node, ref: str) -> dict[str, Any]:
         "id": doc["id"], "metadata": config.get("metadata") or {}, "state": doc["state"],
         "created_at": str(doc["created_at"]),
         "network": {"ip": doc.get("ip", "")},
-        "linux": {"namespaces": {"options": ns_options(config)}},
+        "linux": {"namespaces": {"options": {**ns_options(config),
+                                             "userns_options": userns.options(config)}}},
         "labels": config.get("labels") or {}, "annotations": config.get("annotations") or {},
         "runtime_handler": doc.get("runtime_handler", ""),
     }

@@ -70,7 +70,7 @@ class RuntimeService(pb_grpc.RuntimeServiceServicer):
         return pb.StatusResponse(status=pb.RuntimeStatus(conditions=[
             pb.RuntimeCondition(type="RuntimeReady", status=True), network,
         ]), runtime_handlers=[pb.RuntimeHandler(name="", features=pb.RuntimeHandlerFeatures(
-            recursive_read_only_mounts=True))],
+            recursive_read_only_mounts=True, user_namespaces=True))],
             features=pb.RuntimeFeatures(supplemental_groups_policy=True))
 
     @rpc

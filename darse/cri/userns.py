@@ -1,0 +1,106 @@
+"""A pod's user namespace (KEP-127, NamespaceOption.userns_options): NODE is the host's;
+POD is one namespace for the whole pod, with the one uid and one gid range the kubelet
+chose for it (container ids from 0), made by the pod's sandbox container (darse.cri.infra)
+and joined by each of its containers."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from darse import syscalls
+from darse.errors import InvalidArgument, SystemFailure
+
+if TYPE_CHECKING:
+    from darse.image.snapshots import Snapshots
+
+MAX_ID = 2**32 - 1  # (uid_t)-1 is no id
+
+
+def options(config: dict[str, Any]) -> dict[str, Any]:
+    """The NamespaceOption.userns_options of a pod's (or a container's) config, its mode
+    spelled out: POD is the enum's zero (left out on the wire), and a config without the
+    message (a kubelet from before user namespaces) means the host's."""
+    ns = ((config.get("linux") or {}).get("security_context") or {}).get(
+        "namespace_options") or {}
+    if "userns_options" not in ns:
+        return {"mode": "NODE"}
+    return {"mode": "POD", **ns["userns_options"]}
+
+
+def _mapping(items: list[dict[str, Any]], kind: str) -> dict[str, int]:
+    if len(items) != 1:
+        raise InvalidArgument(f"user namespace: exactly one {kind} mapping is supported, "
+                              f"got {len(items)}")
+    m = items[0]
+    container_id, host_id = int(m.get("container_id", 0)), int(m.get("host_id", 0))
+    length = int(m.get("length", 0))
+    if container_id != 0:
+        raise InvalidArgument(f"user namespace: the {kind} mapping must start at container "
+                              f"id 0, not {container_id}")
+    if length <= 0 or host_id + length > MAX_ID:
+        raise InvalidArgument(f"user namespace: invalid {kind} mapping: host id {host_id}, "
+                              f"length {length}")
+    return {"containerID": 0, "hostID": host_id, "size": length}
+
+
+def mappings(config: dict[str, Any]) -> dict[str, list[dict[str, int]]] | None:
+    """{"uid": [...], "gid": [...]} in the OCI spec's form for a POD mode, None for NODE;
+    what the runtime cannot do is refused, before anything is made."""
+    opts = options(config)
+    mode = opts["mode"]
+    if mode == "NODE":
+        if opts.get("uids") or opts.get("gids"):
+            raise InvalidArgument("user namespace: mappings given with mode NODE")
+        return None
+    if mode != "POD":
+        raise InvalidArgument(f"user namespace: unsupported mode {mode}")
+    ns = ((config.get("linux") or {}).get("security_context") or {}).get(
+        "namespace_options") or {}
+    for kind in ("network", "pid", "ipc"):
+        if ns.get(kind) == "NODE":
+            raise InvalidArgument(f"user namespace: a pod with its own user namespace "
+                                  f"cannot use the host's {kind} namespace")
+    return {"uid": [_mapping(opts.get("uids") or [], "uid")],
+            "gid": [_mapping(opts.get("gids") or [], "gid")]}
+
+
+def root_ids(doc: dict[str, Any]) -> tuple[int, int] | None:
+    """The host uid and gid of the pod's root, for a pod with its own user namespace."""
+    maps = doc.get("userns")
+    if not maps:
+        return None
+    return maps["uid"][0]["hostID"], maps["gid"][0]["hostID"]
+
+
+def mount_rootfs(snapshots: Snapshots, chain: list[str], target: str, upper: str,
+                 work: str, userns_path: str, owner: tuple[int, int]) -> None:
+    """The overlay of the image's layers for a container of the pod's user namespace:
+    each layer through an idmapped mount of that namespace (root's files are the pod
+    root's, none copied), the upper folder owned by the pod's root. The layers' mounts
+    are dropped once the overlay holds them."""
+    os.chown(upper, *owner)
+    base = os.path.join(os.path.dirname(target), "lower")
+    os.mkdir(base, 0o700)
+    lowers: list[str] = []
+    fd = os.open(userns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for i, chain_id in enumerate(chain):
+            path = os.path.join(base, str(i))
+            os.mkdir(path, 0o700)
+            try:
+                syscalls.idmapped_bind(snapshots.diff(chain_id), path, fd)
+            except OSError:
+                os.rmdir(path)
+                raise
+            lowers.append(path)
+        snapshots.mount(chain, target, upper, work, lowers=lowers)
+    except OSError as exc:
+        raise SystemFailure(f"user namespace: cannot map the image's layers: "
+                            f"{exc.strerror}") from None
+    finally:
+        os.close(fd)
+        for path in lowers:
+            syscalls.umount2(path, syscalls.MNT_DETACH)
+            os.rmdir(path)  # never a recursive removal: a layer may still be there
+        os.rmdir(base)
