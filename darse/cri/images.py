@@ -23,11 +23,22 @@ def _names(node: Node, image_id: str) -> tuple[list[str], list[str]]:
             [r["name"] for r in rows if r["kind"] == "digest"])
 
 
+def _is_sandbox_image(node: Node, image_id: str) -> bool:
+    if not node.sandbox_image:
+        return False
+    try:
+        return node.images.resolve(node.sandbox_image) == image_id
+    except (NotFound, InvalidArgument):
+        return False
+
+
 def describe(node: Node, image_id: str) -> dict[str, Any]:
     tags, digests = _names(node, image_id)
     out: dict[str, Any] = {"id": image_id, "repo_tags": tags, "repo_digests": digests,
                            "size": str(node.images.size(image_id)),
-                           "spec": {"image": image_id}}
+                           "spec": {"image": image_id},
+                           # The pause image: the kubelet's image collection leaves it.
+                           "pinned": _is_sandbox_image(node, image_id)}
     user = ((node.images.config(image_id).get("config") or {}).get("User") or "")
     user = user.split(":", 1)[0]
     if user.isdigit():

@@ -96,8 +96,12 @@ def test_pause_container_holds_the_pod(paused: Cri) -> None:
     assert not paused.images.ImageStatus(pb.ImageStatusRequest(image=image)).image.id
     before = set(_pause_pids())
     pod = run_pod(paused, "paused")
-    # Pulled through the mirror, under its own name.
-    assert paused.images.ImageStatus(pb.ImageStatusRequest(image=image)).image.id
+    # Pulled through the mirror, under its own name, and pinned (the kubelet's image
+    # collection leaves it), as containerd's sandbox_image; other images are not.
+    got = paused.images.ImageStatus(pb.ImageStatusRequest(image=image)).image
+    assert got.id and got.pinned
+    assert not paused.images.ImageStatus(pb.ImageStatusRequest(
+        image=pb.ImageSpec(image="busybox"))).image.pinned
     [pause] = set(_pause_pids()) - before
     a = start(paused, pod, "a", "sleep", "1000")
     b = start(paused, pod, "b", "sleep", "1000")
