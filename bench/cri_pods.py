@@ -7,7 +7,13 @@ Side by side: darse (a private darsed --cri) and Debian's containerd 1.6 with it
 plugin (a private containerd, busybox and a busybox-based pause image imported with ctr).
 Both put pods on a CNI bridge network of their own (containernetworking-plugins).
 
-    sudo /opt/darse/venv/bin/python bench/cri_pods.py [-n 20]
+darse's pods are pinned namespaces by default; --sandbox pause runs them with the same
+pause image as containerd (daemon.json's cri-sandbox-image), --sandbox pins,pause both,
+one after the other; --userns gives each darse pod a user namespace of its own (mode POD,
+a range of 65536 ids per pod, as the kubelet hands them out).
+
+    sudo /opt/darse/venv/bin/python bench/cri_pods.py [-n 20] [--sandbox pins,pause]
+        [--userns] [--no-containerd]
 """
 
 from __future__ import annotations
@@ -76,13 +82,18 @@ def tree(roots: set[int]) -> set[int]:
     return out
 
 
-def run_pods(runtime: pb_grpc.RuntimeServiceStub, n: int, logs: Path, tag: str) -> float:
+def run_pods(runtime: pb_grpc.RuntimeServiceStub, n: int, logs: Path, tag: str,
+             userns: bool = False) -> float:
     began = time.perf_counter()
     for i in range(n):
         config = pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=f"{tag}-{i}", uid=f"{tag}-uid-{i}",
                                            namespace="bench"),
             hostname=f"pod{i}", log_directory=str(logs / f"pod{i}"))
+        if userns:
+            ids = [pb.IDMapping(container_id=0, host_id=65536 * (100 + i), length=65536)]
+            config.linux.security_context.namespace_options.userns_options.CopyFrom(
+                pb.UserNamespace(mode=pb.POD, uids=ids, gids=ids))
         pod = runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config)).pod_sandbox_id
         cid = runtime.CreateContainer(pb.CreateContainerRequest(
             pod_sandbox_id=pod, sandbox_config=config, config=pb.ContainerConfig(
@@ -99,15 +110,16 @@ def remove_pods(runtime: pb_grpc.RuntimeServiceStub) -> None:
         runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod.id))
 
 
-def measure(name: str, sock: str, roots: callable, n: int, logs: Path) -> dict:
+def measure(name: str, sock: str, roots: callable, n: int, logs: Path,
+            userns: bool = False) -> dict:
     channel = grpc.insecure_channel(f"unix://{sock}")
     runtime = pb_grpc.RuntimeServiceStub(channel)
     try:
-        run_pods(runtime, 1, logs, f"{name}-warm")  # first-use costs (imports, caches)
+        run_pods(runtime, 1, logs, f"{name}-warm", userns)  # first-use costs
         remove_pods(runtime)
         time.sleep(1)
         before = pss(tree(roots()))
-        elapsed = run_pods(runtime, n, logs, name)
+        elapsed = run_pods(runtime, n, logs, name, userns)
         time.sleep(2)
         after = pss(tree(roots()))
         return {"pods_per_s": n / elapsed, "mb_per_pod": (after - before) / n / 1e6}
@@ -116,20 +128,31 @@ def measure(name: str, sock: str, roots: callable, n: int, logs: Path) -> dict:
         channel.close()
 
 
-def bench_darse(n: int, rootfs: str) -> dict:
+def bench_darse(n: int, rootfs: str, sandbox: str = "pins", userns: bool = False) -> dict:
     d = new_daemon()
     sock = str(d.base / "cri.sock")
     conflist(d.base, "dzbench0", "10.231.0.0/16")
     d.extra_args = ["--cri-socket", sock, "--cni-conf-dir", str(d.base / "net.d")]
+    if sandbox == "pause":
+        from tests.conftest import unique_network
+
+        bridge, bip = unique_network()
+        (d.base / "daemon.json").write_text(json.dumps(
+            {"bridge": bridge, "bip": bip, "cri-sandbox-image": PAUSE}))
     d.start()
     try:
         d.import_busybox(rootfs)
+        if sandbox == "pause":  # containerd's: busybox's sleep
+            status, out = d.api("POST", "/images/create?fromSrc=-&repo=darse/pause&tag=1"
+                                "&changes=CMD%20%5B%22sleep%22%2C%222147483647%22%5D",
+                                raw=tar_of_dir(rootfs))
+            assert status == 200, out
 
         def roots() -> set[int]:
             shim = int(open(os.path.join(d.exec_root, "shim.pid")).read())
             return {d.proc.pid, shim}
 
-        return measure("darse", sock, roots, n, d.base / "logs")
+        return measure("darse", sock, roots, n, d.base / "logs", userns)
     finally:
         d.stop()
         subprocess.run(["ip", "link", "del", "dzbench0"], capture_output=True)
@@ -206,17 +229,27 @@ state = "{base}/state"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20, help="pods per runtime")
+    ap.add_argument("--sandbox", default="pins",
+                    help="darse's pods: pins (namespaces alone), pause (a pause image), "
+                         "or both, comma separated")
+    ap.add_argument("--userns", action="store_true",
+                    help="each darse pod in a user namespace of its own")
+    ap.add_argument("--no-containerd", action="store_true")
     args = ap.parse_args()
     rootfs = tempfile.mkdtemp(prefix="darse-bench-busybox-")
     busybox.make_rootfs(rootfs)
-    results = {"darse": bench_darse(args.n, rootfs)}
-    if shutil.which("containerd") and shutil.which("ctr"):
+    results = {}
+    for sandbox in args.sandbox.split(","):
+        label = {"pins": "pinned namespaces", "pause": "pause image"}[sandbox]
+        label += ", userns" if args.userns else ""
+        results[f"darse ({label})"] = bench_darse(args.n, rootfs, sandbox, args.userns)
+    if not args.no_containerd and shutil.which("containerd") and shutil.which("ctr"):
         results["containerd 1.6 (CRI)"] = bench_containerd(args.n, rootfs)
     shutil.rmtree(rootfs, ignore_errors=True)
     print(f"{args.n} pods (RunPodSandbox + CreateContainer + StartContainer of busybox sleep)")
-    print(f"{'runtime':<24}{'pods/s':>10}{'MB per idle pod':>18}")
+    print(f"{'runtime':<40}{'pods/s':>10}{'MB per idle pod':>18}")
     for name, r in results.items():
-        print(f"{name:<24}{r['pods_per_s']:>10.1f}{r['mb_per_pod']:>18.2f}")
+        print(f"{name:<40}{r['pods_per_s']:>10.1f}{r['mb_per_pod']:>18.2f}")
 
 
 if __name__ == "__main__":
