@@ -754,6 +754,10 @@ class Engine:
             out.append((doc, listed_summary(entry)))
         if limit > 0:
             out = out[:limit]
+        linked = run_limits.links.link_names(e.doc for e in listed)
+        for doc, summary in out:
+            if doc["Name"] in linked:  # sorted, as dockerd's name index gives them
+                summary["Names"] = sorted(summary["Names"] + linked[doc["Name"]])
         if size:  # a walk of each upper folder: only for what is shown
             for doc, summary in out:
                 summary["SizeRw"] = rw_size(doc)

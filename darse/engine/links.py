@@ -7,6 +7,7 @@ HostConfig.Links keeps dockerd's form, "/child:/parent/alias".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from darse.errors import Conflict, InvalidArgument, NotFound, SystemFailure
@@ -44,6 +45,21 @@ def register(engine: Engine, host_config: dict[str, Any], name: str) -> None:
 def legacy(host_config: dict[str, Any]) -> bool:
     """Links of the default bridge (hosts entries, variables), not a network's aliases."""
     return (host_config.get("NetworkMode") or "default") in ("default", "bridge")
+
+
+def link_names(docs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each linked container's other names, "/parent/alias", as dockerd lists them in
+    the container's Names (a link is a name of the linked container while the linking
+    one exists)."""
+    out: dict[str, list[str]] = {}
+    for doc in docs:
+        if not legacy(doc["HostConfig"]):
+            continue
+        for link in doc["HostConfig"].get("Links") or []:
+            child, _, path = link.partition(":")
+            if child and path:
+                out.setdefault(child, []).append(path)
+    return out
 
 
 def resolve_alias(doc: dict[str, Any], name: str) -> str:
