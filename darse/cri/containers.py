@@ -69,7 +69,10 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
             node.images.snapshots.mount(chain, rootfs, os.path.join(cdir, "upper"),
                                         os.path.join(cdir, "work"))
         else:
-            os.chmod(cdir, 0o711)  # its root, an unprivileged host id, walks to rootfs
+            # Its root, an unprivileged host id, walks to its rootfs (darsed's start
+            # closed the data root again since the pod was made).
+            node.open_walk()
+            os.chmod(cdir, 0o711)
             userns.mount_rootfs(node.images.snapshots, chain, rootfs,
                                 os.path.join(cdir, "upper"), os.path.join(cdir, "work"),
                                 sandbox["namespaces"]["user"], owner)
@@ -80,6 +83,7 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
             with Root(rootfs) as root:
                 root.makedirs(workdir)
         mounts, doc["image_volumes"] = imagevolumes.prepare(node, cdir, config)
+        mounts = userns.idmap_mounts(mounts, cdir, sandbox)
         spec = ocispec.build(container_id=cid, config={**config, "mounts": mounts},
                              sandbox=sandbox,
                              sandbox_dir=node.sandbox_dir(sandbox["id"]), rootfs=rootfs,
@@ -94,6 +98,7 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
     except BaseException:
         _unmount(rootfs)
         imagevolumes.release(cdir)
+        userns.release_mounts(cdir)
         shutil.rmtree(cdir, ignore_errors=True)
         node.store.remove_container(cid)
         raise
@@ -252,6 +257,7 @@ def remove(node: Node, ref: str) -> None:
     cdir = node.container_dir(cid)
     _unmount(os.path.join(cdir, "rootfs"))
     imagevolumes.release(cdir)
+    userns.release_mounts(cdir)
     shutil.rmtree(cdir, ignore_errors=True)
     node.store.remove_container(cid)
 

@@ -104,3 +104,74 @@ def mount_rootfs(snapshots: Snapshots, chain: list[str], target: str, upper: str
             syscalls.umount2(path, syscalls.MNT_DETACH)
             os.rmdir(path)  # never a recursive removal: a layer may still be there
         os.rmdir(base)
+
+
+def idmap_mounts(mounts: list[dict[str, Any]], cdir: str, doc: dict[str, Any]
+                 ) -> list[dict[str, Any]]:
+    """Bind mounts the kubelet asks to be idmapped (Mount.uidMappings/gidMappings, its
+    volumes in a pod of its own user namespace): each source seen through the pod's user
+    namespace, so that the host root's files are the pod root's, from an idmapped mount
+    made here (inside the namespace, the runtime may not make one). Other mappings than
+    the pod's are refused."""
+    out = []
+    fd = None
+    try:
+        for i, m in enumerate(mounts):
+            if not (m.get("uidMappings") or m.get("gidMappings")):
+                out.append(m)
+                continue
+            if not doc.get("userns"):
+                raise InvalidArgument(f"mount {m.get('container_path')}: idmapped mounts "
+                                      "need a pod with its own user namespace")
+            for kind, key in (("uid", "uidMappings"), ("gid", "gidMappings")):
+                wanted = [{"containerID": int(x.get("container_id", 0)),
+                           "hostID": int(x.get("host_id", 0)),
+                           "size": int(x.get("length", 0))} for x in m.get(key) or []]
+                if wanted != doc["userns"][kind]:
+                    raise InvalidArgument(f"mount {m.get('container_path')}: {kind} "
+                                          "mappings other than the pod's are not supported")
+            source = m.get("host_path", "")
+            if not os.path.exists(source):
+                raise InvalidArgument(f"failed to mount {source}: no such file or directory")
+            if fd is None:
+                fd = os.open(doc["namespaces"]["user"], os.O_RDONLY | os.O_CLOEXEC)
+                os.makedirs(os.path.join(cdir, "idmapped"), 0o711, exist_ok=True)
+            target = os.path.join(cdir, "idmapped", str(i))
+            if os.path.isdir(source):
+                os.mkdir(target, 0o700)
+            else:
+                os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+            try:
+                syscalls.idmapped_bind(source, target, fd)
+            except OSError as exc:
+                raise SystemFailure(f"mount {m.get('container_path')}: cannot idmap "
+                                    f"{source}: {exc.strerror}") from None
+            out.append({**m, "host_path": target})
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return out
+
+
+def release_mounts(cdir: str) -> None:
+    """The idmapped mounts idmap_mounts() made, unmounted and gone (never a recursive
+    removal: a source may still be mounted there)."""
+    folder = os.path.join(cdir, "idmapped")
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            syscalls.umount2(path, syscalls.MNT_DETACH)
+        except OSError:
+            pass
+        try:
+            os.rmdir(path) if os.path.isdir(path) else os.unlink(path)
+        except OSError:
+            pass
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass

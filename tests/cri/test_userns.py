@@ -136,3 +136,64 @@ def test_refused_with_nothing_made(pods: Cri, linux: pb.LinuxPodSandboxConfig) -
     assert "user namespace" in info.value.details()
     assert not pods.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items
     assert not leftover_mounts(str(pods.darsed.base))
+
+
+def test_pod_outlives_a_darsed_restart(pods: Cri) -> None:
+    """darsed's start closes its data root again: a container made after it in a pod of
+    its own user namespace must still reach its rootfs."""
+    pod = run(pods, "userns-durable", userns())
+    a = start(pods, pod, "a", "sleep", "1000")
+    before = sh(pods, a, "readlink /proc/self/ns/user; readlink /proc/1/ns/pid").stdout
+    pods.darsed.kill()
+    pods.darsed.start()
+    b = start(pods, pod, "b", "sleep", "1000")
+    assert sh(pods, b, "readlink /proc/self/ns/user; readlink /proc/1/ns/pid").stdout == \
+        before
+    assert sh(pods, a, "readlink /proc/self/ns/user; readlink /proc/1/ns/pid").stdout == \
+        before
+
+
+def _volume_pod(pods: Cri, name: str) -> tuple[str, str]:
+    """A pod of its own user namespace and a host folder of root's, as the kubelet makes
+    a pod's volumes (a file only root may read or write)."""
+    pod = run(pods, name, userns())
+    folder = pods.darsed.base / f"volume-{name}"
+    folder.mkdir(mode=0o755)
+    (folder / "data").write_text("kubelet's\n")
+    (folder / "data").chmod(0o600)
+    return pod, str(folder)
+
+
+def _with_volume(folder: str, mapping: list[pb.IDMapping]) -> pb.ContainerConfig:
+    cc = container_config("v", "sleep", "1000")
+    cc.mounts.append(pb.Mount(container_path="/vol", host_path=folder,
+                              uidMappings=mapping, gidMappings=mapping))
+    return cc
+
+
+def test_idmapped_volume_is_the_pods_roots(pods: Cri) -> None:
+    pod, folder = _volume_pod(pods, "userns-volume")
+    mapping = [pb.IDMapping(container_id=0, host_id=HOST_ID, length=65536)]
+    cid = pods.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=_with_volume(folder, mapping))).container_id
+    pods.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    got = sh(pods, cid, "stat -c %u:%g /vol/data; cat /vol/data; echo more >> /vol/data; "
+                        "touch /vol/new && stat -c %u /vol/new")
+    assert got.exit_code == 0 and got.stdout == b"0:0\nkubelet's\n0\n", got
+    # On the host, what it wrote is root's, as the kubelet's own files.
+    assert os.stat(os.path.join(folder, "new")).st_uid == 0
+    assert open(os.path.join(folder, "data")).read() == "kubelet's\nmore\n"
+    pods.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+    assert not leftover_mounts(str(pods.darsed.base))
+
+
+def test_idmapped_volume_of_other_mappings_refused(pods: Cri) -> None:
+    pod, folder = _volume_pod(pods, "userns-volume-other")
+    other = [pb.IDMapping(container_id=0, host_id=HOST_ID + 65536, length=65536)]
+    with pytest.raises(grpc.RpcError) as info:
+        pods.runtime.CreateContainer(pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=_with_volume(folder, other)))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "mappings other than the pod's" in info.value.details()
+    assert not pods.runtime.ListContainers(pb.ListContainersRequest()).containers
+    assert not [m for m in leftover_mounts(str(pods.darsed.base)) if "/containers/" in m]
