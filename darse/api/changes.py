@@ -32,8 +32,10 @@ async def commit_(request: web.Request) -> web.Response:
         overrides = json.loads(raw) if raw else None  # the docker CLI sends null
     except ValueError as exc:
         raise InvalidArgument(f"invalid JSON: {exc}") from None
-    if not isinstance(overrides, dict | None):
-        raise InvalidArgument("invalid JSON: expected an object")
+    from darse.api import models
+
+    overrides = models.decode(models.COMMIT_CONFIG, overrides) if overrides is not None \
+        else None
     out = await call(commit.commit, engine_of(request), container, q.get("repo") or None,
                      q.get("tag") or None, q.get("comment", ""), q.get("author", ""),
                      query_bool(request, "pause", True), q.getall("changes", []), overrides)

@@ -173,6 +173,15 @@ async def resize(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+def _log_time(text: str) -> float | None:
+    """since/until: what the docker CLI sends (unix seconds), or a time or duration as
+    darse's CLI may; anything else in dockerd's words."""
+    try:
+        return logfiles.parse_time(text) or None
+    except ValueError:
+        raise InvalidArgument(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+
+
 def _record_frame(rec: dict, tty: bool, timestamps: bool, details: bool = False) -> bytes:
     data = rec["log"].encode()
     if details:
@@ -192,8 +201,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     streams = {s for s, w in (("stdout", want_out), ("stderr", want_err)) if w}
     tail = request.query.get("tail", "all")
     tail_n = int(tail) if tail.lstrip("-").isdigit() else None  # else all, as dockerd
-    since = logfiles.parse_time(request.query.get("since", "")) or None
-    until = logfiles.parse_time(request.query.get("until", "")) or None
+    since, until = (_log_time(request.query.get(k, "")) for k in ("since", "until"))
     tty = bool(doc["Config"].get("Tty"))
     timestamps, details = query_bool(request, "timestamps"), query_bool(request, "details")
     reader = await call(logfiles.LogReader, path, tail_n, since, until)

@@ -37,7 +37,7 @@ async def create(request: web.Request) -> web.Response:
 async def start(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
     exec_id = request.match_info["id"]
-    body = await read_json(request)
+    body = models.EXEC_START.decode(await read_json(request))
     ex, process = await call(engine.exec_process, exec_id)
     if body.get("ConsoleSize"):
         h, w = body["ConsoleSize"]

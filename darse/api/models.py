@@ -247,7 +247,19 @@ CONTAINER_CREATE = _struct(
 EXEC_CREATE = _struct(
     "ExecConfig", "types", User=STR, Privileged=BOOL, Tty=BOOL, ConsoleSize=List(UINT64),
     AttachStdin=BOOL, AttachStderr=BOOL, AttachStdout=BOOL, Detach=BOOL, DetachKeys=STR,
-    Env=List(), WorkingDir=STR, Cmd=STRSLICE)
+    Env=List(), WorkingDir=STR, Cmd=List())  # []string here, not a strslice
+EXEC_START = _struct("ExecStartCheck", "types", Detach=BOOL, Tty=BOOL,
+                     ConsoleSize=List(UINT64))
+CONTAINER_UPDATE = _struct(
+    "UpdateConfig", RestartPolicy=_struct("RestartPolicy", Name=STR, MaximumRetryCount=INT),
+    **RESOURCES)
+COMMIT_CONFIG = Struct("Config", dict(CONTAINER_CREATE.fields))
+VOLUME_CREATE = _struct("VolumeCreateBody", "volume", Name=STR, Driver=STR,
+                        DriverOpts=Map(), Labels=Map())
+NETWORK_CONNECT = _struct("NetworkConnect", "types", Container=STR, EndpointConfig=ENDPOINT)
+NETWORK_DISCONNECT = _struct("NetworkDisconnect", "types", Container=STR, Force=BOOL)
+AUTH_CONFIG = _struct("AuthConfig", "types", username=STR, password=STR, auth=STR,
+                      email=STR, serveraddress=STR, identitytoken=STR, registrytoken=STR)
 NETWORK_CREATE = _struct(
     "NetworkCreateRequest", "types", Name=STR, CheckDuplicate=BOOL, Driver=STR, Scope=STR,
     EnableIPv6=BOOL, Internal=BOOL, Attachable=BOOL, Ingress=BOOL, ConfigOnly=BOOL,
@@ -297,6 +309,16 @@ def container_create(body: dict[str, Any]) -> dict[str, Any]:
 
 def exec_create(body: dict[str, Any]) -> dict[str, Any]:
     return EXEC_CREATE.decode(body)
+
+
+def decode(model: Struct, body: Any) -> dict[str, Any]:
+    """A body that must be a JSON object, checked against its model."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidArgument(f"json: cannot unmarshal {_json_kind(body)} into Go value of "
+                              f"type {model.go}")
+    return model.decode(body)
 
 
 def network_create(body: dict[str, Any]) -> dict[str, Any]:

@@ -115,19 +115,25 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def connect(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = models.NETWORK_CONNECT.decode(await read_json(request))
     ep = body.get("EndpointConfig") or {}
     await call(engine_of(request).network_connect, request.match_info["id"],
-               body["Container"], (ep.get("IPAMConfig") or {}).get("IPv4Address") or None,
+               _container(body), (ep.get("IPAMConfig") or {}).get("IPv4Address") or None,
                ep.get("Aliases") or [], ep)
     return web.Response(status=200)
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = models.NETWORK_DISCONNECT.decode(await read_json(request))
     await call(engine_of(request).network_disconnect, request.match_info["id"],
-               body["Container"], bool(body.get("Force")))
+               _container(body), bool(body.get("Force")))
     return web.Response(status=200)
+
+
+def _container(body: dict[str, Any]) -> str:
+    if not body.get("Container"):
+        raise InvalidArgument(f'invalid name or ID supplied: "{body.get("Container") or ""}"')
+    return body["Container"]
 
 
 async def prune(request: web.Request) -> web.Response:

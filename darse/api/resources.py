@@ -24,7 +24,9 @@ def routes(r: Routes) -> None:
 
 
 async def update(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    from darse.api import models
+
+    body = models.CONTAINER_UPDATE.decode(await read_json(request))
     return json_response(await call(updates.update, engine_of(request),
                                     request.match_info["id"], body))
 

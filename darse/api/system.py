@@ -155,7 +155,9 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def auth(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    from darse.api import models
+
+    body = models.AUTH_CONFIG.decode(await read_json(request))
     server = body.get("serveraddress") or "https://index.docker.io/v1/"
     host = server.split("://", 1)[-1].split("/", 1)[0]
     if host in ("index.docker.io", "registry-1.docker.io"):

@@ -29,7 +29,9 @@ async def list_(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    from darse.api import models
+
+    body = models.VOLUME_CREATE.decode(await read_json(request))
     vol = await call(engine_of(request).volumes.create, body.get("Name") or None,
                      body.get("Driver") or "local", body.get("DriverOpts") or {},
                      body.get("Labels") or {})

@@ -102,3 +102,36 @@ def inspect_each(client: Client, names: list[str], path: str, fmt: str | None,
     for line in errors:  # after the output, as the docker CLI
         print(line, file=sys.stderr)
     return 1 if errors or not rendered else 0
+
+
+def timestamp(value: str) -> str:
+    """--since/--until as the docker CLI sends them (its GetTimestamp): a Go duration
+    before now, an RFC 3339 date or time (local when it names no zone), or unix seconds
+    kept as they are. ValueError in its words."""
+    import datetime
+    import time
+
+    from darse.cli.run_flags import go_duration
+
+    if value != "0":
+        try:
+            return str(int(time.time() - go_duration(value) / 1e9))
+        except ValueError:
+            pass
+    text = value.replace("z", "Z")
+    zoned = "Z" in text or "+" in text or text.count("-") == 3
+    if "T" not in text and "-" in text and not zoned:
+        text += "T00:00:00"
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is not None:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()
+        ns = round(parsed.timestamp() % 1 * 1e9)
+        return f"{int(parsed.timestamp())}.{ns:09d}"
+    whole, _, frac = value.partition(".")
+    if whole.lstrip("-").isdigit() and (not frac or frac.isdigit()):
+        return value
+    raise ValueError(f'failed to parse value as time or duration: "{value}"')

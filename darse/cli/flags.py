@@ -48,6 +48,7 @@ class Parser:
         self.options: dict[str, _Opt] = {}
         self.all: list[_Opt] = []
         self.positionals: list[tuple[str, str | None]] = []  # (dest, nargs)
+        self.metavars: dict[str, str] = {}  # dest -> its name in the usage line
         self.add_argument("--help", action="help")
 
     def add_argument(self, *names: str, action: str | None = None, default: Any = None,
@@ -56,6 +57,8 @@ class Parser:
                      metavar: str | None = None, help: str | None = None) -> None:
         if not names[0].startswith("-"):
             self.positionals.append((names[0], nargs))
+            if metavar:
+                self.metavars[names[0]] = metavar
             return
         longest = max(names, key=len).lstrip("-")
         opt = _Opt(names, dest or longest.replace("-", "_"), action, default, type,
@@ -69,9 +72,7 @@ class Parser:
         sys.exit(125)
 
     def usage(self) -> None:
-        pos = " ".join(d.upper() + ("..." if n in ("+", REMAINDER) else "")
-                       for d, n in self.positionals)
-        print(f"Usage:  {self.prog} [OPTIONS] {pos}\n\nOptions:")
+        print(f"Usage:  {self.prog} {self.synopsis()}\n\nOptions:")
         for opt in self.all:
             print(f"  {opt.label}")
         sys.exit(0)
@@ -162,6 +163,7 @@ class Parser:
         return ns
 
     def _assign(self, ns: Namespace, values: list[str], rest: list[str]) -> None:
+        self._check_count(len(values) + len(rest))
         for index, (dest, nargs) in enumerate(self.positionals):
             if nargs == REMAINDER:
                 setattr(ns, dest, values + rest)
@@ -174,16 +176,54 @@ class Parser:
             elif nargs == "+":
                 later = sum(1 for _, n in self.positionals[index + 1:] if n is None)
                 take = len(values) - later
-                if take < 1:
-                    self.error(f'"{self.prog}" requires at least 1 argument.')
                 setattr(ns, dest, values[:take])
                 values = values[take:]
             else:
-                if not values:
-                    needed = sum(1 for _, n in self.positionals if n in (None, "+"))
-                    self.error(f'"{self.prog}" requires at least {needed} argument'
-                               f'{"s" if needed > 1 else ""}.')
                 setattr(ns, dest, values.pop(0))
-        if values:
-            self.error(f'"{self.prog}" accepts no argument{"s" if len(values) > 1 else ""}: '
-                       f"{' '.join(values)}")
+
+    def _check_count(self, given: int) -> None:
+        """cobra's argument counts, in its words: no arguments, exactly N, at least N,
+        N to M; then the usage line, status 1."""
+        fixed = sum(1 for _, n in self.positionals if n is None)
+        # a REMAINDER whose usage name is not [bracketed] needs one word at least (exec)
+        least = fixed + sum(1 for d, n in self.positionals if n == "+" or (
+            n == REMAINDER and not self.metavars.get(d, "[").startswith("[")))
+        optional = sum(1 for _, n in self.positionals if n == "?")
+        unbounded = any(n in ("+", "*", REMAINDER) for _, n in self.positionals)
+        plural = "s" if least != 1 else ""
+        if not self.positionals and given:
+            message = f'"{self.prog}" accepts no arguments.'
+        elif not unbounded and not optional and given != least:
+            message = f'"{self.prog}" requires exactly {least} argument{plural}.'
+        elif not unbounded and optional and not least <= given <= least + optional:
+            most = least + optional
+            message = (f'"{self.prog}" requires at least {least} and at most {most} '
+                       "arguments." if least else f'"{self.prog}" requires at most {most} '
+                       f'argument{"s" if most != 1 else ""}.')
+        elif unbounded and given < least:
+            message = f'"{self.prog}" requires at least {least} argument{plural}.'
+        else:
+            return
+        print(f"{message}\nSee '{self.prog} --help'.\n\nUsage:  {self.prog} "
+              f"{self.synopsis()}", file=sys.stderr)
+        sys.exit(1)
+
+    def synopsis(self) -> str:
+        """[OPTIONS] CONTAINER [CONTAINER...], from the positionals."""
+        words = ["[OPTIONS]"] if len(self.all) > 1 else []
+        for dest, nargs in self.positionals:
+            if dest in self.metavars:
+                m = self.metavars[dest]
+                words.append(f"{m} [{m}...]" if nargs == "+" else m)
+                continue
+            name = dest.upper()
+            if nargs == "+":
+                one = name[:-1] if name.endswith("S") else name
+                words.append(f"{one} [{one}...]")
+            elif nargs == "?":
+                words.append(f"[{name}]")
+            elif nargs in ("*", REMAINDER):
+                words.append(f"[{name}...]")
+            else:
+                words.append(name)
+        return " ".join(words)

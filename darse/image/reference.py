@@ -97,10 +97,8 @@ def parse(text: str, default_tag: str | None = "latest") -> Reference:
         domain = DEFAULT_DOMAIN
     if not _DOMAIN_RE.match(domain):
         raise InvalidArgument("invalid reference format")
-    if path.lower() != path:
-        shown = OFFICIAL_PREFIX + path if domain == DEFAULT_DOMAIN and "/" not in path else path
-        raise InvalidArgument(
-            f"invalid reference format: repository name ({shown}) must be lowercase")
+    if path.lower() != path:  # dockerd 20.10's words
+        raise InvalidArgument("invalid reference format: repository name must be lowercase")
     if not _PATH_RE.match(path):
         raise InvalidArgument("invalid reference format")
     if domain == DEFAULT_DOMAIN and "/" not in path:

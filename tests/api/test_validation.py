@@ -95,10 +95,71 @@ def test_exec_and_network_bodies(darsed: Darsed) -> None:
                              {"Image": "busybox", "Cmd": ["sleep", "100"]})
     cid = json.loads(out)["Id"]
     assert darsed.api("POST", f"/containers/{cid}/start")[0] == 204
-    status, out = darsed.api("POST", f"/containers/{cid}/exec", {"Cmd": "true", "Tty": 1})
+    status, out = darsed.api("POST", f"/containers/{cid}/exec", {"Cmd": ["true"], "Tty": 1})
     assert (status, json.loads(out)["message"]) == (
         400, "json: cannot unmarshal number into Go struct field ExecConfig.Tty of type bool")
     darsed.api("DELETE", f"/containers/{cid}?force=1")
+
+
+OTHER_BODIES = [
+    ("/containers/{cid}/update", {"Memory": "x"}, "json: cannot unmarshal string into Go "
+     "struct field UpdateConfig.Memory of type int64"),
+    ("/containers/{cid}/update", {"RestartPolicy": {"Name": 5}}, "json: cannot unmarshal "
+     "number into Go struct field RestartPolicy.RestartPolicy.Name of type string"),
+    ("/containers/{cid}/exec", {"Cmd": "true"}, "json: cannot unmarshal string into Go "
+     "struct field ExecConfig.Cmd of type []string"),
+    ("/volumes/create", {"Name": 5}, "json: cannot unmarshal number into Go struct field "
+     "VolumeCreateBody.Name of type string"),
+    ("/volumes/create", {"Labels": "x"}, "json: cannot unmarshal string into Go struct field "
+     "VolumeCreateBody.Labels of type map[string]string"),
+    ("/networks/bridge/connect", {"Container": 5}, "json: cannot unmarshal number into Go "
+     "struct field NetworkConnect.Container of type string"),
+    ("/networks/bridge/connect", {"Container": "{cid}", "EndpointConfig": "x"},
+     "json: cannot unmarshal string into Go struct field NetworkConnect.EndpointConfig of "
+     "type network.EndpointSettings"),
+    ("/networks/bridge/connect", {}, 'invalid name or ID supplied: ""'),
+    ("/networks/bridge/disconnect", {"Container": "{cid}", "Force": "yes"},
+     "json: cannot unmarshal string into Go struct field NetworkDisconnect.Force of type "
+     "bool"),
+    ("/auth", {"username": 5}, "json: cannot unmarshal number into Go struct field "
+     "AuthConfig.username of type string"),
+    ("/commit?container={cid}", {"Cmd": [1]}, "json: cannot unmarshal array into Go "
+     "struct field Config.Cmd of type string"),
+]
+
+
+@pytest.mark.parametrize("path,body,message", OTHER_BODIES,
+                         ids=[f"{p} {json.dumps(b)}" for p, b, _ in OTHER_BODIES])
+def test_other_bodies_refused_and_nothing_changed(darsed: Darsed, path: str, body: dict,
+                                                  message: str) -> None:
+    status, out = darsed.api("POST", "/containers/create?name=otherbodies",
+                             {"Image": "busybox", "Cmd": ["sleep", "100"]})
+    cid = json.loads(out)["Id"]
+    try:
+        assert darsed.api("POST", f"/containers/{cid}/start")[0] == 204
+        before = (darsed.api("GET", "/volumes")[1], darsed.api("GET", "/images/json")[1],
+                  darsed.api("GET", f"/containers/{cid}/json")[1])
+        body = json.loads(json.dumps(body).replace("{cid}", cid))
+        status, out = darsed.api("POST", path.replace("{cid}", cid), body)
+        assert (status, json.loads(out)["message"]) == (400, message)
+        after = (darsed.api("GET", "/volumes")[1], darsed.api("GET", "/images/json")[1],
+                 darsed.api("GET", f"/containers/{cid}/json")[1])
+        assert after == before
+    finally:
+        darsed.api("DELETE", f"/containers/{cid}?force=1")
+
+
+def test_log_times_refused_with_dockerds_words(darsed: Darsed) -> None:
+    status, out = darsed.api("POST", "/containers/create?name=logtimes",
+                             {"Image": "busybox", "Cmd": ["true"]})
+    cid = json.loads(out)["Id"]
+    try:
+        for key in ("since", "until"):
+            status, out = darsed.api("GET", f"/containers/{cid}/logs?stdout=1&{key}=bogus")
+            assert (status, json.loads(out)["message"]) == (
+                400, 'strconv.ParseInt: parsing "bogus": invalid syntax')
+    finally:
+        darsed.api("DELETE", f"/containers/{cid}?force=1")
 
 
 def test_wait_with_a_bogus_condition_is_a_400_not_a_200(darsed: Darsed) -> None:

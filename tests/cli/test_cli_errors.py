@@ -52,6 +52,8 @@ COMMANDS = [
     "network inspect nosuch", "container inspect nosuch", "image inspect nosuch",
     "logs nosuch", "exec nosuch true", "start nosuch nosuch2", "rename nosuch x",
     "stop nosuch", "kill nosuch", "port nosuch",
+    "tag busybox UPPER", "tag busybox a:b@c", "tag busybox a::b",
+    "logs --since bogus nosuch", "events --since bogus", "events --until 1.2.3",
     # an unreachable registry: an HTTP error before any progress
     "pull 127.0.0.1:1/x", "create 127.0.0.1:1/x", "run --rm 127.0.0.1:1/x",
 ]
@@ -102,3 +104,20 @@ def test_seccomp_profile_file_is_read_by_the_cli(darsed: Darsed, tmp_path: Path)
         assert '"seccomp={\\"defaultAction\\":\\"SCMP_ACT_ALLOW\\"' in opts
     finally:
         darse(darsed, "rm", "-f", out)
+
+
+USAGE_ERRORS = ["rm", "ps x", "logs", "logs a b", "exec", "exec a", "network create",
+                "rename a", "port", "port a b c", "images a b c", "tag a", "inspect", "pull",
+                "volume create a b", "run", "create", "cp a", "commit", "top", "build",
+                "login a b", "network connect a", "wait"]
+
+
+@pytest.mark.parametrize("command", USAGE_ERRORS)
+def test_argument_counts_as_the_docker_cli(darsed: Darsed, command: str) -> None:
+    """cobra's words and status 1, then the usage line (the description docker prints
+    after it is its own text)."""
+    args = shlex.split(command)
+    theirs, mine = darsed.docker(*args), darse(darsed, *args)
+    assert mine.returncode == theirs.returncode == 1
+    assert mine.stderr.splitlines()[:4] == theirs.stderr.replace(
+        "docker", "darse").splitlines()[:4]

@@ -110,10 +110,13 @@ def test_ephemeral_ports_never_collide(darsed: Darsed) -> None:
             done = darse(darsed, "run", "-d", "--name", name, "-p", "127.0.0.1::80", "-p", "81",
                          "--expose", "82", "-P", "busybox", "sleep", "100")
             assert done.returncode == 0, done.stderr
-        ports = []
+        given: dict[tuple[str, str], set[str]] = {}  # (container, its port) -> host ports
         for name in names:
-            out = darse(darsed, "port", name).stdout.split()
-            ports += [line.rsplit(":", 1)[1] for line in out if ":" in line]
-        assert len(ports) == 9 and len(set(ports)) == 9, ports
+            for line in darse(darsed, "port", name).stdout.splitlines():
+                private, _, public = line.partition(" -> ")
+                given.setdefault((name, private), set()).add(public.rsplit(":", 1)[1])
+        # one host port per container port (on IPv4 and IPv6 alike), none given twice
+        assert len(given) == 9 and all(len(v) == 1 for v in given.values()), given
+        assert len({p for v in given.values() for p in v}) == 9, given
     finally:
         darse(darsed, "rm", "-f", *names)

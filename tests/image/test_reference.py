@@ -30,7 +30,7 @@ def test_normalization(text: str, full: str, familiar: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("Nginx", "repository name (library/Nginx) must be lowercase"),
+    ("Nginx", "invalid reference format: repository name must be lowercase"),
     ("nginx:", "invalid reference format"),
     ("nginx:bad tag", "invalid reference format"),
     ("-nginx", "invalid reference format"),

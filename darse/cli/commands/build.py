@@ -62,7 +62,7 @@ def _parser() -> Parser:
     p.add_argument("--security-opt", action="append", default=[])
     p.add_argument("--compress", action="store_true")  # the context goes over a local socket
     p.add_argument("--disable-content-trust", action="store_true", default=True)
-    p.add_argument("path")
+    p.add_argument("path", metavar="PATH | URL | -")
     return p
 
 

@@ -26,7 +26,7 @@ def commit(client: Client, argv: list[str]) -> int:
     p.add_argument("-m", "--message", default="")
     p.add_argument("-p", "--pause", action="store_true", default=True)
     p.add_argument("container")
-    p.add_argument("reference", nargs="?")
+    p.add_argument("reference", nargs="?", metavar="[REPOSITORY[:TAG]]")
     args = p.parse_args(argv)
     repo = tag = None
     if args.reference:

@@ -79,7 +79,7 @@ def _create_parser(prog: str) -> Parser:
     p.add_argument("--volumes-from", action="append", default=[])
     run_flags.add(p)
     p.add_argument("image")
-    p.add_argument("command", nargs=REMAINDER)
+    p.add_argument("command", nargs=REMAINDER, metavar="[COMMAND] [ARG...]")
     return p
 
 
@@ -500,7 +500,7 @@ def stream(client: Client, sock: socket.socket, cid: str, tty: bool, stdin: bool
 def top(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse top")
     p.add_argument("container")
-    p.add_argument("ps_args", nargs=REMAINDER)
+    p.add_argument("ps_args", nargs=REMAINDER, metavar="[ps OPTIONS]")
     args = p.parse_args(argv)
     out = client.json("GET", f"/containers/{args.container}/top",
                       {"ps_args": " ".join(args.ps_args) or None})
@@ -515,7 +515,7 @@ def top(client: Client, argv: list[str]) -> int:
 def port(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse port")
     p.add_argument("container")
-    p.add_argument("private", nargs="?")
+    p.add_argument("private", nargs="?", metavar="[PRIVATE_PORT[/PROTO]]")
     args = p.parse_args(argv)
     info = client.json("GET", f"/containers/{args.container}/json")
     ports = info["NetworkSettings"].get("Ports") or {}
@@ -542,6 +542,15 @@ def logs(client: Client, argv: list[str]) -> int:
     p.add_argument("container")
     args = p.parse_args(argv)
     info = client.json("GET", f"/containers/{args.container}/json")
+    from darse.cli.common import timestamp
+
+    for key in ("since", "until"):
+        if getattr(args, key):
+            try:
+                setattr(args, key, timestamp(getattr(args, key)))
+            except ValueError as exc:
+                print(f'invalid value for "{key}": {exc}', file=sys.stderr)
+                return 1
     resp = client.request("GET", f"/containers/{args.container}/logs", {
         "stdout": True, "stderr": True, "follow": args.follow, "tail": args.tail,
         "since": args.since, "until": args.until, "timestamps": args.timestamps,
@@ -574,11 +583,12 @@ def exec_(client: Client, argv: list[str]) -> int:
     p.add_argument("--privileged", action="store_true")
     p.add_argument("--detach-keys")
     p.add_argument("container")
-    p.add_argument("command", nargs=REMAINDER)
+    p.add_argument("command", nargs=REMAINDER, metavar="COMMAND [ARG...]")
     args = p.parse_args(argv)
     if not args.command:
-        print('"darse exec" requires at least 2 arguments.', file=sys.stderr)
-        return 125
+        print('"darse exec" requires at least 2 arguments.\nSee \'darse exec --help\'.\n\n'
+              "Usage:  darse exec [OPTIONS] CONTAINER COMMAND [ARG...]", file=sys.stderr)
+        return 1
     try:
         env = _env(args)
     except FlagError as exc:  # docker exec: the bare error, status 1

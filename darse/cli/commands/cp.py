@@ -58,8 +58,9 @@ def cp(client: Client, argv: list[str]) -> int:
     p.add_argument("-a", "--archive", action="store_true")
     p.add_argument("-L", "--follow-link", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("src")
-    p.add_argument("dst")
+    p.add_argument("src", metavar="CONTAINER:SRC_PATH")
+    p.add_argument("dst", metavar="DEST_PATH|-\n\tdarse cp [OPTIONS] SRC_PATH|- "
+                   "CONTAINER:DEST_PATH")
     args = p.parse_args(argv)
     src_c, src = _split(args.src)
     dst_c, dst = _split(args.dst)

@@ -61,7 +61,7 @@ def pull(client: Client, argv: list[str]) -> int:
     p.add_argument("--platform")
     # docker's default (true) skips image signing, which darse does not do either
     p.add_argument("--disable-content-trust", action="store_true", default=True)
-    p.add_argument("image")
+    p.add_argument("image", metavar="NAME[:TAG|@DIGEST]")
     args = p.parse_args(argv)
     if args.all_tags and (":" in args.image.rsplit("/", 1)[-1] or "@" in args.image):
         print("tag can't be used with --all-tags/-a", file=sys.stderr)
@@ -75,7 +75,7 @@ def push(client: Client, argv: list[str]) -> int:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-a", "--all-tags", action="store_true")
     p.add_argument("--disable-content-trust", action="store_true", default=True)
-    p.add_argument("image")
+    p.add_argument("image", metavar="NAME[:TAG]")
     args = p.parse_args(argv)
     name, tag = args.image, None
     if ":" in args.image.rsplit("/", 1)[-1]:
@@ -126,7 +126,7 @@ def images(client: Client, argv: list[str]) -> int:
     p.add_argument("--no-trunc", action="store_true")
     p.add_argument("-f", "--filter", action="append", default=[])
     p.add_argument("--format")
-    p.add_argument("reference", nargs="?")
+    p.add_argument("reference", nargs="?", metavar="[REPOSITORY[:TAG]]")
     args = p.parse_args(argv)
     filters = common_filters(args.filter)
     if args.reference:
@@ -150,9 +150,18 @@ def images(client: Client, argv: list[str]) -> int:
 
 def tag(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse tag")
-    p.add_argument("source")
-    p.add_argument("target")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
     args = p.parse_args(argv)
+    from darse.errors import InvalidArgument
+    from darse.image.reference import parse
+
+    try:  # checked before the daemon is asked, as the docker CLI
+        parse(args.target)
+    except InvalidArgument as exc:
+        print(f'Error parsing reference: "{args.target}" is not a valid repository/tag: '
+              f"{exc}", file=sys.stderr)
+        return 1
     repo, tag_ = args.target, None
     if ":" in args.target.rsplit("/", 1)[-1]:
         repo, tag_ = args.target.rsplit(":", 1)
@@ -250,8 +259,8 @@ def import_(client: Client, argv: list[str]) -> int:
     p.add_argument("-c", "--change", action="append", default=[])
     p.add_argument("-m", "--message", default="")
     p.add_argument("--platform")
-    p.add_argument("file")
-    p.add_argument("reference", nargs="?")
+    p.add_argument("file", metavar="file|URL|-")
+    p.add_argument("reference", nargs="?", metavar="[REPOSITORY[:TAG]]")
     args = p.parse_args(argv)
     repo, tag_ = args.reference, None
     if repo and ":" in repo.rsplit("/", 1)[-1]:

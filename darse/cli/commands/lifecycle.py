@@ -99,7 +99,7 @@ def unpause(client: Client, argv: list[str]) -> int:
 def rename(client: Client, argv: list[str]) -> int:
     p = Parser(prog="darse rename")
     p.add_argument("container")
-    p.add_argument("name")
+    p.add_argument("name", metavar="NEW_NAME")
     args = p.parse_args(argv)
     try:
         client.request("POST", f"/containers/{args.container}/rename",

@@ -59,7 +59,7 @@ def create(client: Client, argv: list[str]) -> int:
     p.add_argument("--ipam-opt", action="append", default=[])
     p.add_argument("--label", action="append", default=[])
     p.add_argument("-o", "--opt", action="append", default=[])
-    p.add_argument("name")
+    p.add_argument("name", metavar="NETWORK")
     args = p.parse_args(argv)
     try:
         configs = _ipam_configs(args.subnet, args.ip_range, args.gateway,

@@ -187,7 +187,7 @@ def inspect_objects(client: Client, argv: list[str], kind: str | None, prog: str
     p.add_argument("-f", "--format")
     p.add_argument("-s", "--size", action="store_true")
     p.add_argument("--type", default=kind)
-    p.add_argument("names", nargs="+")
+    p.add_argument("names", nargs="+", metavar="NAME|ID")
     args = p.parse_args(argv)
     if args.type and args.type not in _INSPECT_PATHS:
         print(f'"{args.type}" is not a valid value for --type', file=sys.stderr)
@@ -237,6 +237,15 @@ def events(client: Client, argv: list[str]) -> int:
     args = p.parse_args(argv)
     tmpl = Template(args.format) if args.format and args.format != "json" else None
     import datetime
+
+    from darse.cli.common import timestamp
+
+    try:
+        args.since = timestamp(args.since) if args.since else None
+        args.until = timestamp(args.until) if args.until else None
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
     for e in client.lines("GET", "/events", {"since": args.since, "until": args.until,
                                              "filters": filters_query(args.filter)}):
