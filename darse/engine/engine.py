@@ -707,7 +707,12 @@ class Engine:
 
     def rename(self, ref: str, new_name: str) -> None:
         doc = self.containers.find(ref)
-        new_name = names.validate(new_name)
+        try:
+            new_name = names.validate(new_name)
+        except InvalidArgument:  # dockerd's words at rename
+            raise InvalidArgument(f"Error when allocating new name: Invalid container name "
+                                  f"(/{new_name.lstrip('/')}), only [a-zA-Z0-9]"
+                                  "[a-zA-Z0-9_.-] are allowed") from None
         if new_name == doc["Name"].lstrip("/"):
             raise Conflict("Renaming a container with the same name as its current name")
         if new_name in self.containers.names():
@@ -765,26 +770,9 @@ class Engine:
         return [summary for _, summary in out]
 
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
-        import subprocess
+        from darse.engine.top import top
 
-        doc = self.containers.find(ref)
-        if not doc["State"]["Running"]:
-            raise Conflict(f"Container {doc['Id']} is not running")
-        from darse.runtime import cgroups
-        from darse.runtime.state import load as load_state
-
-        st = load_state(os.path.join(self.config.exec_root, "runtime"), doc["Id"])
-        pids = set(cgroups.pids(st.cgroup_paths))
-        lines = subprocess.run(["ps", *ps_args.split()], capture_output=True, text=True,
-                               check=True).stdout.splitlines()
-        titles = lines[0].split()
-        col = titles.index("PID")
-        procs = []
-        for line in lines[1:]:
-            fields = line.split(None, len(titles) - 1)
-            if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
-                procs.append(fields)
-        return {"Titles": titles, "Processes": procs}
+        return top(self, ref, ps_args)
 
     def export(self, ref: str, out: Any) -> None:
         """docker export: the container's filesystem as a tar (mounted for the time)."""

@@ -203,3 +203,23 @@ def test_query_parameters_refused_with_dockerds_words(darsed: Darsed) -> None:
     status, out = darsed.api("GET", f"/containers/{cid}/logs?stdout=1&tail=abc")  # all
     assert status == 200 and out.endswith(b"hi\n")
     darsed.api("DELETE", f"/containers/{cid}?force=1")
+
+
+def test_top_and_rename_refusals_in_dockerds_words(darsed: Darsed) -> None:
+    status, out = darsed.api("POST", "/containers/create?name=toprename",
+                             {"Image": "busybox", "Cmd": ["sleep", "100"]})
+    cid = json.loads(out)["Id"]
+    try:
+        assert darsed.api("POST", f"/containers/{cid}/start")[0] == 204
+        status, out = darsed.api("GET", f"/containers/{cid}/top?ps_args=--bogus")
+        assert status == 500
+        assert json.loads(out)["message"].startswith("ps: error: unknown gnu long option")
+        status, out = darsed.api("GET", f"/containers/{cid}/top?ps_args=-o%20comm")
+        assert (status, json.loads(out)["message"]) == (
+            500, "Couldn't find PID field in ps output")
+        status, out = darsed.api("POST", f"/containers/{cid}/rename?name=a/b")
+        assert (status, json.loads(out)["message"]) == (
+            400, "Error when allocating new name: Invalid container name (/a/b), only "
+                 "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    finally:
+        darsed.api("DELETE", f"/containers/{cid}?force=1")
