@@ -46,6 +46,7 @@ class Darsed:
         self.host = f"unix://{self.sock}"
         self.proc: subprocess.Popen | None = None
         self.extra_args: list[str] = []  # more darsed flags (e.g. --cri-socket)
+        self.wrapper: list[str] = []  # a command darsed runs under (e.g. unshare -n ...)
 
     def start(self) -> None:
         from tests.conftest import unique_network
@@ -56,7 +57,7 @@ class Darsed:
         log = open(self.base / "darsed.log", "ab")  # noqa: SIM115
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "darse.daemon", "-H", self.host, "--data-root",
+            [*self.wrapper, sys.executable, "-m", "darse.daemon", "-H", self.host, "--data-root",
              self.data_root, "--exec-root", self.exec_root, "--config-file",
              str(self.base / "daemon.json"), "--cleanup", *self.extra_args],
             stdout=log, stderr=log, env=env)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from darse.engine import etc_files
 from darse.errors import Conflict, InvalidArgument, NotFound, SystemFailure
-from darse.network import netns
+from darse.network import netns, proxy
 from darse.network.manager import AUTO_V4, PREDEFINED
 
 if TYPE_CHECKING:
@@ -128,21 +128,26 @@ def check_mac(mac: str) -> None:
         raise InvalidArgument(f"invalid MAC address: {mac} is a multicast address")
 
 
-def _free_port(engine: Engine, proto: str, chosen: set[tuple[str, int]]) -> int:
+def _free_port(engine: Engine, proto: str, chosen: set[tuple[str, int]],
+               v6: bool = False) -> int:
     """A port of the ephemeral range no socket of the host holds, that darse has not
-    published (its ports are the kernel's DNAT: no socket holds them) and that this
-    container has not just been given."""
+    published (its IPv4 ports are the kernel's DNAT: no socket holds them) and that this
+    container has not just been given; v6: free on [::] too (its IPv6 twin's)."""
     taken = set(chosen) | {(b[2], b[1]) for _, bs in engine.networks.published.values()
                            for b in bs}
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     for port in EPHEMERAL:
         if (proto, port) in taken:
             continue
-        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
+        try:
+            with socket.socket(socket.AF_INET, kind) as s:
                 s.bind(("0.0.0.0", port))
-            except OSError:
-                continue
+            if v6:
+                with socket.socket(socket.AF_INET6, kind) as s:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    s.bind(("::", port))
+        except OSError:
+            continue
         chosen.add((proto, port))
         return port
     raise Conflict("no free port in the ephemeral range")
@@ -151,31 +156,32 @@ def _free_port(engine: Engine, proto: str, chosen: set[tuple[str, int]]) -> int:
 def port_map(engine: Engine, doc: dict[str, Any], ipv6: bool = False
              ) -> dict[str, list[dict[str, str]] | None]:
     """NetworkSettings.Ports: PortBindings, and -P's ephemeral ports for EXPOSEd ones.
-    ipv6 (the container has an IPv6 address): a port bound to every address of the host
-    is bound on IPv6's too, shown as dockerd 20.10 shows it (HostIp "::")."""
+    As dockerd 20.10, a binding without a host address is bound on 0.0.0.0 and, when
+    the host has IPv6, on :: too (HostIp "::", the same port): DNAT'd to the container's
+    IPv6 address if it has one (ipv6), else carried to its IPv4 one by darsed's proxy
+    (darse.network.proxy; TCP and UDP, as docker-proxy). An address given, 0.0.0.0
+    included, is bound alone."""
     hc, cfg = doc["HostConfig"], doc["Config"]
     ports: dict[str, list[dict[str, str]] | None] = {}
     chosen: set[tuple[str, int]] = set()
+
+    def bound(given: dict[str, str], key: str) -> list[dict[str, str]]:
+        proto = key.split("/")[1]
+        host_ip = given.get("HostIp") or ""
+        twin = not host_ip and (ipv6 or proto in ("tcp", "udp")) and proxy.v6_listenable()
+        host_port = given.get("HostPort") or str(_free_port(engine, proto, chosen, twin))
+        out = [{"HostIp": host_ip or "0.0.0.0", "HostPort": host_port}]
+        return out + [{"HostIp": "::", "HostPort": host_port}] if twin else out
+
     for key in cfg.get("ExposedPorts") or {}:
         ports[key] = None
     for key, bindings in (hc.get("PortBindings") or {}).items():
         key = key if "/" in key else f"{key}/tcp"
-        out = []
-        for b in bindings or []:
-            host_port = b.get("HostPort") or str(_free_port(engine, key.split("/")[1], chosen))
-            out.append({"HostIp": b.get("HostIp") or "0.0.0.0", "HostPort": host_port})
-        ports[key] = out
+        ports[key] = [b for given in bindings or [] for b in bound(given, key)]
     if hc.get("PublishAllPorts"):
         for key, value in ports.items():
             if value is None:
-                ports[key] = [{"HostIp": "0.0.0.0", "HostPort": str(_free_port(
-                    engine, key.split("/")[1], chosen))}]
-    if ipv6:
-        for key, value in ports.items():
-            if value:
-                ports[key] = [b for given in value for b in
-                              ([given, {"HostIp": "::", "HostPort": given["HostPort"]}]
-                               if given["HostIp"] == "0.0.0.0" else [given])]
+                ports[key] = bound({}, key)
     return ports
 
 
@@ -203,8 +209,13 @@ def start(engine: Engine, doc: dict[str, Any]) -> str | None:
         ports = port_map(engine, doc, bool(primary["GlobalIPv6Address"]))
         bindings = [(b["HostIp"], int(b["HostPort"]), key.split("/")[1], int(key.split("/")[0]))
                     for key, bs in ports.items() for b in bs or []]
-        engine.networks.publish(cid, primary["IPAddress"], bindings,
-                                primary["GlobalIPv6Address"])
+        try:
+            engine.networks.publish(cid, primary["IPAddress"], bindings,
+                                    primary["GlobalIPv6Address"])
+        except SystemFailure as exc:  # (a port taken, its proxy's bind refused)
+            raise SystemFailure(f"driver failed programming external connectivity on "
+                                f"endpoint {doc['Name'].lstrip('/')} "
+                                f"({primary['EndpointID']}): {exc}") from None
         settings.update(IPAddress=primary["IPAddress"], IPPrefixLen=primary["IPPrefixLen"],
                         Gateway=primary["Gateway"], MacAddress=primary["MacAddress"],
                         GlobalIPv6Address=primary["GlobalIPv6Address"],

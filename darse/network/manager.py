@@ -117,7 +117,7 @@ class NetworkManager:
         # cid -> its DNAT elements, and the bindings they stand for
         self.published: dict[str, tuple[list[nftables.Port], list[tuple[str, int, str, int]]]
                              ] = {}
-        self.proxies: dict[str, list[proxy.Proxy]] = {}  # cid -> its [::1] ports
+        self.proxies: dict[str, list[proxy.Proxy]] = {}  # cid -> its IPv6 ports' sockets
         # Refused before anything starts (the shim, the table): a default bridge name that
         # names an interface which is not a bridge, a table of someone else's.
         try:
@@ -588,15 +588,18 @@ class NetworkManager:
     def publish(self, container_id: str, ip: str, bindings: list[tuple[str, int, str, int]],
                 ip6: str = "") -> None:
         """DNAT of the bindings to the container: those of an IPv6 host address ("::",
-        "::1") to its IPv6 address ip6, the others to its IPv4 address ip."""
+        "::1"...) to its IPv6 address ip6, the others to its IPv4 address ip. Each IPv6
+        one is also a socket of darsed's proxy there, as dockerd's docker-proxy: it
+        carries what the DNAT cannot (all of it to ip when the container has no IPv6
+        address; [::1] to ip6) and holds the port."""
         if not bindings:
             return
         v6 = [b for b in bindings if ":" in (b[0] or "")]
         v4 = [b for b in bindings if ":" not in (b[0] or "")]
-        if v6 and not ip6:
-            # dockerd's userland proxy would carry them to the IPv4 address; darse's
-            # ports are the kernel's DNAT, which cannot turn IPv6 into IPv4.
-            raise InvalidArgument(f"cannot publish on {_host(v6[0][0])}:{v6[0][1]}: the "
+        if not ip6 and any(b[2] not in ("tcp", "udp") for b in v6):
+            # (darsed's proxy carries TCP and UDP; no kernel DNAT turns IPv6 into IPv4)
+            b = next(b for b in v6 if b[2] not in ("tcp", "udp"))
+            raise InvalidArgument(f"cannot publish {b[2]} on {_host(b[0])}:{b[1]}: the "
                                   f"container has no IPv6 address (a network created with "
                                   f"--ipv6 gives one)")
         with self.lock:
@@ -617,10 +620,10 @@ class NetworkManager:
             keys = nftables.add_ports(ip, v4) if v4 else []
             proxies: list[proxy.Proxy] = []
             try:
-                keys += nftables.add_ports(ip6, v6) if v6 else []
+                keys += nftables.add_ports(ip6, v6) if v6 and ip6 else []
                 for host_ip, host_port, proto, port in v6:
-                    if host_ip in ("::", proxy.LOOPBACK) and proto == "tcp":
-                        proxies.append(proxy.Proxy(host_port, ip6, port))
+                    if proto in ("tcp", "udp"):
+                        proxies.append(proxy.Proxy(proto, host_ip, host_port, ip6 or ip, port))
             except BaseException:
                 for p in proxies:
                     p.close()

@@ -353,10 +353,14 @@ def test_port_published_on_one_ipv6_address(darsed: Darsed, cleanup, tmp_path: P
     listing = subprocess.run(["nft", "list", "map", "ip6", table, "host_ports"],
                              capture_output=True, text=True).stdout
     assert f"{host(s6, 1)} . tcp . {port} : {host(s6, 2)} . 80" in listing
-    # a container with no IPv6 address: no kernel DNAT can carry it (no userland proxy)
-    err = _refused(darsed, cli, "run", "-d", "--name", plain, "-p", f"[::1]:{_free_port()}:80",
-                   "busybox", "sleep", "600")
-    assert "the container has no IPv6 address" in err and "[::1]:" in err, err
+    # a container with no IPv6 address: carried to its IPv4 one by darsed's proxy, as
+    # dockerd's docker-proxy (tests/network/test_ipv6_proxy.py)
+    loop = _free_port()
+    run("run", "-d", "--name", plain, "-p", f"[::1]:{loop}:80", "-v", f"{tmp_path}:/www",
+        "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    assert inspect(darsed, "inspect", plain)["NetworkSettings"]["Ports"] == {
+        "80/tcp": [{"HostIp": "::1", "HostPort": str(loop)}]}
+    assert _http(f"http://[::1]:{loop}/") == "one address\n"
 
 
 def test_daemon_json_ipv6_default_bridge(busybox_rootfs: str) -> None:
@@ -451,8 +455,9 @@ def test_ipv4_address_refusals_in_dockerd_20_10s_words(darsed: Darsed, cleanup,
 
 
 def test_loopback_port_taken_refused_in_dockerds_words(darsed: Darsed, cleanup) -> None:
-    """[::1]:PORT is served by a listening socket, as dockerd's proxy: a port someone
-    else listens on there refuses the start in dockerd's words, and leaves nothing."""
+    """[::1]:PORT is served by a listening socket on [::]:PORT, as dockerd's proxy: a
+    port someone else listens on at [::1] refuses the start in dockerd's words (its
+    docker-proxy's bind of [::] fails), and leaves nothing."""
     s6 = subnet6()
     cleanup["networks"].append("v6busy")
     cleanup["containers"].append("v6busyc")
@@ -463,7 +468,7 @@ def test_loopback_port_taken_refused_in_dockerds_words(darsed: Darsed, cleanup) 
         port = other.getsockname()[1]
         err = _refused(darsed, "darse", "run", "-d", "--name", "v6busyc", "--network",
                        "v6busy", "-p", f"{port}:80", "busybox", "sleep", "600")
-        assert f"Error starting userland proxy: listen tcp6 [::1]:{port}: bind: address " \
+        assert f"Error starting userland proxy: listen tcp6 [::]:{port}: bind: address " \
             "already in use" in err, err
     table = f"darse_{darsed.config['bridge']}"
     for family in ("ip", "ip6"):

@@ -19,15 +19,36 @@ PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command")
 
 
 def format_ports(ports: list[dict[str, Any]]) -> str:
-    """docker ps's PORTS: 0.0.0.0:8080->80/tcp, 443/tcp."""
-    out = []
+    """docker ps's PORTS as the docker CLI 20.10 lays them out: sorted by container
+    port, address, host port, protocol; runs of ports published on the same number
+    grouped (0.0.0.0:80-81->80-81/tcp, 7000-7001/tcp), the others after them."""
+    ports = sorted(ports, key=lambda p: (p["PrivatePort"], p.get("IP") or "",
+                                         p.get("PublicPort") or 0, p["Type"]))
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in order of creation
+    done: list[str] = []
+    mapped: list[str] = []
+
+    def group(key: str, first: int, last: int) -> str:
+        ip, _, proto = key.rpartition("/")
+        span = str(first) if first == last else f"{first}-{last}"
+        return f"{ip}:{span}->{span}/{proto}" if ip else f"{span}/{proto}"
+
     for p in ports:
-        if p.get("PublicPort"):
-            out.append(f"{p.get('IP', '0.0.0.0')}:{p['PublicPort']}->{p['PrivatePort']}/"
-                       f"{p['Type']}")
-        else:
-            out.append(f"{p['PrivatePort']}/{p['Type']}")
-    return ", ".join(out)
+        current, key = p["PrivatePort"], p["Type"]
+        if p.get("IP"):
+            if p.get("PublicPort") != current:
+                mapped.append(f"{p['IP']}:{p.get('PublicPort') or 0}->{current}/{p['Type']}")
+                continue
+            key = f"{p['IP']}/{p['Type']}"
+        span = groups.get(key)
+        if span is None:
+            groups[key] = [current, current]
+        elif current == span[1] + 1:
+            span[1] = current
+        else:  # a gap: the run so far is printed now, a new one begins
+            done.append(group(key, *span))
+            groups[key] = [current, current]
+    return ", ".join(done + [group(k, *s) for k, s in groups.items()] + mapped)
 
 
 def _ps_item(c: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
