@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from darse import memory
 from darse.api import streams
 from darse.api.server import (
     Routes,
@@ -36,6 +37,7 @@ def routes(r: Routes) -> None:
     r.add_post("/images/load", load)
     r.add_get("/images/get", save)
     r.add_post("/images/prune", prune)
+    r.add_get("/images/search", search)
     r.add_get(f"/images/{NAME}/json", inspect)
     r.add_get(f"/images/{NAME}/history", history)
     r.add_get(f"/images/{NAME}/get", save_one)
@@ -77,8 +79,11 @@ async def _progress_stream(request: web.Request, work: Callable[[Callable[[dict]
             resp.failure = exc
         return _error_event(exc)
 
-    await streams.from_thread(request, resp, work,
-                              lambda event: json.dumps(event).encode() + b"\r\n", on_error)
+    try:
+        await streams.from_thread(request, resp, work,
+                                  lambda event: json.dumps(event).encode() + b"\r\n", on_error)
+    finally:
+        await call(memory.give_back)  # the transfer's buffers, freed in its thread's arena
     if not resp.prepared:
         if resp.failure is not None:
             raise resp.failure
@@ -239,6 +244,17 @@ async def load(request: web.Request) -> web.StreamResponse:
 
     # docker-py's images.load raises ImageLoadError only for an error line of the stream.
     return await _progress_stream(request, work, always_streamed=True)
+
+
+async def search(request: web.Request) -> web.Response:
+    from darse.image.search import search as find
+
+    term = request.query.get("term", "")
+    limit = request.query.get("limit") or "25"
+    if not limit.lstrip("-").isdigit():
+        raise InvalidArgument(f'strconv.Atoi: parsing "{limit}": invalid syntax')
+    return json_response(await call(find, engine_of(request).images.registry_config, term,
+                                    int(limit), filters_of(request)))
 
 
 async def prune(request: web.Request) -> web.Response:

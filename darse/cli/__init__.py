@@ -30,7 +30,7 @@ COMMANDS = {
     "images": ("image", "images"), "pull": ("image", "pull"), "push": ("image", "push"),
     "tag": ("image", "tag"), "rmi": ("image", "rmi"), "history": ("image", "history"),
     "save": ("image", "save"), "load": ("image", "load"), "import": ("image", "import_"),
-    "build": ("build", "build"),
+    "build": ("build", "build"), "search": ("search", "search"),
     "login": ("system", "login"), "logout": ("system", "logout"),
     "version": ("system", "version"), "info": ("system", "info"),
     "inspect": ("system", "inspect"), "events": ("system", "events"),
@@ -87,7 +87,7 @@ Management Commands:
 
 Commands:
   attach commit cp create diff events export history import inspect kill load logs pause port
-  rename restart rm rmi save start stats stop tag top unpause update wait
+  rename restart rm rmi save search start stats stop tag top unpause update wait
 
 Global Options:
   -H, --host string   Daemon socket to connect to (default unix:///run/darse.sock)
