@@ -20,7 +20,7 @@ def _bool_filter(name: str, values: list[str]) -> bool | None:
         return None
     value = values[-1].lower()
     if value not in ("true", "false", "1", "0"):
-        raise InvalidArgument(f"Invalid filter '{name}={values[-1]}'")
+        raise InvalidArgument(f"Invalid filter '{name}=[{' '.join(values)}]'")
     return value in ("true", "1")
 
 

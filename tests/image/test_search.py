@@ -38,7 +38,8 @@ def test_search_a_registry_without_an_index(daemon: Darsed, registry: RegistrySe
     (["--limit", "101"], "Limit 101 is outside the range of [1, 100]"),
     (["--filter", "foo=bar"], "Invalid filter 'foo'"),
     (["--filter", "stars=x"], "Invalid filter 'stars=x'"),
-    (["--filter", "is-official=maybe"], "Invalid filter 'is-official=maybe'"),
+    (["--filter", "is-official=maybe"], "Invalid filter 'is-official=[maybe]'"),
+    (["--filter", "is-automated=x"], "Invalid filter 'is-automated=[x]'"),
 ])
 def test_search_refusals(daemon: Darsed, flags: list[str], message: str) -> None:
     for result in both(daemon, "search", *flags, "busybox"):
