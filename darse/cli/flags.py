@@ -73,9 +73,25 @@ class Parser:
 
     def usage(self) -> None:
         print(f"Usage:  {self.prog} {self.synopsis()}\n\nOptions:")
-        for opt in self.all:
-            print(f"  {opt.label}")
+        for opt in sorted(self.all, key=lambda o: max(o.names, key=len).lstrip("-")):
+            if opt.action == "help":
+                continue
+            short = next((n for n in opt.names if len(n) == 2), None)
+            long = next((n for n in opt.names if n.startswith("--")), short)
+            print(f"  {short + ', ' if short else '    '}{long}{self._kind(opt)}")
         sys.exit(0)
+
+    @staticmethod
+    def _kind(opt: _Opt) -> str:
+        """pflag's name for the value a flag takes, as docker's help shows it."""
+        if opt.action in ("store_true", "help"):
+            return ""
+        if opt.action == "append":
+            return " list"
+        name = getattr(opt.type, "__name__", "")
+        return {"int64": " int", "uint16": " uint16", "ram_bytes": " bytes",
+                "ram_or_unlimited": " bytes", "nano_cpus": " decimal",
+                "go_duration": " duration"}.get(name, " string")
 
     def _store(self, ns: Namespace, opt: _Opt, value: str, shown: str) -> None:
         if opt.type is not None:
