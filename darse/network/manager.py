@@ -617,13 +617,18 @@ class NetworkManager:
                     raise SystemFailure(f"Bind for {_host(host_ip)}:{host_port} failed: port "
                                         f"is already allocated")
                 bound.append((host_ip, proto, host_port))
-            keys = nftables.add_ports(ip, v4) if v4 else []
+            # In dockerd's order (each binding's IPv4 listener, then its IPv6 one), so
+            # that a port someone holds is refused in the words dockerd would use.
             proxies: list[proxy.Proxy] = []
+            keys: list[nftables.Port] = []
             try:
-                keys += nftables.add_ports(ip6, v6) if v6 and ip6 else []
-                for host_ip, host_port, proto, port in v6:
-                    if proto in ("tcp", "udp"):
+                for host_ip, host_port, proto, port in bindings:
+                    if ":" not in (host_ip or ""):
+                        proxy.check_free(proto, host_ip or "0.0.0.0", host_port)
+                    elif proto in ("tcp", "udp"):
                         proxies.append(proxy.Proxy(proto, host_ip, host_port, ip6 or ip, port))
+                keys += nftables.add_ports(ip, v4) if v4 else []
+                keys += nftables.add_ports(ip6, v6) if v6 and ip6 else []
             except BaseException:
                 for p in proxies:
                     p.close()

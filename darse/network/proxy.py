@@ -63,20 +63,13 @@ class Proxy:
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         sock = socket.socket(socket.AF_INET6, kind)
         try:
-            # as Go's listeners: reuse (a port left in TIME_WAIT), IPv6 only ([::] beside
-            # someone's 0.0.0.0 is not the same port)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind((host_ip, port))
+            # IPv6 only ([::] beside someone's 0.0.0.0 is not the same port), as Go's
+            _bind(sock, proto, host_ip, port)
             if proto == "tcp":
                 sock.listen(128)
-        except OSError as exc:
+        except BaseException:
             sock.close()
-            reason = "address already in use" if exc.errno == errno.EADDRINUSE else \
-                (exc.strerror or str(exc)).lower()
-            # dockerd's words for the same failure of its docker-proxy
-            raise SystemFailure(f"Error starting userland proxy: listen {proto}6 "
-                                f"[{host_ip}]:{port}: bind: {reason}") from None
+            raise
         self.sock = sock
         loop = self._accept if proto == "tcp" else self._datagrams
         self.thread = threading.Thread(target=loop, daemon=True, name=f"proxy-{proto}-{port}")
@@ -207,6 +200,35 @@ class Proxy:
         self.thread.join(timeout=5)
         for s in [self.sock, *conns]:
             s.close()
+
+
+def check_free(proto: str, host_ip: str, port: int) -> None:
+    """An IPv4 binding, which the kernel's DNAT carries with no socket: refused as
+    docker-proxy's listener on it would be (someone listens there, even on [::] for
+    both families; an address the host does not have)."""
+    if proto not in ("tcp", "udp"):
+        return
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        _bind(sock, proto, host_ip, port)
+
+
+def _bind(sock: socket.socket, proto: str, host_ip: str, port: int) -> None:
+    """Bound as Go binds docker-proxy's listeners (SO_REUSEADDR for TCP alone: a port
+    left in TIME_WAIT is free, a UDP port held is not); its failure in dockerd's words."""
+    family = "6" if sock.family == socket.AF_INET6 else "4"
+    try:
+        if proto == "tcp":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == "6":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host_ip, port))
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else \
+            (exc.strerror or str(exc)).lower()
+        where = f"[{host_ip}]" if family == "6" else host_ip
+        raise SystemFailure(f"Error starting userland proxy: listen {proto}{family} "
+                            f"{where}:{port}: bind: {reason}") from None
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:

@@ -364,6 +364,11 @@ def test_no_ipv6_binding_on_a_host_without_ipv6(busybox_rootfs: str) -> None:
         assert ports["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": "8080"}]
         assert [b["HostIp"] for b in ports["90/udp"]] == ["0.0.0.0"]
         assert ok(d, "docker", "port", "v4host", "80") == "0.0.0.0:8080\n"
+        # an IPv6 address asked is bound all the same, and fails as dockerd's does
+        err = refused(d, "docker", "run", "-d", "--name", "v6asked", "-p", "[::1]:8081:80",
+                      "busybox", "sleep", "600")
+        assert "Error starting userland proxy: listen tcp6 [::1]:8081: bind: cannot assign " \
+            "requested address" in err, err
     finally:
         d.stop()
         shutil.rmtree(d.base, ignore_errors=True)
@@ -419,3 +424,36 @@ def free_port_is(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.mark.parametrize("cli", ["darse", "docker"])
+def test_port_taken_on_ipv4_refuses_the_start(darsed: Darsed, names, cli: str) -> None:
+    """As dockerd, whose docker-proxy binds each binding's IPv4 address first: someone's
+    listener on [::] for both families, a UDP socket on 127.0.0.1, an address the host
+    does not have refuse the start in its words (darse's IPv4 ports are the kernel's
+    DNAT, which took the traffic from under the listener)."""
+    name = f"taken4{cli}"
+    names.append(name)
+    tcp, udp = free_port(), free_port(socket.SOCK_DGRAM)
+    with socket.socket(socket.AF_INET6) as dual, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as local:
+        dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        dual.bind(("::", tcp))
+        dual.listen()
+        local.bind(("127.0.0.1", udp))
+        for spec, words in ((f"{tcp}:80", f"listen tcp4 0.0.0.0:{tcp}: bind: address "
+                                          "already in use"),
+                            (f"{udp}:80/udp", f"listen udp4 0.0.0.0:{udp}: bind: address "
+                                              "already in use"),
+                            (f"192.0.2.77:{tcp}:80", f"listen tcp4 192.0.2.77:{tcp}: bind: "
+                                                     "cannot assign requested address")):
+            err = refused(darsed, cli, "run", "-d", "--name", name, "-p", spec, "busybox",
+                          "sleep", "600")
+            assert f"): Error starting userland proxy: {words}" in err, err
+            assert f" {tcp} :" not in _nft_ports(darsed)
+            assert f" {udp} :" not in _nft_ports(darsed)
+            ok(darsed, cli, "rm", name)
+        # the listener's own traffic stays its own
+        with socket.create_connection(("127.0.0.1", tcp), timeout=2):
+            conn, _ = dual.accept()
+            conn.close()
