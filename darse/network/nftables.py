@@ -1,8 +1,9 @@
 """darse's own nftables tables (`ip darse`; `ip6 darse` for IPv6 networks), through
 libnftables — never another program's rules. Masquerade for each bridge network's
 subnet, isolation between them, no way out for --internal ones, and DNAT for published
-ports (the traffic stays in the kernel: no userland proxy, but for [::1], which the
-kernel cannot DNAT out of lo; see darse.network.proxy)."""
+ports (the traffic stays in the kernel; IPv6 bindings have a socket of darsed's proxy
+too, which carries what the kernel cannot: [::1], and IPv6 into an IPv4-only container;
+see darse.network.proxy)."""
 
 from __future__ import annotations
 
