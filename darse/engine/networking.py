@@ -298,7 +298,7 @@ def readopt(engine: Engine, doc: dict[str, Any]) -> None:
                     for key, bs in (settings.get("Ports") or {}).items() for b in bs or []]
         try:
             engine.networks.publish(doc["Id"], settings["IPAddress"], bindings,
-                                    settings.get("GlobalIPv6Address") or "")
+                                    settings.get("GlobalIPv6Address") or "", adopt=True)
         except SystemFailure as exc:  # a port two records hold (an older darse let it)
             print(f"darsed: container {doc['Id'][:12]}: {exc}", file=sys.stderr)
     for name, ep in (doc["NetworkSettings"].get("Networks") or {}).items():

@@ -586,12 +586,13 @@ class NetworkManager:
         netns.delete(self.netns_path(container_id))
 
     def publish(self, container_id: str, ip: str, bindings: list[tuple[str, int, str, int]],
-                ip6: str = "") -> None:
+                ip6: str = "", adopt: bool = False) -> None:
         """DNAT of the bindings to the container: those of an IPv6 host address ("::",
         "::1"...) to its IPv6 address ip6, the others to its IPv4 address ip. Each IPv6
         one is also a socket of darsed's proxy there, as dockerd's docker-proxy: it
         carries what the DNAT cannot (all of it to ip when the container has no IPv6
-        address; [::1] to ip6) and holds the port."""
+        address; [::1] to ip6) and holds the port. adopt: a running container's ports
+        again (a restarted darsed): what can be made is, a listener that cannot is told."""
         if not bindings:
             return
         v6 = [b for b in bindings if ":" in (b[0] or "")]
@@ -624,9 +625,19 @@ class NetworkManager:
             try:
                 for host_ip, host_port, proto, port in bindings:
                     if ":" not in (host_ip or ""):
-                        proxy.check_free(proto, host_ip or "0.0.0.0", host_port)
-                    elif proto in ("tcp", "udp"):
+                        if not adopt:
+                            proxy.check_free(proto, host_ip or "0.0.0.0", host_port)
+                        continue
+                    if proto not in ("tcp", "udp"):
+                        continue
+                    try:
                         proxies.append(proxy.Proxy(proto, host_ip, host_port, ip6 or ip, port))
+                    except SystemFailure as exc:
+                        if not adopt:
+                            raise
+                        # (its port taken while darsed was down: the others still work)
+                        print(f"darsed: container {container_id[:12]}: {exc}",
+                              file=sys.stderr)
                 keys += nftables.add_ports(ip, v4) if v4 else []
                 keys += nftables.add_ports(ip6, v6) if v6 and ip6 else []
             except BaseException:

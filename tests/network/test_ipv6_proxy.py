@@ -457,3 +457,30 @@ def test_port_taken_on_ipv4_refuses_the_start(darsed: Darsed, names, cli: str) -
         with socket.create_connection(("127.0.0.1", tcp), timeout=2):
             conn, _ = dual.accept()
             conn.close()
+
+
+def test_readoption_with_the_ipv6_port_taken_meanwhile(busybox_rootfs: str,
+                                                       www: str) -> None:
+    """A darsed restarted while someone took [::]:P from the proxy: the container's
+    IPv4 port still works (re-adopted), the taker keeps its socket, darsed says why."""
+    d = new_daemon()
+    try:
+        d.start()
+        d.import_busybox(busybox_rootfs)
+        port = free_port()
+        ok(d, "darse", "run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www",
+           "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+        d.kill(9)
+        with socket.socket(socket.AF_INET6) as taker:
+            taker.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            taker.bind(("::", port))
+            taker.listen()
+            d.start()
+            assert http(f"http://127.0.0.1:{port}/") == "hello over the proxy\n"
+            with socket.create_connection(("::1", port), timeout=2):
+                taker.accept()[0].close()  # the taker's, not the container's
+            log = (d.base / "darsed.log").read_text()
+            assert f"listen tcp6 [::]:{port}: bind: address already in use" in log
+    finally:
+        d.stop()
+        shutil.rmtree(d.base, ignore_errors=True)
