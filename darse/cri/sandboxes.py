@@ -110,6 +110,31 @@ def pod_pid_ns(doc: dict[str, Any]) -> str | None:
         return None
 
 
+def _held(doc: dict[str, Any]) -> bool:
+    """Whether the pod's own process (its pause container, or the pid 1 of its shared PID
+    namespace), when it has one, still runs: without it the pod is not ready, as
+    containerd says of a pod whose pause container ended."""
+    for init in (doc.get("infra"), doc.get("pod_init")):
+        if not init or not init.get("pid"):
+            continue
+        try:
+            if os.stat(f"/proc/{init['pid']}/ns/pid").st_ino != init["ino"]:
+                return False
+        except OSError:
+            return False
+        st = proc_state.proc_stat(init["pid"])
+        if st is None or st[0] in "ZX":
+            return False
+    return True
+
+
+def _state(node: Node, doc: dict[str, Any]) -> str:
+    if doc["state"] == READY and not _held(doc):
+        doc["state"] = NOTREADY
+        node.store.save_sandbox(doc)
+    return doc["state"]
+
+
 def _kill_pod_init(init: dict[str, int] | None) -> None:
     if not init:
         return
@@ -182,7 +207,7 @@ def status(node: Node, ref: str) -> dict[str, Any]:
     doc = node.store.sandbox(ref)
     config = doc["config"]
     return {
-        "id": doc["id"], "metadata": config.get("metadata") or {}, "state": doc["state"],
+        "id": doc["id"], "metadata": config.get("metadata") or {}, "state": _state(node, doc),
         "created_at": str(doc["created_at"]),
         "network": {"ip": doc.get("ip", "")},
         "linux": {"namespaces": {"options": {**ns_options(config),
@@ -199,6 +224,7 @@ def listing(node: Node, flt: dict[str, Any]) -> list[dict[str, Any]]:
         config = doc["config"]
         if flt.get("id") and not doc["id"].startswith(flt["id"]):
             continue
+        _state(node, doc)
         if want_state is not None and doc["state"] != want_state:
             continue
         if "state" in flt and want_state is None and doc["state"] != READY:

@@ -330,3 +330,32 @@ def test_exec_sync_output_is_bounded(pods: Cri) -> None:
                       "echo dropped >&2", timeout=60)
     assert r.stderr == b"first\n" and len(r.stdout) == MAX_OUTPUT - len(r.stderr)
     assert r.exit_code == 0
+
+
+def test_pod_whose_pid_1_died_is_not_ready(pods: Cri) -> None:
+    """The pid 1 of a pod sharing its PID namespace gone (killed on the host), the pod's
+    containers cannot share one any more: the pod says so, as with a pause container."""
+    import signal
+
+    pod = run_pod(pods, "init-killed")
+    cid = start(pods, pod, "a", "sleep", "1000")
+    ns = sh(pods, cid, "readlink /proc/self/ns/pid").stdout.decode().strip()
+    [init] = [int(p) for p in os.listdir("/proc") if p.isdigit()
+              and _readlink(f"/proc/{p}/ns/pid") == ns
+              and open(f"/proc/{p}/cmdline", "rb").read().startswith((b"darse-pod-init",
+                                                                      b"catatonit"))]
+    assert pods.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(
+        pod_sandbox_id=pod)).status.state == pb.SANDBOX_READY
+    os.kill(init, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{init}/ns") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pods.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(
+        pod_sandbox_id=pod)).status.state == pb.SANDBOX_NOTREADY
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +92,13 @@ def _pause_pids() -> list[int]:
     return out
 
 
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # a process that ended meanwhile
+        return ""
+
+
 def test_pause_container_holds_the_pod(paused: Cri) -> None:
     image = pb.ImageSpec(image=PAUSE)
     assert not paused.images.ImageStatus(pb.ImageStatusRequest(image=image)).image.id
@@ -142,7 +150,7 @@ def test_pod_without_shared_pids_still_has_its_pause(paused: Cri) -> None:
     cid = start(paused, pod, "a", "sleep", "1000")
     assert sh(paused, cid, "cat /proc/1/cmdline").stdout == b"sleep\x001000\x00"
     net = sh(paused, cid, "readlink /proc/self/ns/net").stdout.decode().strip()
-    assert any(os.readlink(f"/proc/{p}/ns/net") == net for p in _pause_pids())
+    assert any(_readlink(f"/proc/{p}/ns/net") == net for p in _pause_pids())
 
 
 def test_pause_container_makes_the_pods_user_namespace(paused: Cri) -> None:
@@ -152,7 +160,7 @@ def test_pause_container_makes_the_pods_user_namespace(paused: Cri) -> None:
         [b"0", str(HOST_ID).encode(), b"65536"]
     assert sh(paused, cid, "cat /proc/1/cmdline").stdout == b"/pause\0-P\0"
     user = sh(paused, cid, "readlink /proc/self/ns/user").stdout.decode().strip()
-    assert any(os.readlink(f"/proc/{p}/ns/user") == user for p in _pause_pids())
+    assert any(_readlink(f"/proc/{p}/ns/user") == user for p in _pause_pids())
 
 
 def test_host_network_pod(paused: Cri) -> None:
@@ -185,3 +193,25 @@ def test_a_pause_image_that_cannot_be_had_fails_the_pod(paused: Cri) -> None:
         paused.darsed.kill()
         (base / "daemon.json").write_text(json.dumps(config))
         paused.darsed.start()
+
+
+def test_pod_whose_pause_died_is_not_ready(paused: Cri) -> None:
+    """As containerd says of a pod whose pause container ended: the kubelet then stops it
+    and makes it anew."""
+    import signal
+
+    pod = run_pod(paused, "pause-killed")
+    pin = os.path.join(paused.darsed.exec_root, "cri", "sandboxes", pod, "ns", "net")
+    net = f"net:[{os.stat(pin).st_ino}]"
+    [pause] = [p for p in _pause_pids() if _readlink(f"/proc/{p}/ns/net") == net]
+    os.kill(pause, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pause}/ns") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    status = paused.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=pod))
+    assert status.status.state == pb.SANDBOX_NOTREADY
+    [item] = paused.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items
+    assert item.state == pb.SANDBOX_NOTREADY
+    paused.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))
+    paused.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+    assert not leftover_mounts(str(paused.darsed.base))
