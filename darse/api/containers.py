@@ -255,6 +255,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     keys = request.query.get("detachKeys")
     detach = parse_detach_keys(keys) if keys is not None else DEFAULT_DETACH_KEYS
     resp, conn = await hijack(request, tty)
+    engine._event(doc, "attach")  # noqa: SLF001 - the engine's own way to say it
     try:
         if query_bool(request, "logs"):
             reader = await call(logfiles.LogReader, doc["LogPath"])

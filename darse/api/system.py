@@ -104,17 +104,39 @@ def _os_name() -> str:
 
 
 def _match(event: dict, filters: dict[str, list[str]]) -> bool:
-    for key, values in filters.items():
-        if key == "type" and event["Type"] not in values:
+    """dockerd's event filter: every key given must match (unknown keys match all)."""
+    attrs = event["Actor"].get("Attributes") or {}
+    actor, kind = event["Actor"]["ID"], event["Type"]
+
+    def exact(key: str, *values: str) -> bool:
+        return key not in filters or any(v in filters[key] for v in values)
+
+    def fuzzy(key: str) -> bool:  # a prefix of the actor's id or of its name
+        return key not in filters or any(
+            actor.startswith(v) or attrs.get("name", "").startswith(v) for v in filters[key])
+
+    action = event["Action"]
+    if {"health_status", "exec_create", "exec_start"} & set(filters.get("event") or []):
+        if not any(action.startswith(v) for v in filters["event"]):
             return False
-        if key == "event" and event["Action"].split(":")[0] not in values:
-            return False
-        if key in ("container", "image") and not any(
-                v in (event["Actor"]["ID"], event["Actor"]["Attributes"].get("name"),
-                      event["Actor"]["Attributes"].get("image")) or
-                event["Actor"]["ID"].startswith(v) for v in values):
-            return False
-    return True
+    elif not exact("event", action):
+        return False
+    image_name = attrs.get("name" if kind == "image" else "image", "")
+    return (exact("type", kind) and exact("scope", event.get("scope", "local"))
+            and all(fuzzy(k) for k in ("container", "volume", "network", "daemon", "plugin",
+                                       "node", "service", "secret", "config"))
+            and exact("image", actor, image_name, _strip_tag(actor), _strip_tag(image_name))
+            and all(_labelled(attrs, spec) for spec in filters.get("label") or []))
+
+
+def _strip_tag(name: str) -> str:
+    last = name.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if ":" in last else name
+
+
+def _labelled(attrs: dict[str, str], spec: str) -> bool:
+    key, eq, value = spec.partition("=")
+    return key in attrs and (not eq or attrs[key] == value)
 
 
 def _when(text: str | None) -> int | None:

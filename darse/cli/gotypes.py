@@ -167,9 +167,14 @@ _struct("ServerVersion", [
 _struct("PlatformName", [("Name", S)])
 _struct("ComponentVersion", [("Name", S), ("Version", S), ("Details", ("map", S))])
 
+_struct("EventMessage", [
+    ("Status=status", S), ("ID=id", S), ("From=from", S), ("Type", S), ("Action", S),
+    ("Actor", "EventActor"), ("Scope=scope", S), ("Time=time", N), ("TimeNano=timeNano", N)])
+_struct("EventActor", [("ID", S), ("Attributes", ("map", S))])
+
 # what `inspect --type X` (and `X inspect`) decodes into
 ROOTS = {"container": "ContainerJSON", "image": "ImageInspect", "network": "NetworkResource",
-         "volume": "Volume", "version": "Version"}
+         "volume": "Volume", "version": "Version", "event": "EventMessage"}
 
 
 class NoField(Exception):

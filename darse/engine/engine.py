@@ -75,6 +75,8 @@ class Engine:
         self.images.snapshots.clean_scratch()
         self.containers = ContainerStore(self.db)
         self.volumes = VolumeStore(config.data_root, self.db)
+        self.volumes.changed = lambda action, name: self.events.emit(
+            "volume", action, name, {"driver": "local"})
         self.networks = NetworkManager(self.db, config.exec_root,
                                        config.raw.get("bridge") or "darse0", config.bip,
                                        config.default_address_pools,
@@ -214,8 +216,10 @@ class Engine:
 
     def _event(self, doc: dict[str, Any], action: str, **attrs: str) -> None:
         image = doc["Config"].get("Image", "")
+        labels = doc["Config"].get("Labels") or {}  # dockerd's: the labels go along
         self.events.emit("container", action, doc["Id"],
-                         {"image": image, "name": doc["Name"].lstrip("/"), **attrs}, image)
+                         {**labels, "image": image, "name": doc["Name"].lstrip("/"), **attrs},
+                         image)
 
     # --- create ----------------------------------------------------------------
 

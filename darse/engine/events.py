@@ -40,11 +40,12 @@ class EventBus:
     def emit(self, kind: str, action: str, actor: str, attributes: dict[str, str],
              source: str = "") -> None:
         ns = time.time_ns()
-        event = {"Type": kind, "Action": action,
-                 "Actor": {"ID": actor, "Attributes": attributes},
-                 "scope": "local", "time": ns // 10**9, "timeNano": ns}
-        if kind == "container":  # the pre-1.22 fields docker still sends
+        event: dict[str, Any] = {}
+        if kind == "container":  # the pre-1.22 fields docker still sends, first
             event.update(status=action, id=actor, **({"from": source} if source else {}))
+        event.update({"Type": kind, "Action": action,
+                      "Actor": {"ID": actor, "Attributes": attributes},
+                      "scope": "local", "time": ns // 10**9, "timeNano": ns})
         with self.lock:
             self.history.append(event)
             subscribers = list(self.subscribers)

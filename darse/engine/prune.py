@@ -119,8 +119,6 @@ def volumes(engine: Engine, filters: dict[str, list[str]] | None = None,
     chosen = [v["Name"] for v in engine.volumes.list()
               if keep.allows(v.get("Labels"), None)]
     result = engine.volumes.prune(users, all_volumes, only=set(chosen))
-    for name in result["VolumesDeleted"] or []:
-        engine.events.emit("volume", "destroy", name, {"driver": "local"})
     engine.events.emit("volume", "prune", "", {"reclaimed": str(result["SpaceReclaimed"])})
     return result
 

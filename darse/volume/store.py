@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from darse import syscalls
@@ -49,6 +50,8 @@ class VolumeStore:
         self.db.schema(SCHEMA)
         self.lock = threading.RLock()
         self.mounted: dict[str, int] = {}  # name -> running users, for option volumes
+        # told of each volume made or removed (darsed's events: create, destroy)
+        self.changed: Callable[[str, str], None] = lambda _action, _name: None
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name, "_data")
@@ -94,6 +97,7 @@ class VolumeStore:
             except BaseException:
                 shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
                 raise
+            self.changed("create", name)
             return self.get(name)
 
     def get(self, name: str) -> dict[str, Any]:
@@ -132,6 +136,7 @@ class VolumeStore:
             self._unmount(name)
             self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
             shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
+            self.changed("destroy", name)
 
     def prune(self, users: dict[str, list[str]], all_volumes: bool = False,
               only: set[str] | None = None) -> dict[str, Any]:

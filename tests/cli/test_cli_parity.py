@@ -120,3 +120,44 @@ def test_ephemeral_ports_never_collide(darsed: Darsed) -> None:
         assert len({p for v in given.values() for p in v}) == 9, given
     finally:
         darse(darsed, "rm", "-f", *names)
+
+
+def test_events_as_dockerd_gives_them(darsed: Darsed) -> None:
+    """Container events carry the container's labels, an attach is an event, volumes have
+    create and destroy events, and the filters select as dockerd's (type, label, volume,
+    network, image, event, scope)."""
+    time.sleep(1.1)  # --since is in whole seconds: nothing of what came before
+    since = str(int(time.time()))
+    for args in (["run", "--name", "evc", "--label", "team=a", "busybox", "true"],
+                 ["volume", "create", "evvol"], ["network", "create", "evnet"],
+                 ["network", "rm", "evnet"], ["volume", "rm", "evvol"], ["rm", "evc"]):
+        done = darsed.docker(*args)
+        assert done.returncode == 0, done.stderr
+    time.sleep(1.1)  # --until 0s is now in whole seconds (both CLIs): the last one in
+
+    def actions(*filters: str, who: str = "{{.Actor.Attributes.name}}") -> list[str]:
+        args = [x for f in filters for x in ("--filter", f)]
+        out = set()
+        for tool in (darsed.docker, lambda *a: darse(darsed, *a)):
+            done = tool("events", "--since", since, "--until", "0s", *args, "--format",
+                        "{{.Type}} {{.Action}} " + who)
+            assert done.returncode == 0, done.stderr
+            out.add(done.stdout)
+        assert len(out) == 1, out  # both CLIs print the same
+        return out.pop().splitlines()
+
+    assert actions("label=team=a") == [f"container {a} evc" for a in
+                                       ("create", "attach", "start", "die", "destroy")]
+    # a volume's event names it by its id alone (Attributes: driver)
+    volume = ["volume create evvol local", "volume destroy evvol local"]
+    assert actions("type=volume", who="{{.Actor.ID}} {{.Actor.Attributes.driver}}") == volume
+    assert actions("volume=evvol", who="{{.Actor.ID}} {{.Actor.Attributes.driver}}") == volume
+    assert actions("network=evnet") == ["network create evnet", "network destroy evnet"]
+    assert actions("event=create", "scope=local", "type=network") == [
+        "network create evnet"]
+    assert actions("type=bogus") == []
+    assert "container create evc" in actions("image=busybox")
+    done = darse(darsed, "events", "--since", since, "--until", "0s", "--filter",
+                 "container=evc", "--filter", "event=create", "--format", "{{.}}")
+    fields = done.stdout.split()
+    assert fields[0] == "{create" and fields[2] == "busybox" and fields[3] == "container"

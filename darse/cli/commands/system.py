@@ -252,7 +252,7 @@ def events(client: Client, argv: list[str]) -> int:
         if args.format == "json":
             print(json.dumps(e), flush=True)
         elif tmpl:
-            print(tmpl.render(e), flush=True)
+            print(tmpl.render(e, "event"), flush=True)
         else:
             # Go's RFC3339NanoFixed in local time, as the docker CLI prints it.
             nano = int(e.get("timeNano") or e.get("time", 0) * 10**9)
