@@ -484,3 +484,22 @@ def test_readoption_with_the_ipv6_port_taken_meanwhile(busybox_rootfs: str,
     finally:
         d.stop()
         shutil.rmtree(d.base, ignore_errors=True)
+
+
+def test_ipv6_container_with_an_address_given(darsed: Darsed, names) -> None:
+    """An IPv6 container too: 0.0.0.0:P:80 given is bound on 0.0.0.0 alone, Q:81 on both
+    (dockerd 20.10's Ports for the same run)."""
+    net = f"v6given{os.getpid()}"
+    names.append("v6given")
+    p, q = free_port(), free_port()
+    ok(darsed, "darse", "network", "create", "--ipv6", "--subnet", unique_subnet6(), net)
+    try:
+        ok(darsed, "docker", "run", "-d", "--name", "v6given", "--network", net, "-p",
+           f"0.0.0.0:{p}:80", "-p", f"{q}:81", "busybox", "sleep", "600")
+        assert ports_of(darsed, "v6given") == {
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(p)}],
+            "81/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(q)},
+                       {"HostIp": "::", "HostPort": str(q)}]}
+    finally:
+        darse(darsed, "rm", "-f", "v6given")
+        darse(darsed, "network", "rm", net)
