@@ -82,7 +82,8 @@ def create(node: Node, sandbox_id: str, config: dict[str, Any]) -> str:
 
             with Root(rootfs) as root:
                 root.makedirs(workdir)
-        mounts, doc["image_volumes"] = imagevolumes.prepare(node, cdir, config)
+        mounts, doc["image_volumes"] = imagevolumes.prepare(
+            node, cdir, config, sandbox["namespaces"].get("user"))
         mounts = userns.idmap_mounts(mounts, cdir, sandbox)
         spec = ocispec.build(container_id=cid, config={**config, "mounts": mounts},
                              sandbox=sandbox,

@@ -11,6 +11,7 @@ import stat
 from typing import Any
 
 from darse import syscalls
+from darse.cri import userns
 from darse.cri.node import Node
 from darse.errors import InvalidArgument
 from darse.fs.root import Root
@@ -20,11 +21,12 @@ def _folder(container_dir: str) -> str:
     return os.path.join(container_dir, "image-volumes")
 
 
-def prepare(node: Node, container_dir: str, config: dict[str, Any]
-            ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def prepare(node: Node, container_dir: str, config: dict[str, Any],
+            userns_path: str | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The config's mounts with each image volume turned into the host path of its
     overlay, and {container path: image id} of those volumes. Unmounts what it made if
-    one of them is refused."""
+    one of them is refused. userns_path: the pod's user namespace, whose root the
+    image's files then belong to."""
     mounts, images = [], {}
     try:
         for n, m in enumerate(config.get("mounts") or []):
@@ -39,7 +41,11 @@ def prepare(node: Node, container_dir: str, config: dict[str, Any]
             image_id = node.images.resolve(wanted)
             target = os.path.join(_folder(container_dir), str(n))
             os.makedirs(target, mode=0o755)
-            node.images.snapshots.mount(node.images.chain(image_id), target)
+            if userns_path:
+                userns.mount_rootfs(node.images.snapshots, node.images.chain(image_id),
+                                    target, None, None, userns_path)
+            else:
+                node.images.snapshots.mount(node.images.chain(image_id), target)
             source = target
             if m.get("image_sub_path"):
                 source = _sub_path(target, m["image_sub_path"], wanted)

@@ -73,14 +73,17 @@ def root_ids(doc: dict[str, Any]) -> tuple[int, int] | None:
     return maps["uid"][0]["hostID"], maps["gid"][0]["hostID"]
 
 
-def mount_rootfs(snapshots: Snapshots, chain: list[str], target: str, upper: str,
-                 work: str, userns_path: str, owner: tuple[int, int]) -> None:
-    """The overlay of the image's layers for a container of the pod's user namespace:
-    each layer through an idmapped mount of that namespace (root's files are the pod
-    root's, none copied), the upper folder owned by the pod's root. The layers' mounts
-    are dropped once the overlay holds them."""
-    os.chown(upper, *owner)
-    base = os.path.join(os.path.dirname(target), "lower")
+def mount_rootfs(snapshots: Snapshots, chain: list[str], target: str, upper: str | None,
+                 work: str | None, userns_path: str,
+                 owner: tuple[int, int] | None = None) -> None:
+    """The overlay of an image's layers for the pod's user namespace (a container's
+    rootfs, writable in upper; or an image volume, read-only without one): each layer
+    through an idmapped mount of that namespace, so that root's files are the pod root's
+    and none is copied; upper owned by the pod's root. The layers' mounts are dropped once
+    the overlay holds them (an overlay itself cannot be idmapped)."""
+    if upper is not None and owner is not None:
+        os.chown(upper, *owner)
+    base = target + ".layers"
     os.mkdir(base, 0o700)
     lowers: list[str] = []
     fd = os.open(userns_path, os.O_RDONLY | os.O_CLOEXEC)

@@ -197,3 +197,20 @@ def test_idmapped_volume_of_other_mappings_refused(pods: Cri) -> None:
     assert "mappings other than the pod's" in info.value.details()
     assert not pods.runtime.ListContainers(pb.ListContainersRequest()).containers
     assert not [m for m in leftover_mounts(str(pods.darsed.base)) if "/containers/" in m]
+
+
+def test_image_volume_is_the_pods_roots(pods: Cri) -> None:
+    """An image volume (Mount.image) in such a pod: its files are the pod root's, as the
+    container's own image's are."""
+    pod = run(pods, "userns-image-volume", userns())
+    cc = container_config("c", "sleep", "1000")
+    cc.mounts.append(pb.Mount(container_path="/mnt/image-volume",
+                              image=pb.ImageSpec(image="busybox"), readonly=True))
+    cid = pods.runtime.CreateContainer(pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cc)).container_id
+    pods.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    got = sh(pods, cid, "stat -c %u:%g /mnt/image-volume/bin/busybox /mnt/image-volume/etc")
+    assert got.stdout == b"0:0\n0:0\n", got
+    assert sh(pods, cid, "touch /mnt/image-volume/x").exit_code != 0
+    pods.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+    assert not leftover_mounts(str(pods.darsed.base))
