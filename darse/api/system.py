@@ -77,7 +77,8 @@ async def info(request: web.Request) -> web.Response:
         "ServerVersion": __version__, "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if cgroups.is_v2() else "1",
         "LoggingDriver": cfg.log_driver, "DefaultRuntime": "darse-runtime",
-        "Runtimes": {"darse-runtime": {"path": "darse-runtime"}},
+        "Runtimes": {"darse-runtime": {"path": "darse-runtime"},
+                     "runc": {"path": "darse-runtime"}},  # Docker's name for the default
         "SecurityOptions": ["name=seccomp,profile=builtin"],
         "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"],
                            "IndexConfigs": {}, "Mirrors": cfg.registry_mirrors},

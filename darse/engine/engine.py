@@ -250,7 +250,9 @@ class Engine:
         run_limits.links.register(self, host_config, name)
         host_config["LogConfig"] = logdrivers.resolve(
             host_config.get("LogConfig"), self.config.log_driver, self.config.log_opts)
-        if host_config.get("Runtime") not in (None, "", "darse-runtime"):
+        # "runc" names the default OCI runtime in Docker's API (compose files and clients
+        # ask it by name): here it is darse-runtime, which `info` says (docs/design.md).
+        if host_config.get("Runtime") not in (None, "", "darse-runtime", "runc"):
             raise InvalidArgument(f"unknown or invalid runtime name: {host_config['Runtime']}")
         if host_config.get("RestartPolicy", {}).get("Name", "") not in (
                 "", "no", "always", "unless-stopped", "on-failure"):

@@ -109,3 +109,22 @@ def test_cgroup_namespace_as_recorded(docker: Darsed) -> None:
                              "/proc/self/ns/cgroup")
         assert done.returncode == 0, done.stderr
         assert (done.stdout.strip() == host) == (mode == "host"), (flags, done.stdout)
+
+
+def test_runtime_names(docker: Darsed) -> None:
+    """runc, Docker's name for its default runtime, runs on darse-runtime (info says so);
+    an unknown runtime is refused in dockerd's words and nothing is made."""
+    done = docker.docker("run", "--rm", "--runtime", "runc", "--network", "none", "busybox",
+                         "echo", "ran")
+    assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr
+    cid = docker.docker("create", "--runtime", "runc", "busybox").stdout.strip()
+    try:
+        assert docker.docker("inspect", "-f", "{{.HostConfig.Runtime}}", cid).stdout == "runc\n"
+    finally:
+        docker.docker("rm", cid)
+    runtimes = docker.docker("info", "-f", "{{json .Runtimes}}").stdout
+    assert '"runc":{"path":"darse-runtime"}' in runtimes
+    done = docker.docker("create", "--runtime", "nope", "busybox")
+    assert done.returncode == 1
+    assert done.stderr == "Error response from daemon: unknown or invalid runtime name: nope\n"
+    assert docker.docker("ps", "-aq").stdout == ""
