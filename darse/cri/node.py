@@ -35,7 +35,10 @@ class Node:
 
             if not isinstance(self.sandbox_image, str):
                 raise InvalidArgument("cri-sandbox-image must be an image reference")
-            reference.parse(self.sandbox_image)
+            try:
+                reference.parse(self.sandbox_image)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"cri-sandbox-image: {exc}") from None
         self.data_dir = os.path.join(engine.config.data_root, "cri")
         self.exec_dir = os.path.join(engine.config.exec_root, "cri")
         for d in (self.data_dir, self.exec_dir):

@@ -215,3 +215,35 @@ def test_pod_whose_pause_died_is_not_ready(paused: Cri) -> None:
     paused.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod))
     paused.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
     assert not leftover_mounts(str(paused.darsed.base))
+
+
+def test_pause_pods_outlive_a_darsed_restart(paused: Cri) -> None:
+    pod = run_pod(paused, "paused-durable")
+    a = start(paused, pod, "a", "sleep", "1000")
+    before = sh(paused, a, "readlink /proc/1/ns/pid; cat /proc/1/cmdline").stdout
+    paused.darsed.kill()
+    paused.darsed.start()
+    assert paused.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(
+        pod_sandbox_id=pod)).status.state == pb.SANDBOX_READY
+    b = start(paused, pod, "b", "sleep", "1000")
+    assert sh(paused, b, "readlink /proc/1/ns/pid; cat /proc/1/cmdline").stdout == before
+
+
+@pytest.mark.parametrize("value", [5, "Not A Reference!"], ids=["number", "bad-name"])
+def test_bad_sandbox_image_stops_darsed_at_start(value: object) -> None:
+    from tests.conftest import unique_network
+
+    d = new_daemon()
+    bridge, bip = unique_network()
+    (d.base / "daemon.json").write_text(json.dumps(
+        {"bridge": bridge, "bip": bip, "cri-sandbox-image": value}))
+    (d.base / "net.d").mkdir()
+    d.extra_args = ["--cri-socket", str(d.base / "cri.sock"),
+                    "--cni-conf-dir", str(d.base / "net.d")]
+    try:
+        with pytest.raises(RuntimeError) as info:
+            d.start()
+        assert "cri-sandbox-image" in str(info.value)
+    finally:
+        d.stop()
+        shutil.rmtree(d.base, ignore_errors=True)
