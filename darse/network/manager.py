@@ -72,6 +72,25 @@ def _host(ip: str) -> str:
     return f"[{ip}]" if ":" in ip else ip
 
 
+def _check_bound(bound: list[tuple[str, str, int]], host_ip: str, proto: str,
+                 port: int) -> None:
+    """A binding against the (address, proto, port)s darse's other containers hold, as
+    dockerd refuses it: the same address is its port allocator's refusal; a wildcard
+    and an address of the same family overlap, where its docker-proxy's bind fails (no
+    socket holds darse's IPv4 ports: said here)."""
+    v6 = ":" in host_ip
+    for ip_, p, held in bound:
+        if (p, held) != (proto, port) or (":" in ip_) != v6:
+            continue
+        if ip_ == host_ip:
+            raise SystemFailure(f"Bind for {_host(host_ip)}:{port} failed: port is already "
+                                f"allocated")
+        if "0.0.0.0" in (ip_, host_ip) or "::" in (ip_, host_ip):
+            raise SystemFailure(f"Error starting userland proxy: listen {proto}"
+                                f"{6 if v6 else 4} {_host(host_ip)}:{port}: bind: address "
+                                f"already in use")
+
+
 def _check_aux(aux: dict[str, str] | None, net: ipam.Network) -> None:
     for addr in (aux or {}).values():
         try:
@@ -604,26 +623,16 @@ class NetworkManager:
                                   f"container has no IPv6 address (a network created with "
                                   f"--ipv6 gives one)")
         with self.lock:
-            # A port is one map element: a second binding of it would be refused by the
-            # kernel ("File exists"); said in dockerd's words, before anything is added.
             bound = [(b[0] or "0.0.0.0", b[2], b[1]) for cid, (_, bs) in self.published.items()
                      if cid != container_id for b in bs]
-            for host_ip, host_port, proto, _ in bindings:
-                host_ip = host_ip or "0.0.0.0"
-                if any(p == proto and port == host_port and (
-                        "0.0.0.0" in (ip_, host_ip) and ":" not in ip_ + host_ip or
-                        "::" in (ip_, host_ip) and "." not in ip_ + host_ip)
-                       or (ip_, p, port) == (host_ip, proto, host_port)
-                       for ip_, p, port in bound):
-                    raise SystemFailure(f"Bind for {_host(host_ip)}:{host_port} failed: port "
-                                        f"is already allocated")
-                bound.append((host_ip, proto, host_port))
             # In dockerd's order (each binding's IPv4 listener, then its IPv6 one), so
-            # that a port someone holds is refused in the words dockerd would use.
+            # that a port taken is refused in the words dockerd would use.
             proxies: list[proxy.Proxy] = []
             keys: list[nftables.Port] = []
             try:
                 for host_ip, host_port, proto, port in bindings:
+                    _check_bound(bound, host_ip or "0.0.0.0", proto, host_port)
+                    bound.append((host_ip or "0.0.0.0", proto, host_port))
                     if ":" not in (host_ip or ""):
                         if not adopt:
                             proxy.check_free(proto, host_ip or "0.0.0.0", host_port)

@@ -91,18 +91,26 @@ def test_publish_p_and_P(darsed: Darsed, www: str) -> None:
 
 
 def test_published_port_taken_is_refused(darsed: Darsed, www: str) -> None:
-    """A host port published by a running container cannot be published again (dockerd:
-    'port is already allocated'); the first keeps it, and once it is gone the port is
+    """A host port published by a running container cannot be published again, in
+    dockerd 20.10's words: the same address is its allocator's 'port is already
+    allocated', an overlapping one (127.0.0.1 under 0.0.0.0, [::1] under [::]) its
+    docker-proxy's failed bind; the first keeps it, and once it is gone the port is
     free for another."""
     port = free_port()
     ok(darsed, "run", "-d", "--name", "first", "-p", f"{port}:80", "-v", f"{www}:/www",
        "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
     try:
-        for spec in (f"{port}:81", f"127.0.0.1:{port}:81"):
+        for spec, words in (
+                (f"{port}:81", f"Bind for 0.0.0.0:{port} failed: port is already allocated"),
+                (f"127.0.0.1:{port}:81", f"Error starting userland proxy: listen tcp4 "
+                                         f"127.0.0.1:{port}: bind: address already in use"),
+                (f"[::1]:{port}:81", f"Error starting userland proxy: listen tcp6 "
+                                     f"[::1]:{port}: bind: address already in use")):
             done = darse(darsed, "run", "-d", "--name", "second", "-p", spec, "busybox",
                          "sleep", "100")
             assert done.returncode != 0
-            assert f":{port} failed: port is already allocated" in done.stderr
+            assert "driver failed programming external connectivity on endpoint second (" \
+                in done.stderr and f"): {words}" in done.stderr, done.stderr
             assert json.loads(ok(darsed, "inspect", "second"))[0]["State"]["Running"] is False
             ok(darsed, "rm", "-f", "second")
         assert http_get(f"http://127.0.0.1:{port}/") == "hello from a darse container\n"
@@ -112,7 +120,12 @@ def test_published_port_taken_is_refused(darsed: Darsed, www: str) -> None:
        f"{www}:/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
     try:
         assert http_get(f"http://127.0.0.1:{port}/") == "hello from a darse container\n"
+        done = darse(darsed, "run", "-d", "--name", "fourth", "-p", f"{port}:80", "busybox",
+                     "sleep", "100")  # 0.0.0.0 over 127.0.0.1: docker-proxy's bind fails
+        assert f"): Error starting userland proxy: listen tcp4 0.0.0.0:{port}: bind: address " \
+            "already in use" in done.stderr, done.stderr
     finally:
+        darse(darsed, "rm", "-f", "fourth")
         ok(darsed, "rm", "-f", "third")
 
 
