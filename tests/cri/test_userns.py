@@ -214,3 +214,33 @@ def test_image_volume_is_the_pods_roots(pods: Cri) -> None:
     assert sh(pods, cid, "touch /mnt/image-volume/x").exit_code != 0
     pods.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
     assert not leftover_mounts(str(pods.darsed.base))
+
+
+def test_pod_outlives_a_shim_death(pods: Cri) -> None:
+    """darse-shim killed: the new one takes the pod's own container (its catatonit) back
+    with the others, and the pod goes on in one PID and user namespace."""
+    import signal
+    import time
+
+    pod = run(pods, "userns-shim-death", userns())
+    a = start(pods, pod, "a", "sleep", "1000")
+    links = "readlink /proc/1/ns/pid; readlink /proc/self/ns/user"
+    before = sh(pods, a, links).stdout
+    shim_pid = os.path.join(pods.darsed.exec_root, "shim.pid")
+    old = int(open(shim_pid).read())
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if int(open(shim_pid).read()) != old and sh(pods, a, links).stdout == before:
+                break
+        except (OSError, ValueError, grpc.RpcError):
+            pass
+        time.sleep(0.1)
+    assert sh(pods, a, links).stdout == before
+    assert pods.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(
+        pod_sandbox_id=pod)).status.state == pb.SANDBOX_READY
+    b = start(pods, pod, "b", "sleep", "1000")
+    assert sh(pods, b, links).stdout == before
+    pods.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+    assert not leftover_mounts(str(pods.darsed.base))
