@@ -100,7 +100,7 @@ def _spec(doc: dict[str, Any], root: str, args: list[str], env: list[str],
 
 def start(node: Node, doc: dict[str, Any], kinds: tuple[str, ...]) -> dict[str, str]:
     """Run the pod's container, making the namespaces of kinds (of net, ipc, uts, user);
-    {kind: pinned path}. What it made is in doc["infra"], for stop() and remove()."""
+    {kind: pinned path}. What it made is in doc["infra"], for stop() and release()."""
     sid = doc["id"]
     folder = node.sandbox_dir(sid)
     infra: dict[str, Any] = {"image_id": "", "rootfs": ""}
