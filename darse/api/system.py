@@ -76,9 +76,10 @@ async def info(request: web.Request) -> web.Response:
         "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "ServerVersion": __version__, "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if cgroups.is_v2() else "1",
-        "LoggingDriver": cfg.log_driver, "DefaultRuntime": "darse-runtime",
+        # "runc" is Docker's name for the default runtime: darse-runtime is its path
+        "LoggingDriver": cfg.log_driver, "DefaultRuntime": "runc",
         "Runtimes": {"darse-runtime": {"path": "darse-runtime"},
-                     "runc": {"path": "darse-runtime"}},  # Docker's name for the default
+                     "runc": {"path": "darse-runtime"}},
         "SecurityOptions": ["name=seccomp,profile=builtin"],
         "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"],
                            "IndexConfigs": {}, "Mirrors": cfg.registry_mirrors},

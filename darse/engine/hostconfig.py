@@ -15,7 +15,7 @@ from typing import Any
 
 from darse.engine import spec
 
-RUNTIME = "darse-runtime"
+RUNTIME = "runc"  # Docker's name for the default runtime, darse-runtime here (design.md)
 SHM_SIZE = 64 * 1024 * 1024
 
 

@@ -73,7 +73,7 @@ def test_hostconfig_complete_with_dockerd_defaults(docker: Darsed) -> None:
             assert DOCKERD_FIELDS <= set(hc), (name, DOCKERD_FIELDS - set(hc))
             differ = {k: hc[k] for k, v in DOCKERD_DEFAULTS.items() if hc[k] != v}
             assert differ == {}, name
-            assert hc["Runtime"] == "darse-runtime" and "/proc/kcore" in hc["MaskedPaths"]
+            assert hc["Runtime"] == "runc" and "/proc/kcore" in hc["MaskedPaths"]
             assert hc["CgroupnsMode"] == ("private" if V2 else "host")  # dockerd's default
         # ps's summary too, and the container is on the bridge all the same.
         summary = {c["Names"][0]: c for c in json.loads(docker.api(
@@ -122,8 +122,8 @@ def test_runtime_names(docker: Darsed) -> None:
         assert docker.docker("inspect", "-f", "{{.HostConfig.Runtime}}", cid).stdout == "runc\n"
     finally:
         docker.docker("rm", cid)
-    runtimes = docker.docker("info", "-f", "{{json .Runtimes}}").stdout
-    assert '"runc":{"path":"darse-runtime"}' in runtimes
+    runtimes = docker.docker("info", "-f", "{{json .Runtimes}} {{.DefaultRuntime}}").stdout
+    assert '"runc":{"path":"darse-runtime"}' in runtimes and runtimes.endswith(" runc\n")
     done = docker.docker("create", "--runtime", "nope", "busybox")
     assert done.returncode == 1
     assert done.stderr == "Error response from daemon: unknown or invalid runtime name: nope\n"
