@@ -136,3 +136,19 @@ def new_daemon() -> Darsed:
 def leftover_mounts(root: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if root in line.split()[4]]
+
+
+def http_get(url: str, timeout: float = 5) -> str:
+    """A page's text, asked again until timeout while nothing answers (a server in a
+    container just started)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -11,12 +11,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 from tests.conftest import unique_subnet6
-from tests.daemon import Darsed, leftover_mounts, new_daemon
+from tests.daemon import Darsed, http_get, leftover_mounts, new_daemon
 
 
 def host(subnet: str, n: int) -> str:
@@ -99,18 +97,6 @@ def test_ipam_config_list_range_aux_and_connect(darsed: Darsed) -> None:
             darsed.api("DELETE", f"/networks/{n}")
 
 
-def _get(url: str, timeout: float = 5) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def test_ipv6_endpoints_outlive_darsed(busybox_rootfs: str, tmp_path: Path) -> None:
     s6 = unique_subnet6()
     www = tmp_path / "www"
@@ -130,13 +116,13 @@ def test_ipv6_endpoints_outlive_darsed(busybox_rootfs: str, tmp_path: Path) -> N
                         "80", "-h", "/www").returncode == 0
         assert d.docker("run", "-d", "--name", "asker", "--network", "keep6", "busybox",
                         "sleep", "600").returncode == 0
-        assert _get(f"http://[{host(s6, 1)}]:{port}/") == "v6 after restart\n"
+        assert http_get(f"http://[{host(s6, 1)}]:{port}/") == "v6 after restart\n"
         d.kill(signal.SIGKILL)  # no --cleanup: the table and bridges stay, as in real life
         d.start()
         doc = json.loads(d.docker("inspect", "web6").stdout)[0]["NetworkSettings"]
         assert doc["Networks"]["keep6"]["GlobalIPv6Address"] == host(s6, 2)
-        assert _get(f"http://[{host(s6, 1)}]:{port}/") == "v6 after restart\n"
-        assert _get(f"http://[::1]:{port}/") == "v6 after restart\n"  # the new proxy
+        assert http_get(f"http://[{host(s6, 1)}]:{port}/") == "v6 after restart\n"
+        assert http_get(f"http://[::1]:{port}/") == "v6 after restart\n"  # the new proxy
         out = d.docker("exec", "asker", "nslookup", "-type=AAAA", "web6").stdout
         assert f"Address: {host(s6, 2)}" in out, out
         # a new container is not given the address the re-adopted one holds

@@ -12,14 +12,13 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import time
 import urllib.request
 import uuid
 
 import pytest
 
 from tests.cli.test_cli import darse
-from tests.daemon import Darsed, new_daemon
+from tests.daemon import Darsed, http_get, new_daemon
 
 
 def ok(d: Darsed, *args: str) -> str:
@@ -32,18 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def http_get(url: str, timeout: float = 5) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 @pytest.fixture

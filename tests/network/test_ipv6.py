@@ -13,8 +13,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ import pytest
 from tests.cli.test_cli import darse
 from tests.conftest import unique_network
 from tests.conftest import unique_subnet6 as subnet6
-from tests.daemon import Darsed, new_daemon
+from tests.daemon import Darsed, http_get, new_daemon
 
 
 def host(subnet: str, n: int) -> str:
@@ -270,18 +268,6 @@ def test_embedded_dns_answers_aaaa(darsed: Darsed, cleanup) -> None:
     assert "dns2.v6dns" in out, out
 
 
-def _http(url: str, timeout: float = 5) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def _host_v6() -> str:
     """A global IPv6 address of the host outside darse's bridges (its own interface)."""
     out = subprocess.run(["ip", "-6", "-o", "route", "get", "2001:db8::1"],
@@ -308,12 +294,12 @@ def test_published_port_over_ipv6(darsed: Darsed, cleanup, tmp_path: Path) -> No
         f"80/tcp -> 0.0.0.0:{port}", f"80/tcp -> :::{port}"]
     # over IPv6 to the host's addresses (the bridge's gateway, the host's own, ::1 as
     # dockerd's userland proxy serves it), and IPv4
-    assert _http(f"http://[{host(s6, 1)}]:{port}/") == "hello over ipv6\n"
-    assert _http(f"http://[::1]:{port}/") == "hello over ipv6\n"
+    assert http_get(f"http://[{host(s6, 1)}]:{port}/") == "hello over ipv6\n"
+    assert http_get(f"http://[::1]:{port}/") == "hello over ipv6\n"
     own = _host_v6()
     if own:
-        assert _http(f"http://[{own}]:{port}/") == "hello over ipv6\n"
-    assert _http(f"http://127.0.0.1:{port}/") == "hello over ipv6\n"
+        assert http_get(f"http://[{own}]:{port}/") == "hello over ipv6\n"
+    assert http_get(f"http://127.0.0.1:{port}/") == "hello over ipv6\n"
     table = f"darse_{darsed.config['bridge']}"
     listing = subprocess.run(["nft", "list", "map", "ip6", table, "ports"],
                              capture_output=True, text=True).stdout
@@ -348,7 +334,7 @@ def test_port_published_on_one_ipv6_address(darsed: Darsed, cleanup, tmp_path: P
         f"{tmp_path}:/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
     ports = inspect(darsed, "inspect", web)["NetworkSettings"]["Ports"]
     assert ports == {"80/tcp": [{"HostIp": host(s6, 1), "HostPort": str(port)}]}
-    assert _http(f"http://[{host(s6, 1)}]:{port}/") == "one address\n"
+    assert http_get(f"http://[{host(s6, 1)}]:{port}/") == "one address\n"
     table = f"darse_{darsed.config['bridge']}"
     listing = subprocess.run(["nft", "list", "map", "ip6", table, "host_ports"],
                              capture_output=True, text=True).stdout
@@ -360,7 +346,7 @@ def test_port_published_on_one_ipv6_address(darsed: Darsed, cleanup, tmp_path: P
         "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
     assert inspect(darsed, "inspect", plain)["NetworkSettings"]["Ports"] == {
         "80/tcp": [{"HostIp": "::1", "HostPort": str(loop)}]}
-    assert _http(f"http://[::1]:{loop}/") == "one address\n"
+    assert http_get(f"http://[::1]:{loop}/") == "one address\n"
 
 
 def test_daemon_json_ipv6_default_bridge(busybox_rootfs: str) -> None:
