@@ -24,6 +24,34 @@ def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 _net_counter = [0]
 
+HOST_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+                "/dev/tty", "/dev/ptmx")
+
+
+@pytest.fixture(autouse=True)
+def _host_devices_untouched() -> object:
+    """The host's device nodes keep their modes and owners whatever a test did through a
+    container (a bind-mounted node is the host's inode): a change fails the test that
+    made it, and is undone so the machine stays usable (apt's sandbox writes /dev/null)."""
+    def seen() -> dict[str, tuple[int, int, int]]:
+        out = {}
+        for path in HOST_DEVICES:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            out[path] = (st.st_mode, st.st_uid, st.st_gid)
+        return out
+
+    before = seen()
+    yield
+    after = seen()
+    changed = {p: (before[p], after.get(p)) for p in before if after.get(p) != before[p]}
+    for path, ((mode, uid, gid), _) in changed.items():
+        os.chown(path, uid, gid)
+        os.chmod(path, mode & 0o7777)
+    assert not changed, f"host device nodes changed (mode, uid, gid): {changed}"
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_network_names_removed() -> object:
