@@ -28,8 +28,10 @@ def stop_shim(exec_root: str) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and state.proc_stat(pid) not in (None,) \
-            and state.proc_stat(pid)[0] != "Z":  # a zombie is gone: init reaps it late
+    # read once a turn: the shim may go between two reads; a zombie is gone (init
+    # reaps it late)
+    while time.monotonic() < deadline and (st := state.proc_stat(pid)) is not None \
+            and st[0] != "Z":
         time.sleep(0.01)
 
 
