@@ -5,6 +5,7 @@ host and none, bip and the bridge-name option."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -32,6 +34,32 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+
+@contextlib.contextmanager
+def linked_namespace(kind: str, octet: int) -> Iterator[tuple[str, str, str]]:
+    """A network namespace of the test's own joined to the host by a veth pair on a /30
+    of 10.OCTET.x.0: (its name, the host's address, its address); gone afterwards."""
+    tag = uuid.uuid4().hex[:6]
+    ns, host_if, peer = f"darse-{kind}-{tag}", f"dz{kind}{tag}", f"dy{kind}{tag}"
+    n = os.getpid() % 200
+    host_ip, far_ip = f"10.{octet}.{n}.1", f"10.{octet}.{n}.2"
+
+    def sh(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True)
+
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer, "netns", ns)
+        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{far_ip}/30", "dev", peer)
+        sh("ip", "-n", ns, "link", "set", peer, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        yield ns, host_ip, far_ip
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 @pytest.fixture
 def www(tmp_path) -> str:
@@ -146,27 +174,16 @@ def test_publish_reached_from_outside_the_host(darsed: Darsed, www: str) -> None
     port = free_port()
     ok(darsed, "run", "-d", "--name", "webx", "-p", f"{port}:80", "-v", f"{www}:/www",
        "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
-    tag = uuid.uuid4().hex[:6]
-    ns, host_if, peer = f"darse-client-{tag}", f"dzc{tag}", f"dzp{tag}"
-    n = os.getpid() % 200
-    host_ip, client_ip = f"10.251.{n}.1", f"10.251.{n}.2"
-    sh = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    stack = contextlib.ExitStack()
     try:
-        sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer, "netns", ns)
-        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
-        sh("ip", "link", "set", host_if, "up")
-        sh("ip", "-n", ns, "addr", "add", f"{client_ip}/30", "dev", peer)
-        sh("ip", "-n", ns, "link", "set", peer, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        ns, host_ip, _ = stack.enter_context(linked_namespace("c", 251))
         got = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c",
                               "import urllib.request,sys; print(urllib.request.urlopen("
                               f"'http://{host_ip}:{port}/', timeout=5).read().decode(), end='')"],
                              capture_output=True, text=True, timeout=20)
         assert got.stdout == "hello from a darse container\n", got.stderr
     finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        stack.close()
         ok(darsed, "rm", "-f", "webx")
 
 
@@ -174,26 +191,17 @@ def test_containers_leave_through_the_hosts_address(darsed: Darsed) -> None:
     """Masquerade: a container of the default bridge, and one of a user-defined network,
     reach a namespace of the test's own routed by the host, which sees the host's
     address (it has no route back to the containers' subnets)."""
-    tag = uuid.uuid4().hex[:6]
-    ns, host_if, peer = f"darse-out-{tag}", f"dzo{tag}", f"dzq{tag}"
     n = os.getpid() % 200
-    host_ip, far_ip = f"10.241.{n}.1", f"10.241.{n}.2"
-    sh = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    stack = contextlib.ExitStack()
     try:
-        sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer, "netns", ns)
-        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
-        sh("ip", "link", "set", host_if, "up")
-        sh("ip", "-n", ns, "addr", "add", f"{far_ip}/30", "dev", peer)
-        sh("ip", "-n", ns, "link", "set", peer, "up")
+        _, _, far_ip = stack.enter_context(linked_namespace("o", 241))
         ok(darsed, "network", "create", "--subnet", f"10.243.{n}.0/24", "outnet")
         for net in ("bridge", "outnet"):
             out = ok(darsed, "run", "--rm", "--network", net, "busybox", "ping", "-c1",
                      "-W3", far_ip)
             assert "1 packets received" in out, (net, out)
     finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        stack.close()
         darse(darsed, "network", "rm", "outnet")
 
 

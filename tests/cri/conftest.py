@@ -3,6 +3,8 @@ from darse's .proto (the kubelet's side of the wire)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -29,9 +31,17 @@ class Cri:
             self.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod.id))
 
 
-@pytest.fixture(scope="module")
-def cri(busybox_rootfs: str) -> Iterator[Cri]:
+@contextlib.contextmanager
+def cri_node(busybox_rootfs: str, config: dict | None = None) -> Iterator[Cri]:
+    """A darsed serving the CRI (its daemon.json: config, with the run's own bridge),
+    busybox imported, and a client; every pod removed and nothing left after."""
     d = new_daemon()
+    if config is not None:
+        from tests.conftest import unique_network
+
+        bridge, bip = unique_network()
+        (d.base / "daemon.json").write_text(json.dumps({"bridge": bridge, "bip": bip,
+                                                        **config}))
     sock = str(d.base / "cri.sock")
     (d.base / "net.d").mkdir()  # no pod network unless a test writes a conflist there
     d.extra_args = ["--cri-socket", sock, "--cni-conf-dir", str(d.base / "net.d")]
@@ -53,6 +63,12 @@ def cri(busybox_rootfs: str) -> Iterator[Cri]:
             left = leftover_mounts(str(d.base))
             shutil.rmtree(d.base, ignore_errors=True)
     assert not left, left
+
+
+@pytest.fixture(scope="module")
+def cri(busybox_rootfs: str) -> Iterator[Cri]:
+    with cri_node(busybox_rootfs) as client:
+        yield client
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ import grpc
 import pytest
 
 from darse.cri.proto import api_pb2 as pb
-from darse.cri.proto import api_pb2_grpc as pb_grpc
-from tests.cri.conftest import Cri
+from tests.cri.conftest import Cri, cri_node
 from tests.cri.test_pods import run_pod, sh, start
 from tests.cri.test_userns import HOST_ID, run, userns
 from tests.daemon import leftover_mounts, new_daemon
@@ -44,33 +43,12 @@ def _pause_image(registry: RegistryServer) -> None:
 
 @pytest.fixture(scope="module")
 def paused_node(busybox_rootfs: str, registry: RegistryServer) -> Iterator[Cri]:
-    from tests.conftest import unique_network
-
     _pause_image(registry)
-    d = new_daemon()
-    bridge, bip = unique_network()
-    (d.base / "daemon.json").write_text(json.dumps({
-        "bridge": bridge, "bip": bip, "cri-sandbox-image": PAUSE,
-        "registry-mirrors-by-host": {"registry.k8s.io": [f"http://{registry.host}"]}}))
-    sock = str(d.base / "cri.sock")
-    (d.base / "net.d").mkdir()
-    d.extra_args = ["--cri-socket", sock, "--cni-conf-dir", str(d.base / "net.d")]
-    d.start()
-    d.import_busybox(busybox_rootfs)
-    channel = grpc.insecure_channel(f"unix://{sock}")
-    client = Cri(d, sock, pb_grpc.RuntimeServiceStub(channel),
-                 pb_grpc.ImageServiceStub(channel))
-    try:
+    with cri_node(busybox_rootfs, {
+            "cri-sandbox-image": PAUSE,
+            "registry-mirrors-by-host": {"registry.k8s.io": [f"http://{registry.host}"]}},
+    ) as client:
         yield client
-    finally:
-        try:
-            client.remove_all()
-        finally:
-            channel.close()
-            d.stop()
-            left = leftover_mounts(str(d.base))
-            shutil.rmtree(d.base, ignore_errors=True)
-    assert not left, left
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 
 from tests.cli.test_cli import darse
 from tests.conftest import unique_subnet6
-from tests.daemon import Darsed, new_daemon
+from tests.daemon import Darsed, http_get, new_daemon
 
 
 def ok(d: Darsed, cli: str, *args: str) -> str:
@@ -54,18 +53,6 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         except OSError:
             continue
         return port
-
-
-def http(url: str, timeout: float = 5) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def answers(port: int, host: str = "::1") -> bool:
@@ -111,8 +98,8 @@ def test_v4_only_container_published_on_both_families(darsed: Darsed, names, www
         assert ok(darsed, c, "ps", "--filter", f"name={name}", "--format",
                   "{{.Ports}}") == f"0.0.0.0:{port}->80/tcp, :::{port}->80/tcp\n"
     # [::1] and the host's other IPv6 addresses reach the IPv4-only container
-    assert http(f"http://[::1]:{port}/") == "hello over the proxy\n"
-    assert http(f"http://127.0.0.1:{port}/") == "hello over the proxy\n"
+    assert http_get(f"http://[::1]:{port}/") == "hello over the proxy\n"
+    assert http_get(f"http://127.0.0.1:{port}/") == "hello over the proxy\n"
     ok(darsed, cli, "rm", "-f", name)
     assert not answers(port)
 
@@ -229,7 +216,7 @@ def test_an_address_given_is_bound_alone(darsed: Darsed, names, www: str, cli: s
     assert ok(darsed, cli, "ps", "--filter", f"name={name}", "--format", "{{.Ports}}") == (
         f"127.0.0.1:{p}->80/tcp, 0.0.0.0:{q}->81/tcp, ::1:{r}->82/tcp\n")
     assert not answers(p) and not answers(q)
-    assert http(f"http://[::1]:{r}/") == "hello over the proxy\n"
+    assert http_get(f"http://[::1]:{r}/") == "hello over the proxy\n"
     ok(darsed, cli, "rm", "-f", name)
     assert not answers(r)
 
@@ -306,7 +293,7 @@ def test_proxy_lives_with_the_container(busybox_rootfs: str, www: str) -> None:
         port = free_port()
         ok(d, "darse", "run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www",
            "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
-        assert http(f"http://[::1]:{port}/") == "hello over the proxy\n"
+        assert http_get(f"http://[::1]:{port}/") == "hello over the proxy\n"
 
         # a connection open through the proxy, cut when the container stops
         held = socket.create_connection(("::1", port), timeout=5)
@@ -317,7 +304,7 @@ def test_proxy_lives_with_the_container(busybox_rootfs: str, www: str) -> None:
         assert not answers(port)
 
         ok(d, "darse", "start", "web")
-        assert http(f"http://[::1]:{port}/") == "hello over the proxy\n"
+        assert http_get(f"http://[::1]:{port}/") == "hello over the proxy\n"
         cpid = json.loads(ok(d, "darse", "inspect", "web"))[0]["State"]["Pid"]
         os.kill(cpid, 9)  # the container dies under darsed
         deadline = time.monotonic() + 10
@@ -331,12 +318,12 @@ def test_proxy_lives_with_the_container(busybox_rootfs: str, www: str) -> None:
         assert not answers(port)
         d.start()
         pid = d.proc.pid
-        assert http(f"http://[::1]:{port}/") == "hello over the proxy\n"  # re-adopted
+        assert http_get(f"http://[::1]:{port}/") == "hello over the proxy\n"  # re-adopted
         assert ok(d, "docker", "port", "web").splitlines() == [
             f"80/tcp -> 0.0.0.0:{port}", f"80/tcp -> :::{port}"]
         before = _threads(pid), _sockets(pid)
         for _ in range(20):
-            assert http(f"http://[::1]:{port}/") == "hello over the proxy\n"
+            assert http_get(f"http://[::1]:{port}/") == "hello over the proxy\n"
         assert _settle(lambda: _threads(pid), before[0]) <= before[0]
         assert _settle(lambda: _sockets(pid), before[1]) <= before[1]
         ok(d, "darse", "rm", "-f", "web")
@@ -479,7 +466,7 @@ def test_readoption_with_the_ipv6_port_taken_meanwhile(busybox_rootfs: str,
             taker.bind(("::", port))
             taker.listen()
             d.start()
-            assert http(f"http://127.0.0.1:{port}/") == "hello over the proxy\n"
+            assert http_get(f"http://127.0.0.1:{port}/") == "hello over the proxy\n"
             with socket.create_connection(("::1", port), timeout=2):
                 taker.accept()[0].close()  # the taker's, not the container's
             log = (d.base / "darsed.log").read_text()
