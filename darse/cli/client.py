@@ -50,6 +50,27 @@ def not_found(method: str, path: str, status: int, message: str) -> APIError:
     return APIError(status, message)
 
 
+def _read_head(sock: socket.socket) -> bytes:
+    """A response's head, up to and with its blank line, and not a byte of the stream
+    after it: what the socket holds is peeked at, then only the head is taken (a recv
+    per byte cost 2 ms of every run's attach)."""
+    head = b""
+    while True:
+        data = sock.recv(65536, _socket.MSG_PEEK)
+        if not data:
+            raise APIError(0, "the daemon closed the connection")
+        end = (head[-3:] + data).find(b"\r\n\r\n")
+        want = len(data) if end < 0 else end + 4 - len(head[-3:])
+        while want > 0:
+            chunk = sock.recv(want)
+            if not chunk:
+                raise APIError(0, "the daemon closed the connection")
+            head += chunk
+            want -= len(chunk)
+        if end >= 0:
+            return head
+
+
 class Client:
     def __init__(self, host: str | None = None) -> None:
         self.host = (host or posix.environ.get(b"DARSE_HOST", b"").decode(errors="surrogateescape")
@@ -180,12 +201,7 @@ class Client:
         sock.sendall((f"POST {url} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
                       f"Upgrade: tcp\r\nContent-Type: application/json\r\n"
                       f"Content-Length: {len(data)}\r\n\r\n").encode() + data)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(1)
-            if not chunk:
-                raise APIError(0, "the daemon closed the connection")
-            head += chunk
+        head = _read_head(sock)
         status_line, _, rest = head.decode(errors="replace").partition("\r\n")
         status = int(status_line.split()[1])
         if status >= 400:

@@ -7,8 +7,6 @@ docker user gets from the command line itself.
 
 from __future__ import annotations
 
-import posixpath
-
 # The docker CLI's list: sysctls of namespaces a container may own (opts.ValidateSysctl).
 _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                 "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
@@ -27,6 +25,8 @@ def _valid_mode(mode: str) -> bool:
 
 def _checked_device(text: str) -> str:
     """[host:]container[:mode] checked (validateLinuxPath), the container path cleaned."""
+    import posixpath  # 1.5 ms (it imports os): only for a --device
+
     if text.count(":") > 2 or not text.split(":", 1)[0]:
         raise FlagValueError(f"bad format for path: {text}")
     parts = text.split(":")
@@ -90,8 +90,6 @@ def host_config(devices: list[str], rules: list[str], sysctls: list[str]) -> dic
 def security_opts(opts: list[str]) -> list[str]:
     """--security-opt as the docker CLI passes it: key=value (or the older key:value, or
     no-new-privileges alone), and seccomp=FILE read here and sent as its JSON."""
-    import json
-
     out = []
     for opt in opts:
         key, sep, value = opt.partition("=")
@@ -100,6 +98,8 @@ def security_opts(opts: list[str]) -> list[str]:
                 raise FlagValueError(f'Invalid --security-opt: "{opt}"')
             key, _, value = opt.partition(":")
         if key == "seccomp" and value != "unconfined":
+            import json  # 10 ms (re, enum): only for a profile to read
+
             try:
                 with open(value, "rb") as f:
                     profile = json.loads(f.read())

@@ -86,6 +86,56 @@ def test_ps_imports_only_what_it_uses(darsed: Darsed, darse_command: str) -> Non
                        } == set()
 
 
+def test_run_imports_only_what_it_uses(darsed: Darsed, darse_command: str) -> None:
+    """A plain `run --rm` (no terminal, no --device, no seccomp profile to read) imports
+    none of the modules whose import costs milliseconds, and still says what it ran."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", darse_command,
+                           "-H", darsed.host, "run", "--rm", "--network", "none", "-e", "HOME",
+                           "busybox", "sh", "-c", "echo out $HOME; echo err >&2"],
+                          capture_output=True, text=True, env={**os.environ, "HOME": "/h1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "out /h1\n"
+    assert [line for line in done.stderr.splitlines()
+            if not line.startswith("import time:")] == ["err"]
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "darse.cli.commands.container" in imported
+    assert imported & {"site", "os", "posixpath", "re", "enum", "json", "socket", "struct",
+                       "typing", "threading", "termios", "tty", "signal", "importlib",
+                       "collections"} == set()
+
+
+def test_attach_head_is_read_without_the_stream_after_it() -> None:
+    """The attach's 101 head ends in the middle of what the socket holds, or is cut
+    anywhere across writes (even inside its blank line): the stream after it is intact."""
+    import socket
+    import threading
+
+    from darse.cli.client import _read_head
+
+    head = b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    stream = b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
+    for cut in [len(head), len(head) - 1, len(head) - 2, len(head) - 3, 5, 1]:
+        ours, theirs = socket.socketpair()
+        whole = head + stream
+
+        def write(theirs: socket.socket = theirs, whole: bytes = whole, cut: int = cut) -> None:
+            theirs.sendall(whole[:cut])
+            threading.Event().wait(0.05)
+            theirs.sendall(whole[cut:])
+            theirs.close()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert _read_head(ours) == head
+        rest = b""
+        while chunk := ours.recv(65536):
+            rest += chunk
+        writer.join()
+        ours.close()
+        assert rest == stream, cut
+
+
 DOCUMENTS = [None, True, False, 0, -7, 2 ** 70, 1.5, -0.0, 1e300, "", "é\n\"\\<>&\u2603\U0001f600",
              [], {}, [1, [2, [3, {}]]], {"a": {"b": [None, {"c": "d"}]}, "x": []},
              {3: "int key", 2.5: "float key", True: "bool key", None: "null key"}]
