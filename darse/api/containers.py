@@ -59,10 +59,12 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_(request: web.Request) -> web.Response:
+    from darse.engine.views import summaries_json
+
     limit = query_int(request, "limit", -1)
-    out = await call(engine_of(request).list, query_bool(request, "all"), filters_of(request),
-                     limit, query_bool(request, "size"))
-    return json_response(out)
+    body = await call(summaries_json, engine_of(request), query_bool(request, "all"),
+                      filters_of(request), limit, query_bool(request, "size"))
+    return web.Response(body=body, content_type="application/json")
 
 
 async def prune(request: web.Request) -> web.Response:

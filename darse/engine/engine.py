@@ -752,28 +752,9 @@ class Engine:
 
     def list(self, all: bool = False, filters: dict[str, list[str]] | None = None,
              limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
-        from darse.engine.views import listed_summary, matches, rw_size
+        from darse.engine.views import summaries
 
-        listed = sorted(self.containers.listed(), key=lambda e: e.doc["Created"], reverse=True)
-        out = []
-        for entry in listed:
-            doc = entry.doc  # shared: read only
-            if not all and not doc["State"]["Running"] and limit <= 0:
-                continue
-            if filters and not matches(doc, filters, self):
-                continue
-            out.append((doc, listed_summary(entry)))
-        if limit > 0:
-            out = out[:limit]
-        linked = run_limits.links.link_names(e.doc for e in listed)
-        for doc, summary in out:
-            if doc["Name"] in linked:  # sorted, as dockerd's name index gives them
-                summary["Names"] = sorted(summary["Names"] + linked[doc["Name"]])
-        if size:  # a walk of each upper folder: only for what is shown
-            for doc, summary in out:
-                summary["SizeRw"] = rw_size(doc)
-                summary["SizeRootFs"] = summary["SizeRw"] + self.images.size(doc["Image"])
-        return [summary for _, summary in out]
+        return summaries(self, all, filters, limit, size)
 
     def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         from darse.engine.top import top

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
 import fnmatch
 import json
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from darse.engine.containers import ZERO_TIME, Listed
@@ -28,19 +28,27 @@ def unix(ts: str) -> float:
     return _rfc3339(ts)
 
 
-def status_text(state: dict[str, Any]) -> str:
-    now = datetime.datetime.now(datetime.UTC).timestamp()
+def _status_parts(state: dict[str, Any]) -> tuple[str, float | None, str]:
+    """The STATUS text as (before, since, after): before + the time since `since` + after,
+    or `before` alone when since is None. All but the clock's part is fixed until the
+    record's next write (a health change or a pause is a write)."""
     if state.get("Restarting"):
-        return f"Restarting ({state['ExitCode']}) " \
-               f"{human_duration(now - unix(state['FinishedAt']))} ago"
+        return f"Restarting ({state['ExitCode']}) ", unix(state["FinishedAt"]), " ago"
     if state["Running"]:
         from darse.engine.health import status_suffix
 
-        text = "Up " + human_duration(now - unix(state["StartedAt"]))
-        return text + " (Paused)" if state["Paused"] else text + status_suffix(state)
+        return "Up ", unix(state["StartedAt"]), \
+            " (Paused)" if state["Paused"] else status_suffix(state)
     if state["FinishedAt"] == ZERO_TIME:
-        return "Created"
-    return f"Exited ({state['ExitCode']}) {human_duration(now - unix(state['FinishedAt']))} ago"
+        return "Created", None, ""
+    return f"Exited ({state['ExitCode']}) ", unix(state["FinishedAt"]), " ago"
+
+
+def status_text(state: dict[str, Any], now: float | None = None) -> str:
+    before, since, after = _status_parts(state)
+    if since is None:
+        return before
+    return before + human_duration((time.time() if now is None else now) - since) + after
 
 
 def state_name(state: dict[str, Any]) -> str:
@@ -93,15 +101,107 @@ def container_summary(doc: dict[str, Any], engine: Engine | None) -> dict[str, A
     }
 
 
-def listed_summary(entry: Listed) -> dict[str, Any]:
+class _Derived:
+    """A listed record's summary as its last write left it: as JSON for the listings
+    that change it (links, sizes), and as the two pieces of its encoding around the
+    STATUS clock, so that a listing of 1000 is a join of strings, not 1000 parses and
+    encodings (24 and 20 ms)."""
+
+    __slots__ = ("json", "head", "since", "tail")
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        summary = container_summary(doc, None)
+        before, self.since, after = _status_parts(doc["State"])
+        summary["Status"] = ""
+        self.json = json.dumps(summary)
+        # json.dumps of a dict is "{" + ", ".join('"key": value') + "}" (its default
+        # separators, no indent): the pieces encoded alike, with the status left open.
+        # Only the clock's words go between them: digits, letters and spaces.
+        fields = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in summary.items()]
+        at = list(summary).index("Status")
+        self.head = "{" + ", ".join([*fields[:at], '"Status": "']) + json.dumps(before)[1:-1]
+        self.tail = json.dumps(after)[1:-1] + '"' + "".join(f", {f}" for f in fields[at + 1:]) \
+            + "}"
+
+    def encoded(self, now: float) -> str:
+        if self.since is None:
+            return self.head + self.tail
+        return self.head + human_duration(now - self.since) + self.tail
+
+
+def _derived(entry: Listed) -> _Derived:
+    if entry.derived is None:
+        entry.derived = _Derived(entry.doc)
+    return entry.derived
+
+
+def listed_summary(entry: Listed, now: float | None = None) -> dict[str, Any]:
     """container_summary of a listed record: what stays the same until the record's next
     write is made once (kept as JSON: each caller gets its own dicts, nothing shared);
     the status, which the clock changes, each time."""
-    if entry.derived is None:
-        entry.derived = json.dumps(container_summary(entry.doc, None) | {"Status": ""})
-    summary = json.loads(entry.derived)
-    summary["Status"] = status_text(entry.doc["State"])
+    summary = json.loads(_derived(entry).json)
+    summary["Status"] = status_text(entry.doc["State"], now)
     return summary
+
+
+def listing(engine: Engine, all: bool, filters: dict[str, list[str]] | None,
+              limit: int) -> tuple[list[Listed], list[Listed]]:
+    """(every record, newest first; those the listing shows)."""
+    listed = sorted(engine.containers.listed(), key=lambda e: e.doc["Created"], reverse=True)
+    out = []
+    for entry in listed:
+        doc = entry.doc  # shared: read only
+        if not all and not doc["State"]["Running"] and limit <= 0:
+            continue
+        if filters and not matches(doc, filters, engine):
+            continue
+        out.append(entry)
+    return listed, out[:limit] if limit > 0 else out
+
+
+def summaries(engine: Engine, all: bool = False, filters: dict[str, list[str]] | None = None,
+              limit: int = -1, size: bool = False, now: float | None = None
+              ) -> list[dict[str, Any]]:
+    """GET /containers/json's answer: what `docker ps` lists (its statuses as at `now`,
+    the clock's by default)."""
+    from darse.engine.links import link_names
+
+    listed, shown = listing(engine, all, filters, limit)
+    now = time.time() if now is None else now
+    out = [(entry.doc, listed_summary(entry, now)) for entry in shown]
+    linked = link_names(e.doc for e in listed)
+    for doc, summary in out:
+        if doc["Name"] in linked:  # sorted, as dockerd's name index gives them
+            summary["Names"] = sorted(summary["Names"] + linked[doc["Name"]])
+    if size:  # a walk of each upper folder: only for what is shown
+        for doc, summary in out:
+            summary["SizeRw"] = rw_size(doc)
+            summary["SizeRootFs"] = summary["SizeRw"] + engine.images.size(doc["Image"])
+    return [summary for _, summary in out]
+
+
+def summaries_json(engine: Engine, all: bool = False,
+                   filters: dict[str, list[str]] | None = None, limit: int = -1,
+                   size: bool = False, now: float | None = None) -> bytes:
+    """summaries() as json.dumps encodes them, byte for byte, from each record's
+    encoding kept since its last write; a linked container (its Names grow) and sizes
+    (a walk) go the long way."""
+    if size:
+        return json.dumps(summaries(engine, all, filters, limit, size, now)).encode()
+    from darse.engine.links import link_names
+
+    listed, shown = listing(engine, all, filters, limit)
+    linked = link_names(e.doc for e in listed)
+    now = time.time() if now is None else now
+    parts = []
+    for entry in shown:
+        if entry.doc["Name"] in linked:
+            summary = listed_summary(entry, now)
+            summary["Names"] = sorted(summary["Names"] + linked[entry.doc["Name"]])
+            parts.append(json.dumps(summary))
+        else:
+            parts.append(_derived(entry).encoded(now))
+    return ("[" + ", ".join(parts) + "]").encode()
 
 
 def ports(doc: dict[str, Any]) -> list[dict[str, Any]]:
