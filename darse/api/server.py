@@ -257,6 +257,7 @@ def make_app(engine: Engine) -> web.Application:
     from darse.api import (
         archive,
         build,
+        bulk_stats,
         changes,
         containers,
         df,
@@ -273,7 +274,7 @@ def make_app(engine: Engine) -> web.Application:
     app["engine"] = engine
     app.on_startup.append(_start_watches)
     for module in (system, containers, execs, images, volumes, networks, build, swarm,
-                   archive, changes, df, resources):
+                   archive, changes, df, resources, bulk_stats):
         module.routes(Routes(app.router))
     return app
 
