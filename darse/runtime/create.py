@@ -128,9 +128,14 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
 
 def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config: dict) -> int:
     linux = config.get("linux") or {}
-    cgroups.add_process(st.cgroup_paths, child)
+    # "go" before the move into the cgroups: the child makes its namespaces (a copy of
+    # the host's mount table, milliseconds on a host of many mounts) while the first
+    # write to a cgroup.procs waits out a grace period of RCU (~10 ms on cgroup v1). It
+    # forks the container's process, which must be born in them, after "cgroup".
     chan.send("go")
-    init_pid = 0
+    cgroups.add_process(st.cgroup_paths, child)
+    chan.send("cgroup")
+    init_pid = intermediate = 0
     while True:
         try:
             msg = chan.recv()
@@ -145,7 +150,7 @@ def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config:
         elif kind == "pid":
             init_pid = msg["pid"]
             if init_pid != child:
-                _reap(child)
+                intermediate = child  # reaped once ready: its exit takes a while
             stat = state.proc_stat(init_pid)
             if stat is None:
                 raise SystemFailure("container init exited before it was ready")
@@ -156,6 +161,7 @@ def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config:
             hooks.run(config, "createRuntime", oci)
             chan.send("create-container-hooks", state=oci)
         elif kind == "ready":
+            _reap(intermediate)
             state.save(root, st)
             return init_pid
 

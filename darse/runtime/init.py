@@ -58,6 +58,8 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
     # then make the new user namespace, then the others inside it.
     namespaces.join(joined)
     if "user" in new:
+        # The runtime's "cgroup" comes before its answer to "userns".
+        chan.expect("cgroup")
         namespaces.unshare({"user"})
         chan.send("userns")
         chan.expect("userns-mapped")
@@ -69,7 +71,12 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
         # fail with EOVERFLOW. Its root is who makes the container.
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
-    namespaces.unshare(new - {"user"})
+    namespaces.unshare(new - {"user", "cgroup"})
+    if "user" not in new:
+        chan.expect("cgroup")
+    # As runc: a new cgroup namespace once in the container's cgroups, whose paths are
+    # then its root.
+    namespaces.unshare(new & {"cgroup"})
     if "pid" in new or "pid" in joined or "time" in new:
         fork_reporting_pid(chan)
         return True
