@@ -25,6 +25,7 @@ from darse.engine import (
     networking,
     prune,
     spec,
+    trash,
     users,
 )
 from darse.engine import exec as execs
@@ -527,7 +528,7 @@ class Engine:
             self._event(doc, "die", exitCode=str(code))
             stopped_by_user = container_id in self._stopping
             if doc["HostConfig"].get("AutoRemove"):
-                self._remove(doc)
+                self._remove(doc, released=True)
                 mounts.remove_anonymous(self, doc)
                 return
         self.restarts.after_exit(container_id, code, stopped_by_user)
@@ -640,17 +641,18 @@ class Engine:
             if volumes:
                 mounts.remove_anonymous(self, doc)
 
-    def _remove(self, doc: dict[str, Any]) -> None:
+    def _remove(self, doc: dict[str, Any], released: bool = False) -> None:
         cid = doc["Id"]
-        try:
-            self.shim.call("delete", id=cid)
-        except (DarseError, OSError):
-            pass
-        self._unmount_rootfs(cid)
+        if not released:  # _on_exit has just deleted and unmounted it
+            try:
+                self.shim.call("delete", id=cid)
+            except (DarseError, OSError):
+                pass
+            self._unmount_rootfs(cid)
         networking.stop(self, doc)
         self._removed_exits[cid] = doc["State"]["ExitCode"]
         self.containers.remove(cid)
-        shutil.rmtree(self._dir(cid), ignore_errors=True)
+        trash.remove_later(self._dir(cid))
         self._stopping.discard(cid)
         self._clocks.forget(cid)
         self.restarts.forget(cid)

@@ -78,7 +78,8 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
         fifo_fd = os.open(os.path.join(directory, "exec.fifo"), os.O_RDWR | os.O_CLOEXEC)
         # linux.devices are made, not allowed: the device cgroup allows what
         # linux.resources.devices says (and the defaults), as with runc; Docker adds a
-        # rule of its own for each --device, with the permissions the user gave.
+        # rule of its own for each --device, with the permissions the user gave. Made
+        # before the fork: the init's mounts may bind them.
         cgroups.create(paths, linux.get("resources") or {})
         if console_socket:
             console_sock = _connect_console(console_socket)
@@ -128,13 +129,11 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
 
 def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config: dict) -> int:
     linux = config.get("linux") or {}
-    # "go" before the move into the cgroups: the child makes its namespaces (a copy of
-    # the host's mount table, milliseconds on a host of many mounts) while the first
-    # write to a cgroup.procs waits out a grace period of RCU (~10 ms on cgroup v1). It
-    # forks the container's process, which must be born in them, after "cgroup".
+    # The init is moved into its cgroups while it makes its mounts: the first write to
+    # a cgroup.procs waits out a grace period of RCU (~10 ms on cgroup v1). It waits for
+    # "cgroup" before anything the cgroups rule (its devices, a cgroup namespace, hooks,
+    # the user's process): see init._in_cgroups.
     chan.send("go")
-    cgroups.add_process(st.cgroup_paths, child)
-    chan.send("cgroup")
     init_pid = intermediate = 0
     while True:
         try:
@@ -155,6 +154,7 @@ def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config:
             if stat is None:
                 raise SystemFailure("container init exited before it was ready")
             st.pid, st.pid_start = init_pid, stat[1]
+            _move(chan, st, init_pid)
         elif kind == "create-runtime-hooks":
             oci = st.oci_state(state.CREATING)
             hooks.run(config, "prestart", oci)
@@ -164,6 +164,25 @@ def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config:
             _reap(intermediate)
             state.save(root, st)
             return init_pid
+
+
+def _move(chan: Channel, st: ContainerState, init_pid: int) -> None:
+    """The init into the container's cgroups, then "cgroup" to it. An init that failed
+    meanwhile is gone from under the write, and its error is what the caller must see."""
+    try:
+        cgroups.add_process(st.cgroup_paths, init_pid)
+    except ProcessLookupError:
+        while True:
+            try:
+                msg = chan.recv()
+            except EOFError:
+                raise SystemFailure("container init exited before it was ready") from None
+            if msg["type"] == "error":
+                raise SystemFailure(msg["message"]) from None
+    try:
+        chan.send("cgroup")
+    except OSError:  # it failed since: its error waits in the channel
+        pass
 
 
 def _reap(pid: int) -> None:

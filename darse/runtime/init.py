@@ -58,8 +58,6 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
     # then make the new user namespace, then the others inside it.
     namespaces.join(joined)
     if "user" in new:
-        # The runtime's "cgroup" comes before its answer to "userns".
-        chan.expect("cgroup")
         namespaces.unshare({"user"})
         chan.send("userns")
         chan.expect("userns-mapped")
@@ -71,12 +69,8 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
         # fail with EOVERFLOW. Its root is who makes the container.
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
+    # The cgroup namespace once in the container's cgroups (_in_cgroups).
     namespaces.unshare(new - {"user", "cgroup"})
-    if "user" not in new:
-        chan.expect("cgroup")
-    # As runc: a new cgroup namespace once in the container's cgroups, whose paths are
-    # then its root.
-    namespaces.unshare(new & {"cgroup"})
     if "pid" in new or "pid" in joined or "time" in new:
         fork_reporting_pid(chan)
         return True
@@ -112,6 +106,15 @@ def bootstrap(chan: Channel, ctx: InitContext) -> NoReturn:
         _fail(chan, exc)
 
 
+def _in_cgroups(chan: Channel, new: set[str]) -> None:
+    """Wait for the runtime's move of this process into the container's cgroups, which
+    goes on while the namespaces and mounts are made; then, as runc, the new cgroup
+    namespace, whose root they are. Devices are made, hooks run and the user's process
+    started only in them."""
+    chan.expect("cgroup")
+    namespaces.unshare(new & {"cgroup"})
+
+
 def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     config = ctx.config
     linux = config.get("linux") or {}
@@ -119,10 +122,14 @@ def _init(chan: Channel, ctx: InitContext, new: set[str]) -> NoReturn:
     in_userns = "user" in new or any(ns["type"] == "user" and ns.get("path")
                                      for ns in linux.get("namespaces") or [])
     own_mounts = any(ns["type"] == "mount" for ns in linux.get("namespaces") or [])
+    if "cgroup" in new:  # a cgroup filesystem mounted below shows the namespace's root
+        _in_cgroups(chan, new)
     if own_mounts:
         rootfs.prepare(ctx.rootfs, linux.get("rootfsPropagation", ""))
     for m in config.get("mounts") or []:
         mounts.mount_one(ctx.rootfs, ctx.bundle, m, ctx.cgroup_paths, "cgroup" in new)
+    if "cgroup" not in new:
+        _in_cgroups(chan, new)
     dev_setup = rootfs.needs_dev_setup(config.get("mounts") or [])
     if dev_setup:
         rootfs.setup_dev(ctx.rootfs, in_userns)

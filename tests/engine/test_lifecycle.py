@@ -32,6 +32,12 @@ def test_run_wait_logs_remove(engine: Engine) -> None:
     engine.remove(cid)
     with pytest.raises(NotFound, match=f"No such container: {cid}"):
         engine.inspect(cid)
+    # Its folder is out of the containers' at once (deleted in the background).
+    assert cid not in os.listdir(engine.containers_dir)
+    deadline = time.monotonic() + 10
+    while os.listdir(engine.containers_dir) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert os.listdir(engine.containers_dir) == []
 
 
 def test_names_hostname_and_conflicts(engine: Engine) -> None:

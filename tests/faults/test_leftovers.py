@@ -54,6 +54,9 @@ def test_leftovers_of_a_crash_are_reclaimed_at_start(busybox_rootfs: str) -> Non
         db.close()
         orphan_dir = os.path.join(data, "containers", "f" * 64)  # created, never recorded
         os.makedirs(os.path.join(orphan_dir, "upper", "tmp"))
+        # Removed (its record gone), its folder not yet deleted by the background worker.
+        removed_dir = os.path.join(data, "containers", ".removed-" + "e" * 64)
+        os.makedirs(os.path.join(removed_dir, "upper", "etc"))
 
         t0 = time.monotonic()
         d.start()
@@ -61,7 +64,7 @@ def test_leftovers_of_a_crash_are_reclaimed_at_start(busybox_rootfs: str) -> Non
         assert os.listdir(ingest) == []
         assert set(os.listdir(os.path.join(data, "overlay"))) == layers_before
         assert set(os.listdir(os.path.join(data, "blobs", "sha256"))) == blobs_before
-        assert not os.path.exists(orphan_dir)
+        assert not os.path.exists(orphan_dir) and not os.path.exists(removed_dir)
         assert os.path.isdir(os.path.join(data, "containers", kept))
         db = sqlite3.connect(os.path.join(data, "state.db"))
         assert db.execute("SELECT COUNT(*) FROM layers WHERE chain_id=?",
