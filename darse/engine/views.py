@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from darse.engine.containers import ZERO_TIME, Listed
-from darse.errors import InvalidArgument
+from darse.engine.listfilters import Filters, state_name
 from darse.units import human_duration
 
 if TYPE_CHECKING:
     from darse.engine.engine import Engine
-
-FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since",
-           "network", "health", "is-task", "volume", "publish", "expose")
-STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
 def unix(ts: str) -> float:
@@ -49,14 +44,6 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
     if since is None:
         return before
     return before + human_duration((time.time() if now is None else now) - since) + after
-
-
-def state_name(state: dict[str, Any]) -> str:
-    if state.get("Restarting"):
-        return "restarting"
-    if state["Running"]:
-        return "paused" if state["Paused"] else "running"
-    return "exited" if state["FinishedAt"] != ZERO_TIME else "created"
 
 
 def command(doc: dict[str, Any]) -> str:
@@ -147,13 +134,14 @@ def listed_summary(entry: Listed, now: float | None = None) -> dict[str, Any]:
 def listing(engine: Engine, all: bool, filters: dict[str, list[str]] | None,
               limit: int) -> tuple[list[Listed], list[Listed]]:
     """(every record, newest first; those the listing shows)."""
+    keep = Filters(filters, engine)
     listed = sorted(engine.containers.listed(), key=lambda e: e.doc["Created"], reverse=True)
     out = []
-    for entry in listed:
+    for entry in keep.window(listed):
         doc = entry.doc  # shared: read only
         if not all and not doc["State"]["Running"] and limit <= 0:
             continue
-        if filters and not matches(doc, filters, engine):
+        if keep.active and not keep.keeps(doc):
             continue
         out.append(entry)
     return listed, out[:limit] if limit > 0 else out
@@ -217,46 +205,3 @@ def ports(doc: dict[str, Any]) -> list[dict[str, Any]]:
             out.append({"IP": b["HostIp"], "PrivatePort": int(port),
                         "PublicPort": int(b["HostPort"]), "Type": proto or "tcp"})
     return out
-
-
-def matches(doc: dict[str, Any], filters: dict[str, list[str]], engine: Engine) -> bool:
-    for key, values in filters.items():
-        if key not in FILTERS:
-            raise InvalidArgument(f"invalid filter '{key}'")
-        if not values:
-            continue
-        if key == "id" and not any(doc["Id"].startswith(v) for v in values):
-            return False
-        if key == "name" and not any(fnmatch.fnmatch(doc["Name"].lstrip("/"), f"*{v}*")
-                                     for v in values):
-            return False
-        if key == "status":
-            for v in values:
-                if v not in STATUSES:
-                    raise InvalidArgument(f"invalid filter 'status={v}'")
-            if state_name(doc["State"]) not in values:
-                return False
-        if key == "health":
-            from darse.engine.health import matches as health_matches
-
-            if not health_matches(doc["State"], values):
-                return False
-        if key == "exited" and (doc["State"]["Running"] or
-                                str(doc["State"]["ExitCode"]) not in values):
-            return False
-        if key == "label":
-            labels = doc["Config"].get("Labels") or {}
-            for v in values:
-                k, _, val = v.partition("=")
-                if k not in labels or (val and labels[k] != val):
-                    return False
-        if key == "ancestor":
-            ids = set()
-            for v in values:
-                try:
-                    ids.add(engine.images.resolve(v))
-                except Exception:  # noqa: BLE001 - an unknown image matches nothing
-                    continue
-            if doc["Image"] not in ids:
-                return False
-    return True
