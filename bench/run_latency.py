@@ -15,9 +15,11 @@ all on the host's clock:
     removed → wait   destroy to the wait's answer reaching the client
 
     sudo /opt/darse/venv/bin/python bench/run_latency.py [-n 30] [--rev REV | --installed]
+        [--bridge NAME --bip CIDR] [--no-docker]
 
 By default darsed and the CLI are the working tree's (bench/cli_start.py's install);
---rev REV a git revision's, --installed the venv's.
+--rev REV a git revision's, --installed the venv's. --bridge and --bip name darsed's
+bridge (dzbenchrun0, 10.248.0.1/24 by default: one run of this bench at a time).
 """
 
 from __future__ import annotations
@@ -167,6 +169,9 @@ def main() -> None:
     p.add_argument("-n", type=int, default=30)
     p.add_argument("--installed", action="store_true")
     p.add_argument("--rev", help="a git revision's darse instead of the working tree's")
+    p.add_argument("--bridge", default="dzbenchrun0", help="darsed's bridge (its name)")
+    p.add_argument("--bip", default="10.248.0.1/24", help="darsed's bridge address")
+    p.add_argument("--no-docker", action="store_true", help="darse alone")
     args = p.parse_args()
     base = Path(tempfile.mkdtemp(prefix="darse-bench-run-", dir="/var/lib"))
     procs: list[subprocess.Popen] = []
@@ -180,7 +185,8 @@ def main() -> None:
             archive = subprocess.run(["git", "-C", ROOT, "archive", args.rev, "darse"],
                                      capture_output=True, check=True).stdout
             subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-        host, proc = start_darsed(base / "darse", args.installed, tree)
+        host, proc = start_darsed(base / "darse", args.installed, tree, bridge=args.bridge,
+                                  bip=args.bip)
         procs.append(proc)
         if args.installed:
             cli = Cli("darse", [f"{VENV_BIN}/darse", "-H", host])
@@ -191,7 +197,7 @@ def main() -> None:
             subprocess.run([*cli.argv, "import", "-", "busybox:latest"], stdin=f, check=True,
                            capture_output=True, env=cli.env)
         results["darse"] = measure("darse", cli, host, args.n)
-        docker = start_docker(base / "docker")
+        docker = None if args.no_docker else start_docker(base / "docker")
         if docker:
             procs.append(docker[1])
             import_busybox(docker[0], tarball)

@@ -92,6 +92,7 @@ class Engine:
         self.events = EventBus()
         self.execs: dict[str, dict[str, Any]] = {}
         self._stopping: set[str] = set()
+        self._fresh: set[str] = set()  # made by this darsed, never started: nothing in the shim
         self._removed_exits: dict[str, int] = {}  # for waits that outlive their container
         self._lock = threading.RLock()  # the exec table and remapped layers' copies
         self._clocks = ContainerLocks()
@@ -310,6 +311,7 @@ class Engine:
             self.containers.remove(container_id)
             shutil.rmtree(cdir, ignore_errors=True)
             raise
+        self._fresh.add(container_id)
         self._event(doc, "create")
         return {"Id": container_id, "Warnings": run_limits.warnings(host_config)}
 
@@ -397,7 +399,9 @@ class Engine:
         cid = doc["Id"]
         cdir = self._dir(cid)
         rootfs = os.path.join(cdir, "rootfs")
-        self.shim.call("delete", id=cid)  # leftovers of a previous run
+        if cid not in self._fresh:  # (a crash's are reclaim.half_made's, at darsed's start)
+            self.shim.call("delete", id=cid)  # leftovers of a previous run
+        self._fresh.discard(cid)
         self._mount_rootfs(doc)
         try:
             cfg, hc = doc["Config"], doc["HostConfig"]
@@ -654,6 +658,7 @@ class Engine:
         self.containers.remove(cid)
         trash.remove_later(self._dir(cid))
         self._stopping.discard(cid)
+        self._fresh.discard(cid)
         self._clocks.forget(cid)
         self.restarts.forget(cid)
         with self._lock:  # its execs go with it, as dockerd's

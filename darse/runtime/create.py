@@ -12,7 +12,17 @@ import socket
 import sys
 
 from darse.errors import InvalidArgument, NotFound, SystemFailure
-from darse.runtime import cgroups, hooks, init, namespaces, process, seccomp, spec, state
+from darse.runtime import (
+    cgroups,
+    execwatch,
+    hooks,
+    init,
+    namespaces,
+    process,
+    seccomp,
+    spec,
+    state,
+)
 from darse.runtime.state import ContainerState
 from darse.runtime.sync import Channel
 
@@ -69,7 +79,7 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
                         cgroup_paths=paths, cgroup_parents=cgroups.missing_parents(paths),
                         created=state.now(), owner="")
     child = init_pid = 0
-    fifo_fd = -1
+    fifo_fd = watch_r = watch_w = -1
     chan = child_chan = None
     try:
         os.mkfifo(os.path.join(directory, "exec.fifo"), 0o622)
@@ -88,6 +98,7 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
             # per profile in the shim) before the container's start waits on it.
             seccomp.preload(linux["seccomp"])
         chan, child_chan = Channel.pair()
+        watch_r, watch_w = os.pipe2(os.O_CLOEXEC)  # see execwatch
         ctx = init.InitContext(config=config, bundle=bundle, rootfs=rootfs_path,
                                fifo_fd=fifo_fd, cgroup_paths=paths,
                                console_fd=console_sock.fileno() if console_sock else None,
@@ -101,6 +112,8 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
             init.bootstrap(child_chan, ctx)
         child_chan.close()
         child_chan = None
+        os.close(watch_w)
+        watch_w = -1
         os.close(fifo_fd)
         fifo_fd = -1
         if console_socket and console_sock:
@@ -114,16 +127,20 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
                 pass
         _reap(child)
         _undo(root, st)
+        if watch_r >= 0:
+            os.close(watch_r)
         raise
     finally:
-        if fifo_fd >= 0:
-            os.close(fifo_fd)
+        for fd in (fifo_fd, watch_w):
+            if fd >= 0:
+                os.close(fd)
         if chan:
             chan.close()
         if child_chan:
             child_chan.close()
     if pid_file:
         _write_pid_file(pid_file, init_pid)
+    execwatch.keep(container_id, watch_r)
     return st
 
 

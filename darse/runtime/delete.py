@@ -7,11 +7,12 @@ import signal
 import time
 
 from darse.errors import Conflict
-from darse.runtime import cgroups, hooks, rootfs, state
+from darse.runtime import cgroups, execwatch, hooks, rootfs, state
 
 
 def delete(root: str, container_id: str, force: bool = False) -> None:
     st = state.load(root, container_id)
+    execwatch.drop(container_id)  # created here, never started
     current = state.status(root, st)
     # The spec (runtime.md, delete) refuses any container that is not stopped; runc
     # lets a created one go, darse follows the spec: --force is the way.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import time
 
 from darse.errors import Conflict
-from darse.runtime import hooks, state
+from darse.runtime import execwatch, hooks, state
 
 
 def start(root: str, container_id: str) -> None:
@@ -24,17 +25,26 @@ def start(root: str, container_id: str) -> None:
         if exc.errno in (errno.ENXIO, errno.ENOENT):
             raise Conflict("cannot start a container that has stopped") from None
         raise
-    before = _image(st.pid)
+    watch = execwatch.take(container_id)
+    before = _image(st.pid) if watch is None else None
     try:
         os.write(fd, b"0")
     finally:
         os.close(fd)
     os.unlink(fifo)
     # The spec: poststart hooks run after the user's process has started, so the init's
-    # startContainer hooks and its execve are waited for.
-    deadline = time.monotonic() + EXEC_WAIT
-    while _image(st.pid) == before and state.is_alive(st) and time.monotonic() < deadline:
-        time.sleep(0.002)
+    # startContainer hooks and its execve are waited for: the end of create's pipe when
+    # this process made it, else what /proc says the init runs.
+    if watch is not None:
+        try:
+            select.select([watch], [], [], EXEC_WAIT)
+        finally:
+            os.close(watch)
+    else:
+        deadline = time.monotonic() + EXEC_WAIT
+        while (_image(st.pid) == before and state.is_alive(st)
+               and time.monotonic() < deadline):
+            time.sleep(0.002)
     hooks.run(st.config, "poststart", st.oci_state(state.RUNNING), fatal=False)
 
 

@@ -166,3 +166,29 @@ def test_library_in_process(runtime: Runtime) -> None:
     delete(str(runtime.root), cid, force=True)
     assert not os.path.exists(f"/proc/{st.pid}/cmdline") or \
         open(f"/proc/{st.pid}/stat").read().split()[2] == "Z"
+
+
+def test_library_start_waits_for_the_exec_and_keeps_no_descriptor(runtime: Runtime) -> None:
+    """In one process (the supervisor's way) start returns once the init runs the
+    user's program, and neither a started container nor one deleted unstarted leaves a
+    descriptor behind."""
+    from darse.runtime.create import create
+    from darse.runtime.delete import delete
+    from darse.runtime.start import start
+
+    fds = sorted(os.listdir("/proc/self/fd"))
+    cid = runtime.new_id()
+    st = create(str(runtime.root), cid, str(runtime.bundle(["sleep", "100"])))
+    start(str(runtime.root), cid)
+    with open(f"/proc/{st.pid}/cmdline", "rb") as f:
+        assert f.read() == b"sleep\x00100\x00"  # its execve is done when start returns
+    delete(str(runtime.root), cid, force=True)
+    unstarted = runtime.new_id()
+    create(str(runtime.root), unstarted, str(runtime.bundle(["true"])))
+    delete(str(runtime.root), unstarted, force=True)
+    for pid in (st.pid,):
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    assert sorted(os.listdir("/proc/self/fd")) == fds
