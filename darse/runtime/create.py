@@ -146,11 +146,17 @@ def create(root: str, container_id: str, bundle: str, *, console_socket: str | N
 
 def _handshake(root: str, chan: Channel, child: int, st: ContainerState, config: dict) -> int:
     linux = config.get("linux") or {}
-    # The init is moved into its cgroups while it makes its mounts: the first write to
-    # a cgroup.procs waits out a grace period of RCU (~10 ms on cgroup v1). It waits for
-    # "cgroup" before anything the cgroups rule (its devices, a cgroup namespace, hooks,
-    # the user's process): see init._in_cgroups.
+    # The child is moved into its cgroups while it makes its namespaces, the init (which
+    # may be forked before that move is done) while it makes its mounts: the first
+    # write to a cgroup.procs waits out a grace period of RCU (~10 ms on cgroup v1), the
+    # next, right after, is quick. The init waits for "cgroup" before anything the
+    # cgroups rule (its devices, a cgroup namespace, hooks, the user's process): see
+    # init._in_cgroups.
     chan.send("go")
+    try:
+        cgroups.add_process(st.cgroup_paths, child)
+    except ProcessLookupError:
+        pass  # gone already: the channel says why (or gives the init's pid)
     init_pid = intermediate = 0
     while True:
         try:

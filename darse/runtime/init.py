@@ -80,15 +80,19 @@ def enter_namespaces(chan: Channel, linux: dict[str, Any], new: set[str],
 
 def fork_reporting_pid(chan: Channel) -> None:
     """Fork; the parent reports the child's pid and exits, the child goes on only after
-    that report — both write on one channel, and the runtime reads "pid" first."""
+    that report — both write on one channel, and the runtime reads "pid" first. A byte
+    says the report is sent: the end of the pipe would come only once the parent's exit
+    has unmapped its copy of the runtime's memory (milliseconds, 10 ms and more on a busy
+    host)."""
     r, w = os.pipe()
     child = os.fork()
     if child:
         os.close(r)
         chan.send("pid", pid=child)
-        os._exit(0)  # closing w: the child's read ends
+        os.write(w, b"1")
+        os._exit(0)
     os.close(w)
-    os.read(r, 1)
+    os.read(r, 1)  # b"" if the parent died first: the runtime has its error
     os.close(r)
 
 
