@@ -518,11 +518,16 @@ class Engine:
             if doc is None or not doc["State"]["Running"] or (
                     pid and doc["State"]["Pid"] not in (0, pid)):  # another run's end
                 return
+            try:  # the supervisor deletes while the rootfs is unmounted here
+                deleted = self.shim.send("delete", id=container_id)
+            except OSError:
+                deleted = None
+            self._unmount_rootfs(container_id)
             try:
-                self.shim.call("delete", id=container_id)
+                if deleted is not None:
+                    deleted()
             except (DarseError, OSError):
                 pass
-            self._unmount_rootfs(container_id)
             mounts.release(self, doc)
             networking.stop(self, doc)
             doc["State"].update(Status="exited", Running=False, Paused=False, Pid=0,
@@ -638,10 +643,12 @@ class Engine:
                 self.shim.call("kill", id=doc["Id"], signal=9, all=True)
             except DarseError:
                 pass
-            self._wait_exit(doc["Id"], 10)
+            exited = self._wait_exit(doc["Id"], 10)  # _on_exit deleted and unmounted it
+        else:
+            exited = False
         with self._clocks.hold(doc["Id"]):
             doc = self.containers.get(doc["Id"]) or doc
-            self._remove(doc)
+            self._remove(doc, released=exited and not doc["State"]["Running"])
             if volumes:
                 mounts.remove_anonymous(self, doc)
 

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from darse import daemonize, errors
@@ -52,13 +53,25 @@ class ShimClient:
         return sock
 
     def call(self, op: str, **req: Any) -> dict[str, Any]:
+        return self.send(op, **req)()
+
+    def send(self, op: str, **req: Any) -> Callable[[], dict[str, Any]]:
+        """call() in two halves: the request now, its reply when the function returned is
+        called (darsed does its own part meanwhile: unmounting while the shim deletes)."""
         sock = self.connect()
         try:
             sock.sendall((json.dumps({"op": op, **req}) + "\n").encode())
-            reply = _read_reply(sock)
-        finally:
+        except BaseException:
             sock.close()
-        return check(reply)
+            raise
+
+        def reply() -> dict[str, Any]:
+            try:
+                return check(_read_reply(sock))
+            finally:
+                sock.close()
+
+        return reply
 
 
 def _read_reply(sock: socket.socket) -> dict[str, Any]:
