@@ -113,14 +113,35 @@ class _Fprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+def pack(program: list[tuple[int, int, int, int]]) -> bytes:
+    """The program as the kernel reads it (struct sock_filter after struct sock_filter)."""
+    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
+
+
+_syscall: tuple[ctypes.CDLL, int] | None = None
+
+
+def prepare(lib: ctypes.CDLL) -> None:
+    """What install needs besides the program, found before a fork (kept by the
+    supervisor): the C library's syscall() and seccomp's number."""
+    global _syscall
+    if _syscall is None:
+        _syscall = ctypes.CDLL(None, use_errno=True), lib.seccomp_syscall_resolve_name(b"seccomp")
+
+
 def install(lib: ctypes.CDLL, program: list[tuple[int, int, int, int]],
             flags: list[str]) -> None:
     """seccomp(SECCOMP_SET_MODE_FILTER) on the calling thread (and its threads with TSYNC)."""
-    raw = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+    install_packed(lib, pack(program), flags)
+
+
+def install_packed(lib: ctypes.CDLL, raw: bytes, flags: list[str]) -> None:
+    """install() of a program already packed."""
+    prepare(lib)
+    assert _syscall is not None
+    libc, nr = _syscall
     buf = ctypes.create_string_buffer(raw, len(raw))
-    prog = _Fprog(len(program), ctypes.addressof(buf))
-    nr = lib.seccomp_syscall_resolve_name(b"seccomp")
-    libc = ctypes.CDLL(None, use_errno=True)
+    prog = _Fprog(len(raw) // 8, ctypes.addressof(buf))
     bits = 0
     for flag in flags:
         bits |= FLAGS[flag]
