@@ -67,6 +67,7 @@ _SYSCALLS = {
     "mount_setattr": (442, 442),
     "open_tree": (428, 428),
     "move_mount": (429, 429),
+    "close_range": (436, 436),
 }
 _ARCH_INDEX = 1 if os.uname().machine in ("aarch64", "arm64") else 0
 
@@ -144,6 +145,16 @@ def idmapped_bind(source: str, target: str, userns_fd: int) -> None:
                              ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH)))
     finally:
         os.close(tree)
+
+
+CLOSE_RANGE_CLOEXEC = 4
+
+
+def close_range_cloexec(first: int) -> None:
+    """Every descriptor from first on marked close-on-exec, in one call (Linux 5.11)."""
+    _check(_libc.syscall(ctypes.c_long(_SYSCALLS["close_range"][_ARCH_INDEX]),
+                         ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF),
+                         ctypes.c_uint(CLOSE_RANGE_CLOEXEC)))
 
 
 def sethostname(name: str) -> None:

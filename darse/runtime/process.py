@@ -77,7 +77,14 @@ def apply_oom_score(proc: dict[str, Any]) -> None:
 
 
 def _cloexec_from(first: int) -> None:
-    """Mark every fd from `first` on close-on-exec: only stdio and preserved fds pass."""
+    """Mark every fd from `first` on close-on-exec: only stdio and preserved fds pass.
+    One system call, not one per descriptor inherited from the supervisor (three or so
+    per container it holds)."""
+    try:
+        sc.close_range_cloexec(first)
+        return
+    except OSError:  # before Linux 5.11, or refused by the container's seccomp profile
+        pass
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= first:

@@ -192,3 +192,26 @@ def test_library_start_waits_for_the_exec_and_keeps_no_descriptor(runtime: Runti
         except ChildProcessError:
             pass
     assert sorted(os.listdir("/proc/self/fd")) == fds
+
+
+def test_only_stdio_and_preserved_descriptors_reach_the_process(runtime: Runtime) -> None:
+    """Descriptors the runtime's caller left open and inheritable (a supervisor holds a
+    few per container) do not reach the container's process; --preserve-fds ones do."""
+    kept_r, kept_w = os.pipe()
+    extra = [os.open("/dev/null", os.O_RDONLY) for _ in range(40)]
+    try:
+        for fd in (kept_r, kept_w, *extra):
+            os.set_inheritable(fd, True)
+        bundle = runtime.bundle(["sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"])
+        # The pipe's read end also as fd 3 of the runtime: the one --preserve-fds 1 passes.
+        done = subprocess.run(["bash", "-c", f'exec "$0" "$@" 3<&{kept_r}', RUNTIME, "--root",
+                               str(runtime.root), "run", "--preserve-fds", "1", "--bundle",
+                               str(bundle), runtime.new_id()],
+                              capture_output=True, text=True, pass_fds=(kept_r, kept_w, *extra),
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        # 0-2, the preserved 3, and the directory ls reads (4).
+        assert done.stdout.split() == ["0", "1", "2", "3", "4"]
+    finally:
+        for fd in (kept_r, kept_w, *extra):
+            os.close(fd)
