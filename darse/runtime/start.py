@@ -37,7 +37,10 @@ def start(root: str, container_id: str) -> None:
     # this process made it, else what /proc says the init runs.
     if watch is not None:
         try:
-            select.select([watch], [], [], EXEC_WAIT)
+            # poll, not select: a supervisor of 1000 containers holds fds past 1024
+            waiter = select.poll()
+            waiter.register(watch, select.POLLIN)
+            waiter.poll(EXEC_WAIT * 1000)
         finally:
             os.close(watch)
     else:
