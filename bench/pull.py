@@ -32,8 +32,11 @@ from tests.ocilayout import Layout, tar_of_entries  # noqa: E402
 MB = 1 << 20
 
 
-def layers() -> list[bytes]:
-    rng = random.Random(42)
+def layers(salt: int = 0) -> list[bytes]:
+    """The image's layers; another salt makes another image (every layer's digest new),
+    so that a pull can start from an empty cache without deleting the last one's files
+    (see bench/README.md: ext4's inode allocator after mass deletions)."""
+    rng = random.Random(42 + salt)
     words = [("".join(rng.choice("abcdefghij") for _ in range(rng.randint(3, 9))))
              for _ in range(2000)]
 

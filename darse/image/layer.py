@@ -122,76 +122,14 @@ def decompressed(raw):  # noqa: ANN001, ANN201 - file-like in, file-like out
     return src
 
 
-# Small files are written by a few threads: creating a file is a journal transaction,
-# which a loaded ext4 takes 0.3-2 ms to do, and it does several at once better than one
-# after another (a layer of 5000 small files: ~3 times faster with 8 writers).
-WRITERS = 8
-SMALL = 256 << 10  # read into memory and handed to a writer; larger ones streamed here
-_IN_FLIGHT = 64
-
-
-class _Writers:
-    """Regular files written by threads, each with a Root of its own (the same safe
-    calls); whoever needs the tree as the tar's order leaves it waits for them first."""
-
-    def __init__(self, dest: str) -> None:
-        import threading
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.dest = dest
-        self.pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="layer-writer")
-        self.local = threading.local()
-        self.roots: list[Root] = []
-        self.pending: list = []
-        self.lock = threading.Lock()
-
-    def _root(self) -> Root:
-        root = getattr(self.local, "root", None)
-        if root is None:
-            root = self.local.root = Root(self.dest)
-            with self.lock:
-                self.roots.append(root)
-        return root
-
-    def _write(self, name: str, parts: Parts, data: bytes, meta: Meta) -> None:
-        import io
-
-        try:
-            self._root().write(parts, io.BytesIO(data), meta)
-        except UnsafePath as exc:
-            raise UnsafeLayer(f"layer entry {name!r}: {exc}") from None
-
-    def submit(self, name: str, parts: Parts, data: bytes, meta: Meta) -> None:
-        if len(self.pending) >= _IN_FLIGHT:
-            self.pending.pop(0).result()
-        self.pending.append(self.pool.submit(self._write, name, parts, data, meta))
-
-    def wait(self) -> None:
-        """Every file handed out is written (the first failure raised)."""
-        pending, self.pending = self.pending, []
-        for future in pending:
-            future.result()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        for root in self.roots:
-            root.close()
-
-
 class _Extractor:
     """Tar entries into a Root: each made through directory fds, never through a link."""
 
     def __init__(self, dest: str) -> None:
         self.root = Root(dest)
         self.dir_times: list[tuple[Parts, int]] = []
-        self.writers = _Writers(dest)
-        # Where the writers are: their files, and the folders those are in. An entry that
-        # replaces one of them, links to it or changes the tree waits for the writers.
-        self.files: set[Parts] = set()
-        self.folders: set[Parts] = set()
 
     def close(self) -> None:
-        self.writers.close()
         self.root.close()
 
     def entry(self, tf: tarfile.TarFile, ti: tarfile.TarInfo) -> None:
@@ -204,17 +142,6 @@ class _Extractor:
         parts = clean(ti.name)
         if not parts:
             return  # the root itself
-        small = ti.isreg() and ti.size <= SMALL and not parts[-1].startswith(WHITEOUT_PREFIX)
-        if (not small and not ti.isdir()) or parts in self.files or \
-                (small and parts in self.folders):
-            self.writers.wait()
-            self.files.clear()
-            self.folders.clear()
-        if small:
-            self.files.add(parts)
-            self.folders.update(parts[:i] for i in range(1, len(parts)))
-            self.writers.submit(ti.name, parts, tf.extractfile(ti).read(), self._meta(ti))
-            return
         *dirs, name = parts
         if name == OPAQUE:
             self.root.dir_fd(tuple(dirs), create=True)
@@ -255,7 +182,6 @@ class _Extractor:
         return Meta(ti.uid, ti.gid, ti.mode & 0o7777, xattrs, mtime, mtime)
 
     def finish(self) -> None:
-        self.writers.wait()
         for parts, mtime in reversed(self.dir_times):
             try:
                 self.root.set_times(parts, mtime, mtime)

@@ -18,6 +18,7 @@ from darse.image.reference import Reference
 from darse.image.registry import Credentials, Registry
 from darse.image.snapshots import chain_ids
 from darse.image.store import ImageStore, short_id
+from darse.image.unpacker import Unpackers
 
 Progress = Callable[[dict[str, Any]], None]
 MAX_CONCURRENT = 6
@@ -59,8 +60,9 @@ class _LayerProgress:
 
 def fetch_layer(store: ImageStore, registry: Registry, repo: str, desc: dict[str, Any],
                 chain_id: str, parent: str, diff_id: str, emit: Progress,
-                made: undo.Made | None = None) -> None:
-    """Download, verify and unpack one layer into its snapshot (all or nothing)."""
+                made: undo.Made | None = None, unpackers: Unpackers | None = None) -> None:
+    """Download, verify and unpack one layer into its snapshot (all or nothing); in a
+    worker of unpackers when given, else in this thread."""
     layer_id = short_id(desc["digest"])
     if made is not None:
         made.layers.add(chain_id)
@@ -71,8 +73,14 @@ def fetch_layer(store: ImageStore, registry: Registry, repo: str, desc: dict[str
     writer = None if hasattr(source, "fileno") else store.content.writer()
     stream = layers.HashReader(source, tee=writer.write if writer else None,
                                progress=_LayerProgress(emit, layer_id, desc.get("size", 0)))
+    worker = unpackers.start(f"{tmp}/diff") if unpackers else None
     try:
-        got_diff_id, size = layers.unpack(stream, f"{tmp}/diff")
+        if worker:
+            while data := stream.read(layers.CHUNK):
+                worker.write(data)
+            got_diff_id, size = worker.result()
+        else:
+            got_diff_id, size = layers.unpack(stream, f"{tmp}/diff")
         stream.drain()
         if stream.digest != desc["digest"]:
             raise InvalidArgument(f"filesystem layer verification failed for digest "
@@ -88,6 +96,8 @@ def fetch_layer(store: ImageStore, registry: Registry, repo: str, desc: dict[str
                         desc.get("mediaType", ""))
         emit({"status": "Pull complete", "id": layer_id, "progressDetail": {}})
     except BaseException:
+        if worker:
+            worker.abort()  # it writes in tmp no more
         store.snapshots.discard(tmp)
         if writer:
             writer.abort()
@@ -161,9 +171,10 @@ def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str |
         emit({"status": "Pulling fs layer", "id": short_id(desc["digest"]), "progressDetail": {}})
         jobs.append((desc, chain_id, chain[i - 1] if i else "", diff_ids[i]))
     if jobs:
-        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool:
+        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool, \
+                Unpackers() as unpackers:
             futures = [pool.submit(fetch_layer, store, registry, ref.path, desc, chain_id,
-                                   parent, diff_id, emit, made)
+                                   parent, diff_id, emit, made, unpackers)
                        for desc, chain_id, parent, diff_id in jobs]
             errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
