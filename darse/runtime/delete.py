@@ -26,8 +26,9 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         except ProcessLookupError:
             pass
     # Without a pid namespace the init's death does not end its children: the cgroup
-    # knows them all.
-    cgroups.signal_all(st.cgroup_paths)
+    # knows them all (none left is the usual end, with nothing to freeze and signal).
+    if cgroups.pids(st.cgroup_paths):
+        cgroups.signal_all(st.cgroup_paths)
     _wait_gone(st)
     cgroups.destroy(st.cgroup_paths, st.cgroup_parents)
     if not own_mount_namespace(st.config):

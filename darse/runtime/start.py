@@ -11,8 +11,10 @@ from darse.errors import Conflict
 from darse.runtime import execwatch, hooks, state
 
 
-def start(root: str, container_id: str) -> None:
-    st = state.load(root, container_id)
+def start(root: str, container_id: str, st: state.ContainerState | None = None) -> None:
+    """st: the container's state as create() returned it, when the caller kept it (the
+    supervisor), not read again from its file."""
+    st = st or state.load(root, container_id)
     current = state.status(root, st)
     if current == state.STOPPED:
         raise Conflict("cannot start a container that has stopped")

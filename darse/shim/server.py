@@ -391,7 +391,8 @@ class Shim:
         return {"pid": os.getpid()}
 
     def op_start(self, req: dict[str, Any]) -> dict[str, Any]:
-        runtime_start(self.runtime_root, req["id"])
+        kept = self.procs.get(req["id"])
+        runtime_start(self.runtime_root, req["id"], kept.state if kept else None)
         proc = self.procs[req["id"]]
         proc.started_at = state.now()
         return {"pid": proc.pid}

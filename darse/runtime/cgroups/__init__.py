@@ -163,6 +163,13 @@ def destroy(paths: dict[str, str], parents: list[str] = ()) -> None:
     """Remove the container's directories (deepest first; a busy one is retried briefly),
     then the parents that create() made, unless another container still uses them."""
     for path in paths.values():
+        try:
+            os.rmdir(path)  # the usual case: no child group, no process left
+            continue
+        except FileNotFoundError:
+            continue
+        except OSError:
+            pass  # its children first, a busy one retried: the walk below
         if not os.path.isdir(path):
             continue
         subdirs = [d for d, _, _ in os.walk(path, topdown=False)]
