@@ -350,8 +350,10 @@ class Root:
         if meta is not None:
             self._apply(self._dir(parts), meta)
 
-    def write(self, parts: Parts, data: int | Reader, meta: Meta | None = None) -> None:
-        """A regular file at parts holding data (an fd read to its end, or a reader)."""
+    def write(self, parts: Parts, data: int | Reader | bytes, meta: Meta | None = None
+              ) -> None:
+        """A regular file at parts holding data (bytes, an fd read to its end, or a
+        reader)."""
         self._trim()
         fd = self._create(parts, lambda parent, name: os.open(name, _O_NEW, 0o600,
                                                               dir_fd=parent))
@@ -459,7 +461,12 @@ class Root:
             os.utime(target, ns=(meta.atime_ns or meta.mtime_ns, meta.mtime_ns))
 
 
-def _fill(fd: int, data: int | Reader) -> None:
+def _fill(fd: int, data: int | Reader | bytes) -> None:
+    if isinstance(data, bytes):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return
     if isinstance(data, int):
         try:
             while os.sendfile(fd, data, None, CHUNK):

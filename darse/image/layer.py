@@ -158,7 +158,14 @@ class _Extractor:
             self.root.mkdir(parts, meta)
             self.dir_times.append((parts, mtime))
         elif ti.isreg():
-            self.root.write(parts, tf.extractfile(ti), meta)
+            # A file that fits in a read is read straight from the archive's stream:
+            # tarfile's file object for it costs more than the file's own system calls
+            # (a layer of small files: ~40 us of ~130 a file). next() skips its padding.
+            data = tf.fileobj.read(ti.size) if ti.size <= CHUNK and not ti.issparse() \
+                else tf.extractfile(ti)
+            if isinstance(data, bytes) and len(data) != ti.size:
+                raise tarfile.ReadError("unexpected end of data")
+            self.root.write(parts, data, meta)
         elif ti.issym():
             meta.mode, meta.xattrs = None, {}
             self.root.symlink(parts, ti.linkname, meta)

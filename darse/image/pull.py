@@ -117,15 +117,19 @@ def pull(store: ImageStore, ref: Reference, platform: str | None = None,
                 progress(event)
 
     registry = Registry(ref.domain, store.registry_config, credentials, mirrors=True)
+    # An image not here yet: its unpacker starts while the manifest is fetched.
+    unpackers = None if store.exists(str(ref)) else Unpackers()
     try:
         with undo.all_or_nothing(store) as made:
-            return _pull(store, registry, ref, platform, emit, made)
+            return _pull(store, registry, ref, platform, emit, made, unpackers)
     finally:
         registry.close()
+        if unpackers:
+            unpackers.close()
 
 
 def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str | None,
-          emit: Progress, made: undo.Made) -> str:
+          emit: Progress, made: undo.Made, unpackers: Unpackers | None) -> str:
     raw, media, top_digest = registry.get_manifest(ref.path, ref.digest or ref.tag)
     # After the manifest, as dockerd: a pull that cannot start fails before any output,
     # and the API answers it with an HTTP error.
@@ -171,12 +175,18 @@ def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str |
         emit({"status": "Pulling fs layer", "id": short_id(desc["digest"]), "progressDetail": {}})
         jobs.append((desc, chain_id, chain[i - 1] if i else "", diff_ids[i]))
     if jobs:
-        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool, \
-                Unpackers() as unpackers:
-            futures = [pool.submit(fetch_layer, store, registry, ref.path, desc, chain_id,
-                                   parent, diff_id, emit, made, unpackers)
-                       for desc, chain_id, parent, diff_id in jobs]
-            errors = [f.exception() for f in futures]
+        # One layer unpacks in this process as well as in another; several gain a core.
+        own = Unpackers() if len(jobs) > 1 and unpackers is None else None
+        try:
+            with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool:
+                futures = [pool.submit(fetch_layer, store, registry, ref.path, desc, chain_id,
+                                       parent, diff_id, emit, made,
+                                       (own or unpackers) if len(jobs) > 1 else None)
+                           for desc, chain_id, parent, diff_id in jobs]
+                errors = [f.exception() for f in futures]
+        finally:
+            if own:
+                own.close()
         first = next((e for e in errors if e is not None), None)
         if first is not None:
             raise first

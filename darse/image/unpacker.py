@@ -105,6 +105,8 @@ class Unpackers:
 
     def close(self) -> None:
         self.sock.close()  # its end of file: the unpacker waits for its workers and exits
+        if not self.ids:
+            self.proc.kill()  # never used (the pull had nothing to unpack): no wait
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
