@@ -12,6 +12,7 @@ unpacked from it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -27,6 +28,7 @@ from darse.image import mediatypes, undo
 from darse.image import reference as refs
 from darse.image.snapshots import chain_ids
 from darse.image.store import ImageStore, short_id
+from darse.image.unpacker import Unpackers
 
 # --- save --------------------------------------------------------------------------
 
@@ -215,15 +217,18 @@ def load(store: ImageStore, stream: IO[bytes],
 
 
 def _unpack_layer(store: ImageStore, chain: list[str], blobs: list[str],
-                  diff_ids: list[str], i: int, made: undo.Made) -> None:
-    """Unpack layer i from its blob into its snapshot, checking its DiffID."""
-    if store.has_layer(chain[i]):
-        return
+                  diff_ids: list[str], i: int, made: undo.Made,
+                  unpackers: Unpackers | None) -> None:
+    """Unpack layer i from its blob into its snapshot (in a worker of unpackers if
+    given), checking its DiffID."""
     made.layers.add(chain[i])
     tmp = store.snapshots.prepare()
     try:
         with store.content.open(blobs[i]) as f:
-            diff_id, size = layers.unpack(f, os.path.join(tmp, "diff"))
+            if unpackers:
+                diff_id, size = unpackers.start(os.path.join(tmp, "diff"), f.fileno()).result()
+            else:
+                diff_id, size = layers.unpack(f, os.path.join(tmp, "diff"))
         if diff_id != diff_ids[i]:
             raise InvalidArgument(f"invalid archive: layer {i} has DiffID {diff_id}, "
                                   f"the config says {diff_ids[i]}")
@@ -251,9 +256,12 @@ def _load(store: ImageStore, files: dict[str, str], small: dict[str, bytes],
             raise InvalidArgument("invalid archive: the layers do not match the image config")
         chain = chain_ids(diff_ids)
 
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for f in [pool.submit(_unpack_layer, store, chain, blobs, diff_ids, i, made)
-                      for i in range(len(chain))]:
+        missing = [i for i in range(len(chain)) if not store.has_layer(chain[i])]
+        # Several layers: each unpacked in a process of its own (darse.image.unpacker).
+        with (Unpackers() if len(missing) > 1 else contextlib.nullcontext()) as unpackers, \
+                ThreadPoolExecutor(max_workers=4) as pool:
+            for f in [pool.submit(_unpack_layer, store, chain, blobs, diff_ids, i, made,
+                                  unpackers) for i in missing]:
                 f.result()
         names = [refs.parse(t) for t in tags]
         image_id = store.register(config_raw, names)

@@ -56,25 +56,31 @@ class Unpackers:
         self.ready = threading.Condition()
         self.reading = False
 
-    def start(self, dest: str) -> Layer:
-        """A worker unpacking into dest (an empty folder) what the Layer is fed."""
+    def start(self, dest: str, source: int | None = None) -> Layer:
+        """A worker unpacking into dest (an empty folder) what the Layer is fed, or what
+        the open file source holds (read by the worker from where it is)."""
+        if source is not None:
+            return Layer(self, self._send(dest, source), -1)
         r, w = os.pipe2(os.O_CLOEXEC)
         try:
             try:
                 fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
             except OSError:
                 pass  # over the host's pipe-max-size: the default pipe works too
-            with self.lock:
-                self.ids += 1
-                job = self.ids
-                socket.send_fds(self.sock, [json.dumps({"id": job, "dest": dest}).encode()],
-                                [r])
+            job = self._send(dest, r)
         except BaseException:
             os.close(w)
             raise
         finally:
             os.close(r)
         return Layer(self, job, w)
+
+    def _send(self, dest: str, fd: int) -> int:
+        with self.lock:
+            self.ids += 1
+            socket.send_fds(self.sock, [json.dumps({"id": self.ids, "dest": dest}).encode()],
+                            [fd])
+            return self.ids
 
     def _wait(self, job: int) -> dict:
         """The answer for job; one waiter at a time reads the socket for all."""

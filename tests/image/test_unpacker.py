@@ -98,3 +98,45 @@ def test_pull_stopped_by_a_bad_layer_keeps_nothing_and_leaves_no_process(
     assert store.image_ids() == [] and store.snapshots.all() == []
     assert [d for d in os.listdir(store.snapshots.dir) if d.startswith(".tmp")] == []
     assert _unpackers() == []
+
+
+def _archive(layers: list[bytes], diff_ids: list[str]) -> bytes:
+    """A docker-save archive of one image tagged multi:1."""
+    import io
+    import json
+    import tarfile
+
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    files = {"config.json": config, "manifest.json": json.dumps([{
+        "Config": "config.json", "RepoTags": ["multi:1"],
+        "Layers": [f"l{i}/layer.tar" for i in range(len(layers))]}]).encode()}
+    files.update({f"l{i}/layer.tar": raw for i, raw in enumerate(layers)})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_load_unpacks_several_layers_and_a_bad_one_keeps_nothing(store: ImageStore) -> None:
+    import io
+
+    from darse.image import archive
+
+    raws = [tar_of_entries([(f"f{i}", "file", f"layer {i}\n")]) for i in range(3)]
+    assert archive.load(store, io.BytesIO(_archive(raws, [digest(r) for r in raws]))) == \
+        ["Loaded image: multi:1"]
+    chain = store.chain(store.resolve("multi:1"))
+    assert [open(f"{store.snapshots.diff(c)}/f{i}").read() for i, c in enumerate(chain)] == \
+        [f"layer {i}\n" for i in range(3)]
+    store.remove("multi:1")
+
+    bad = [raws[0], b"\x01" * 2048, tar_of_entries([("g", "file", "x")])]
+    with pytest.raises(InvalidArgument, match="invalid layer tar"):
+        archive.load(store, io.BytesIO(_archive(bad, [digest(r) for r in bad])))
+    assert store.image_ids() == [] and store.snapshots.all() == []
+    assert [d for d in os.listdir(store.snapshots.dir) if d.startswith(".tmp")] == []
+    assert _unpackers() == []
