@@ -500,12 +500,10 @@ def _strip_overlay_marks(upper: str) -> None:
 
 
 def _pack(content: Any, diff_dir: str) -> tuple[str, int, str, int]:
-    """The layer's blob: gzip at its fastest level (a build's layers are packed on every
+    """The layer's blob: gzip at a fast level (a build's layers are packed on every
     miss; push sends them as they are), the runtime's mount points left out."""
-    import gzip
-
     with content.writer() as w:
-        with gzip.GzipFile(fileobj=w, mode="wb", compresslevel=1, mtime=0) as gz:
+        with layers.gzip_writer(w) as gz:
             diff_id, size = layers.pack(diff_dir, gz, _MOUNT_POINTS)
         blob = w.commit()
     return blob, content.size(blob), diff_id, size

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import gzip
 import hashlib
 import json
 import tarfile
@@ -139,7 +138,7 @@ def _pack_unshifted(engine: Engine, upper: str) -> tuple[str, int, str, int]:
         layers.pack(upper, raw, MOUNT_POINTS)
         raw.seek(0)
         with content.writer() as w:
-            with gzip.GzipFile(fileobj=w, mode="wb", compresslevel=6, mtime=0) as gz:
+            with layers.gzip_writer(w) as gz:
                 hashed = _Hashed(gz)
                 with tarfile.open(fileobj=raw, mode="r|") as src, \
                         tarfile.open(fileobj=hashed, mode="w|", format=tarfile.PAX_FORMAT) \

