@@ -70,9 +70,11 @@ def fetch_layer(store: ImageStore, registry: Registry, repo: str, desc: dict[str
     tmp = store.snapshots.prepare()
     source = store.content.open(desc["digest"]) if store.content.has(desc["digest"]) else \
         registry.blob_stream(repo, desc["digest"])
-    writer = None if hasattr(source, "fileno") else store.content.writer()
-    stream = layers.HashReader(source, tee=writer.write if writer else None,
-                               progress=_LayerProgress(emit, layer_id, desc.get("size", 0)))
+    stream = layers.HashReader(source, progress=_LayerProgress(emit, layer_id,
+                                                               desc.get("size", 0)))
+    writer = None if hasattr(source, "fileno") else \
+        store.content.writer(hashed_by=lambda: stream.digest)
+    stream.tee = writer.write if writer else None
     worker = unpackers.start(f"{tmp}/diff") if unpackers else None
     try:
         if worker:
