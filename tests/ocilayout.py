@@ -47,6 +47,17 @@ def tar_of_entries(entries: list[tuple[str, str, bytes | str]]) -> bytes:
     return buf.getvalue()
 
 
+def tar_of_files(files: dict[str, bytes]) -> bytes:
+    """A plain tar of regular files, name -> content (a build context, an archive)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
 class Layout:
     """An OCI layout being written: blobs, manifests, one index.json."""
 

@@ -264,12 +264,17 @@ def sample(engine: Engine, doc: dict[str, Any], cpu_only: bool = False) -> dict[
             out["blkio_stats"] = _blkio_v1(paths["blkio"])
     out["cpu_stats"]["system_cpu_usage"] = system_cpu_usage()
     out["cpu_stats"]["online_cpus"] = os.cpu_count() or 1
+    _add_networks(out, doc)
+    return out
+
+
+def _add_networks(out: dict[str, Any], doc: dict[str, Any]) -> None:
+    """The interfaces' counters, for a container with a network namespace of its own."""
     mode = doc["HostConfig"].get("NetworkMode") or ""
     if mode != "host" and not mode.startswith("container:") and doc["State"]["Pid"]:
         networks = _networks(doc["State"]["Pid"])
         if networks:
             out["networks"] = networks
-    return out
 
 
 def with_previous(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -353,9 +358,5 @@ def column_figures(engine: Engine, doc: dict[str, Any]) -> dict[str, Any]:
         if "blkio" in paths:
             served = _blkio_entries(f"{paths['blkio']}/blkio.throttle.io_service_bytes_recursive")
             out["blkio_stats"] = {**dict.fromkeys(BLKIO), "io_service_bytes_recursive": served}
-    mode = doc["HostConfig"].get("NetworkMode") or ""
-    if mode != "host" and not mode.startswith("container:") and doc["State"]["Pid"]:
-        networks = _networks(doc["State"]["Pid"])
-        if networks:
-            out["networks"] = networks
+    _add_networks(out, doc)
     return out

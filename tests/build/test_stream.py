@@ -14,16 +14,7 @@ import pytest
 
 from tests.build.conftest import Dockerd
 from tests.daemon import Darsed
-
-
-def tar_of(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+from tests.ocilayout import tar_of_files as tar_of
 
 
 def docker_api(d: Dockerd, path: str, body: bytes) -> tuple[int, bytes]:

@@ -16,7 +16,7 @@ from darse.image.pull import pull
 from darse.image.store import ImageStore
 from darse.image.unpacker import Unpackers
 from tests.image.conftest import RegistryServer
-from tests.ocilayout import Layout, digest, tar_of_entries
+from tests.ocilayout import Layout, digest, tar_of_entries, tar_of_files
 
 
 def _children(pid: int) -> list[int]:
@@ -102,9 +102,7 @@ def test_pull_stopped_by_a_bad_layer_keeps_nothing_and_leaves_no_process(
 
 def _archive(layers: list[bytes], diff_ids: list[str]) -> bytes:
     """A docker-save archive of one image tagged multi:1."""
-    import io
     import json
-    import tarfile
 
     config = json.dumps({"architecture": "amd64", "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
@@ -112,13 +110,7 @@ def _archive(layers: list[bytes], diff_ids: list[str]) -> bytes:
         "Config": "config.json", "RepoTags": ["multi:1"],
         "Layers": [f"l{i}/layer.tar" for i in range(len(layers))]}]).encode()}
     files.update({f"l{i}/layer.tar": raw for i, raw in enumerate(layers)})
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
+    return tar_of_files(files)
 
 
 def test_load_unpacks_several_layers_and_a_bad_one_keeps_nothing(store: ImageStore) -> None:
