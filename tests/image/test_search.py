@@ -4,6 +4,7 @@ limits and filters in dockerd's words."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -16,9 +17,12 @@ from tests.image.conftest import RegistryServer
 @pytest.fixture(scope="module")
 def daemon(busybox_rootfs: str) -> Iterator[Darsed]:
     d = new_daemon()
-    d.start()
-    yield d
-    d.stop()
+    try:
+        d.start()
+        yield d
+    finally:
+        d.stop()
+        shutil.rmtree(d.base, ignore_errors=True)
 
 
 def both(d: Darsed, *args: str) -> list[tuple[int, str, str]]:
