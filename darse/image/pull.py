@@ -177,13 +177,13 @@ def _pull(store: ImageStore, registry: Registry, ref: Reference, platform: str |
         emit({"status": "Pulling fs layer", "id": short_id(desc["digest"]), "progressDetail": {}})
         jobs.append((desc, chain_id, chain[i - 1] if i else "", diff_ids[i]))
     if jobs:
-        # One layer unpacks in this process as well as in another; several gain a core.
+        # The unpacker started with the pull is used; when there was none (the name was
+        # here already), one is started only if several layers would share this process.
         own = Unpackers() if len(jobs) > 1 and unpackers is None else None
         try:
             with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(jobs))) as pool:
                 futures = [pool.submit(fetch_layer, store, registry, ref.path, desc, chain_id,
-                                       parent, diff_id, emit, made,
-                                       (own or unpackers) if len(jobs) > 1 else None)
+                                       parent, diff_id, emit, made, own or unpackers)
                            for desc, chain_id, parent, diff_id in jobs]
                 errors = [f.exception() for f in futures]
         finally:

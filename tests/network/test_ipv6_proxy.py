@@ -282,17 +282,23 @@ def _settle(probe, want: int, timeout: float = 5) -> int:
     return got
 
 
+def _web(d: Darsed, busybox_rootfs: str, www: str) -> int:
+    """d started, with a container "web" serving www on a published port (returned)."""
+    d.start()
+    d.import_busybox(busybox_rootfs)
+    port = free_port()
+    ok(d, "darse", "run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www",
+       "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+    return port
+
+
 def test_proxy_lives_with_the_container(busybox_rootfs: str, www: str) -> None:
     """The proxy goes at stop, at a kill -9 of the container, at rm; it comes back at a
     start and with a darsed restarted while the container runs; connections open when
     the container goes are cut; no thread or socket is left."""
     d = new_daemon()
     try:
-        d.start()
-        d.import_busybox(busybox_rootfs)
-        port = free_port()
-        ok(d, "darse", "run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www",
-           "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+        port = _web(d, busybox_rootfs, www)
         assert http_get(f"http://[::1]:{port}/") == "hello over the proxy\n"
 
         # a connection open through the proxy, cut when the container stops
@@ -458,11 +464,7 @@ def test_readoption_with_the_ipv6_port_taken_meanwhile(busybox_rootfs: str,
     IPv4 port still works (re-adopted), the taker keeps its socket, darsed says why."""
     d = new_daemon()
     try:
-        d.start()
-        d.import_busybox(busybox_rootfs)
-        port = free_port()
-        ok(d, "darse", "run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www",
-           "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+        port = _web(d, busybox_rootfs, www)
         d.kill(9)
         with socket.socket(socket.AF_INET6) as taker:
             taker.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
